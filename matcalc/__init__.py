@@ -1,0 +1,15 @@
+"""matcalc: symbolic matrix calculus with textbook results.
+
+The public API, re-exported from the modules below; nothing else lives here.
+"""
+from . import shapes as _shapes  # noqa: F401  (installs strict shape checks on import)
+from .errors import (
+    ArgumentError, CompileError, DifferentiationError, MatcalcError, ParseError, ShapeError,
+)
+from .symbols import colvec, dim, matrix, rowvec, scalar
+from .functions import (
+    det, diag, exp, eye, hadamard, inv, log, logdet, logsumexp, mean, norm, ones, power,
+    relu, sigmoid, softmax, sqrt, step, sum, tanh, trace,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,55 @@
+"""Exceptions raised by matcalc.
+
+Every error names what went wrong in terms the user wrote: operands and their shapes,
+the construct that has no rule, the argument that is missing.  A silent wrong answer is
+never an option, so each layer raises one of these instead.
+"""
+from sympy.matrices.exceptions import ShapeError as _SympyShapeError
+
+
+class MatcalcError(Exception):
+    """Base class of every error matcalc raises on purpose."""
+
+
+class ShapeError(MatcalcError, _SympyShapeError, ValueError):
+    """Operands whose shapes do not fit together (names both operands and their shapes)."""
+
+
+class DifferentiationError(MatcalcError, ValueError):
+    """A derivative that cannot be taken: no rule for a construct, or a bad ``wrt``."""
+
+
+class CompileError(MatcalcError, ValueError):
+    """An expression that cannot be turned into NumPy code."""
+
+
+class ArgumentError(MatcalcError, ValueError):
+    """A compiled function called with a missing or wrongly shaped array."""
+
+
+class ParseError(MatcalcError, ValueError):
+    """Text that is not a valid matcalc expression.
+
+    ``line`` and ``column`` are 1-based; ``str(err)`` shows the source line with a caret
+    under the offending token.
+    """
+
+    def __init__(self, message, text="", position=0, length=1):
+        self.message = message
+        self.text = text
+        self.position = position
+        before = text[:position]
+        self.line = before.count("\n") + 1
+        line_start = before.rfind("\n") + 1
+        self.column = position - line_start + 1
+        line_end = text.find("\n", position)
+        self.source_line = text[line_start: len(text) if line_end < 0 else line_end]
+        self.length = max(1, length)
+        super().__init__(str(self))
+
+    def __str__(self):
+        if not self.text:
+            return self.message
+        caret = " " * (self.column - 1) + "^" * min(self.length, max(1, len(self.source_line) - self.column + 1))
+        return (f"{self.message} (line {self.line}, column {self.column})\n"
+                f"  {self.source_line}\n  {caret}")
