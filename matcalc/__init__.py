@@ -11,5 +11,9 @@ from .functions import (
     det, diag, exp, eye, hadamard, inv, log, logdet, logsumexp, mean, norm, ones, power,
     relu, sigmoid, softmax, sqrt, step, sum, tanh, trace,
 )
+from .parse import parse
+
+from .derive import Derivation, Step, derive, gradient, hessian, jacobian
+from .simplify import simplify
 
 __version__ = "0.1.0"

@@ -53,9 +53,6 @@ class Elementwise(MatrixExpr):
     def _entry(self, i, j, **kwargs):
         return self.scalar(self.arg._entry(i, j, **kwargs))
 
-    def _eval_transpose(self):
-        return type(self)(self.arg.T)
-
     def doit(self, **hints):
         arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
         return type(self)(arg)
@@ -157,9 +154,6 @@ class Softmax(_AlongAxis):
     def shape(self):
         return self.arg.shape
 
-    def _eval_transpose(self):
-        return Softmax(self.arg.T, 1 - self.axis)
-
     def _entry(self, i, j, **kwargs):
         k, (a, b), (lo, hi) = self._along(i, j)
         return sympy.exp(self.arg._entry(i, j)) / sympy.Sum(sympy.exp(self.arg._entry(a, b)), (k, lo, hi))
@@ -173,9 +167,6 @@ class LogSumExp(_AlongAxis):
     def shape(self):
         rows, cols = self.arg.shape
         return (rows, Integer(1)) if self.axis == 1 else (Integer(1), cols)
-
-    def _eval_transpose(self):
-        return LogSumExp(self.arg.T, 1 - self.axis)
 
     def _entry(self, i, j, **kwargs):
         k, (a, b), (lo, hi) = self._along(i, j)
