@@ -15,5 +15,6 @@ from .parse import parse
 
 from .derive import Derivation, Step, derive, gradient, hessian, jacobian
 from .simplify import simplify
+from .compile import CompiledFunction, compile, export_numpy
 
 __version__ = "0.1.0"
