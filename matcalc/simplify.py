@@ -165,7 +165,25 @@ def _matmul(node):
                 changed = True
                 break
     coefficient, matrices = _normalise_sign(coefficient, matrices)
-    return algebra.mul(coefficient, *matrices)
+    product = algebra.mul(coefficient, *matrices)
+    distributed = _distribute_diagonal(coefficient, matrices)
+    if distributed is not None and size(distributed) < size(product):
+        return distributed
+    return product
+
+
+def _distribute_diagonal(coefficient, matrices):
+    """diag(s)(I − 1 sᵀ) → diag(s) − s sᵀ: distribute a sum next to a diagonal matrix,
+    kept only when the result is shorter."""
+    for i, m in enumerate(matrices):
+        if not isinstance(m, MatAdd):
+            continue
+        neighbours = matrices[max(i - 1, 0):i] + matrices[i + 1:i + 2]
+        if not any(isinstance(n, DiagMatrix) for n in neighbours):
+            continue
+        terms = [algebra.mul(coefficient, *matrices[:i], t, *matrices[i + 1:]) for t in m.args]
+        return simplify(algebra.add(*terms)) if any(t is not None for t in terms) else None
+    return None
 
 
 def _normalise_sign(coefficient, matrices):
@@ -194,6 +212,11 @@ def _merge_pair(left, right):
         return S.One, [OneMatrix(left.shape[0], right.shape[1])]
     if isinstance(right, Inverse) and right.arg == left or isinstance(left, Inverse) and left.arg == right:
         return S.One, [Identity(left.shape[0])]
+    if isinstance(left, OneMatrix) and isinstance(right, DiagMatrix):
+        # 1 diag(s) = 1 sᵀ (each column scaled)
+        return S.One, [OneMatrix(left.shape[0], 1), _as_row(right.args[0])]
+    if isinstance(left, DiagMatrix) and isinstance(right, OneMatrix):
+        return S.One, [_as_column(left.args[0]), OneMatrix(1, right.shape[1])]
     if isinstance(left, DiagMatrix) and right.shape[1] == 1:
         # diag(u) v = u ⊙ v
         u = left.args[0]
@@ -204,6 +227,14 @@ def _merge_pair(left, right):
         u = u if u.shape[0] == 1 else u.T
         return S.One, [algebra.hadamard(left, u)]
     return None
+
+
+def _as_row(v):
+    return v if v.shape[0] == 1 else _transpose(Transpose(v))
+
+
+def _as_column(v):
+    return v if v.shape[1] == 1 else _transpose(Transpose(v))
 
 
 @rewrite(HadamardProduct)

@@ -1,0 +1,216 @@
+"""An independent NumPy interpreter for matcalc expressions, for tests only.
+
+It walks the expression tree directly (no code generation, no CSE), so it checks
+``matcalc.compile`` as well as the differentiator, and it lets every derivative rule be
+checked against central finite differences.
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy
+from sympy.matrices.expressions import (
+    Determinant, HadamardProduct, Identity, Inverse, MatAdd, MatMul, OneMatrix, Trace,
+    Transpose, ZeroMatrix,
+)
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy.matrices.expressions.hadamard import HadamardPower
+from sympy.matrices.expressions.matexpr import MatrixSymbol
+from sympy.matrices.expressions.matpow import MatPow
+
+from matcalc import functions as F
+
+
+def symbols_of(expr):
+    return sorted({s for s in sympy.preorder_traversal(expr) if isinstance(s, MatrixSymbol)},
+                  key=lambda s: s.name)
+
+
+def infer_dims(expr, values):
+    dims = {}
+    for s in symbols_of(expr):
+        if s.name not in values:
+            continue
+        for symbolic, actual in zip(s.shape, np.shape(values[s.name])):
+            if isinstance(symbolic, sympy.Symbol):
+                dims[symbolic] = actual
+    return dims
+
+
+def evaluate(expr, values, dims=None):
+    """Evaluate ``expr`` with arrays ``values`` (by symbol name); scalars come back as floats."""
+    if dims is None:
+        dims = infer_dims(expr, values)
+    return _Evaluator(values, dims)(expr)
+
+
+class _Evaluator:
+    def __init__(self, values, dims):
+        self.values = values
+        self.dims = dims
+
+    def size(self, d):
+        return int(sympy.sympify(d).subs(self.dims))
+
+    def shape(self, expr):
+        return tuple(self.size(d) for d in expr.shape)
+
+    def __call__(self, e):
+        ev = self
+        if isinstance(e, MatrixSymbol):
+            return np.asarray(self.values[e.name], dtype=float)
+        if isinstance(e, MatMul):
+            coefficient, matrices = e.as_coeff_matrices()
+            out = ev(matrices[0])
+            for m in matrices[1:]:
+                out = out @ ev(m)
+            return ev(coefficient) * out
+        if isinstance(e, MatAdd):
+            return sum(ev(a) for a in e.args)
+        if isinstance(e, Transpose):
+            return ev(e.arg).T
+        if isinstance(e, Inverse):
+            return np.linalg.inv(ev(e.arg))
+        if isinstance(e, MatPow):
+            return np.linalg.matrix_power(ev(e.args[0]), int(e.args[1]))
+        if isinstance(e, HadamardProduct):
+            out = ev(e.args[0])
+            for a in e.args[1:]:
+                out = out * ev(a)
+            return out
+        if isinstance(e, HadamardPower):
+            return ev(e.args[0]) ** ev(e.args[1])
+        if isinstance(e, OneMatrix):
+            return np.ones(self.shape(e))
+        if isinstance(e, Identity):
+            return np.eye(self.size(e.shape[0]))
+        if isinstance(e, ZeroMatrix):
+            return np.zeros(self.shape(e))
+        if isinstance(e, DiagMatrix):
+            return np.diag(ev(e.args[0]).ravel())
+        if isinstance(e, DiagonalOf):
+            return np.diag(ev(e.args[0]))[:, None]
+        if isinstance(e, F.Exp):
+            return np.exp(ev(e.arg))
+        if isinstance(e, F.Log):
+            return np.log(ev(e.arg))
+        if isinstance(e, F.Tanh):
+            return np.tanh(ev(e.arg))
+        if isinstance(e, F.Sigmoid):
+            return 1 / (1 + np.exp(-ev(e.arg)))
+        if isinstance(e, F.Relu):
+            return np.maximum(ev(e.arg), 0)
+        if isinstance(e, F.Step):
+            return (ev(e.arg) > 0).astype(float)
+        if isinstance(e, F.Sqrt):
+            return np.sqrt(ev(e.arg))
+        if isinstance(e, F.Softmax):
+            z = ev(e.arg)
+            z = np.exp(z - z.max(axis=e.axis, keepdims=True))
+            return z / z.sum(axis=e.axis, keepdims=True)
+        if isinstance(e, F.LogSumExp):
+            z = ev(e.arg)
+            m = z.max(axis=e.axis, keepdims=True)
+            return m + np.log(np.exp(z - m).sum(axis=e.axis, keepdims=True))
+        if isinstance(e, F.SumAll):
+            return float(ev(e.arg).sum())
+        if isinstance(e, F.Norm):
+            return float(np.sqrt((ev(e.arg) ** 2).sum()))
+        if isinstance(e, Trace):
+            return float(np.trace(ev(e.arg)))
+        if isinstance(e, Determinant):
+            return float(np.linalg.det(ev(e.arg)))
+        if isinstance(e, sympy.Add):
+            return sum(ev(a) for a in e.args)
+        if isinstance(e, sympy.Mul):
+            out = 1.0
+            for a in e.args:
+                out = out * ev(a)
+            return out
+        if isinstance(e, sympy.Pow):
+            return ev(e.args[0]) ** ev(e.args[1])
+        if isinstance(e, sympy.log):
+            return np.log(ev(e.args[0]))
+        if isinstance(e, sympy.exp):
+            return np.exp(ev(e.args[0]))
+        if isinstance(e, sympy.Symbol):
+            if e in self.dims:
+                return float(self.dims[e])
+            return float(self.values[e.name])
+        if e.is_Number:
+            return float(e)
+        raise NotImplementedError(f"numeric evaluation of {type(e).__name__}")
+
+
+def scalar_value(x):
+    x = np.asarray(x, dtype=float)
+    assert x.size == 1, f"expected a scalar, got shape {x.shape}"
+    return float(x.reshape(()))
+
+
+def check_gradient(f, X, G, values, eps=1e-6, seed=0):
+    """Relative error of ⟨G, V⟩ against the central difference of f along a random V."""
+    rng = np.random.default_rng(seed)
+    V = rng.standard_normal(np.shape(values[X.name]))
+    dims = infer_dims(f, values)
+    plus = dict(values, **{X.name: values[X.name] + eps * V})
+    minus = dict(values, **{X.name: values[X.name] - eps * V})
+    numeric = (scalar_value(evaluate(f, plus, dims)) - scalar_value(evaluate(f, minus, dims))) / (2 * eps)
+    G_value = np.broadcast_to(evaluate(G, values, dims), np.shape(V))
+    symbolic = float((G_value * V).sum())
+    return abs(symbolic - numeric) / max(1.0, abs(numeric))
+
+
+def check_jacobian(y, x, J, values, eps=1e-6, seed=0, layout="numerator"):
+    """Relative error of J v (flattened) against the central difference of y along v."""
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(np.shape(values[x.name]))
+    dims = infer_dims(y, values)
+    plus = dict(values, **{x.name: values[x.name] + eps * v})
+    minus = dict(values, **{x.name: values[x.name] - eps * v})
+    numeric = (np.ravel(evaluate(y, plus, dims)) - np.ravel(evaluate(y, minus, dims))) / (2 * eps)
+    J_value = np.atleast_2d(evaluate(J, values, dims))
+    if layout == "denominator":
+        J_value = J_value.T
+    symbolic = J_value @ v.ravel()
+    return float(np.max(np.abs(symbolic - numeric)) / max(1.0, np.max(np.abs(numeric))))
+
+
+def check_hessian(f, x, H, values, eps=1e-4, seed=0):
+    """Relative error of uᵀHv against a second-order central difference of f."""
+    rng = np.random.default_rng(seed)
+    shape = np.shape(values[x.name])
+    u, v = rng.standard_normal(shape), rng.standard_normal(shape)
+    dims = infer_dims(f, values)
+
+    def at(a, b):
+        return scalar_value(evaluate(f, dict(values, **{x.name: values[x.name] + eps * (a * u + b * v)}), dims))
+
+    numeric = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * eps * eps)
+    symbolic = float(u.ravel() @ evaluate(H, values, dims) @ v.ravel())
+    return abs(symbolic - numeric) / max(1.0, abs(numeric))
+
+
+def random_values(expr, sizes, seed=0, positive=(), spd=(), onehot=()):
+    """Random float64 arrays for every symbol of ``expr``; ``sizes`` maps dimension names to ints."""
+    rng = np.random.default_rng(seed)
+    dims = {sympy.Symbol(k, integer=True, positive=True): v for k, v in sizes.items()}
+    values = {}
+    for s in symbols_of(expr):
+        shape = tuple(int(sympy.sympify(d).subs(dims)) for d in s.shape)
+        flags = getattr(s, "assumptions", frozenset())
+        name = s.name
+        if name in spd or "spd" in flags:
+            M = rng.standard_normal(shape)
+            values[name] = M @ M.T + shape[0] * np.eye(shape[0])
+        elif "symmetric" in flags:
+            M = rng.standard_normal(shape)
+            values[name] = (M + M.T) / 2
+        elif name in onehot or "onehot" in flags:
+            Y = np.zeros(shape)
+            Y[np.arange(shape[0]), rng.integers(0, shape[1], shape[0])] = 1
+            values[name] = Y
+        elif name in positive or "positive" in flags:
+            values[name] = rng.uniform(0.5, 2.0, shape)
+        else:
+            values[name] = rng.standard_normal(shape)
+    return values
