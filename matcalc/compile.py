@@ -114,8 +114,14 @@ def _is_atom(code: str) -> bool:
     return bool(_ATOM.match(code))
 
 
+def _printable(text: str) -> str:
+    """Text safe inside a generated comment or docstring: one line, no quotes or backslashes
+    (a symbol name is user text and must not end a comment or a docstring early)."""
+    return "".join(c if c.isprintable() and c not in '\\"' else "?" for c in text)
+
+
 def _short(expr, limit=110) -> str:
-    text = str(expr).replace("\n", " ")
+    text = _printable(str(expr))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -379,12 +385,12 @@ class _Printer:
             if len(items) == 1:
                 vec = self.full(v, items[i][1].shape)
                 return self.matrix(f"np.diag({vec}.ravel())", expr)
-            candidates = []
+            candidates = []   # (size, prefer the right neighbour on a tie, index)
             if i + 1 < len(items):
-                candidates.append((_size(_item_shape(items[i + 1])), i + 1))
+                candidates.append((_size(_item_shape(items[i + 1])), 0, i + 1))
             if i > 0:
-                candidates.append((_size(_item_shape(items[i - 1])), i - 1))
-            _, j = min(candidates)
+                candidates.append((_size(_item_shape(items[i - 1])), 1, i - 1))
+            _, _, j = min(candidates)
             nv = self._item_value(items[j])
             nshape = _item_shape(items[j])
             if j > i:   # diag(v) B: scale the rows of B
@@ -1187,13 +1193,13 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
         else:
             conversions.append(f"    {inp.var} = float({inp.var})")
     core_args = ", ".join(fn._param_list)
-    formulas = [f"    L = {loss}"]
+    formulas = [f"    L = {_printable(str(loss))}"]
     for symbol, g in zip(wrt, gradients):
-        formulas.append(f"    ∂L/∂{symbol.name} = {g}")
-    shapes = ", ".join(f"{i.name} ({'×'.join(str(d) for d in i.shape)})" for i in fn._inputs if i.shape)
+        formulas.append(f"    ∂L/∂{_printable(symbol.name)} = {_printable(str(g))}")
+    shapes = ", ".join(f"{_printable(i.name)} ({'×'.join(str(d) for d in i.shape)})" for i in fn._inputs if i.shape)
     var_of = {i.name: i.var for i in fn._inputs}
     source = _EXPORT_TEMPLATE.format(
-        title=title or f"Loss and gradients with respect to {', '.join(s.name for s in wrt)}.",
+        title=_printable(title or f"Loss and gradients with respect to {', '.join(s.name for s in wrt)}."),
         version=_version(), formulas="\n".join(formulas), shapes=shapes or "none",
         name=function_name, call=", ".join(f"{p}=..." for p in params),
         prelude=NUMPY_PRELUDE.replace("import numpy as np\n", "import numpy as np\n", 1),
