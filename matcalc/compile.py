@@ -66,12 +66,6 @@ NUMPY_PRELUDE = '''\
 import numpy as np
 
 
-def _sigmoid(z):
-    # exp(-z) overflows to inf for z < -709 and 1 / (1 + inf) = 0 is the exact limit.
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
-
-
 def _logdet(x):
     # log det X through slogdet: no overflow of det itself; log of a det <= 0 is nan/-inf.
     sign, logabsdet = np.linalg.slogdet(x)
@@ -85,7 +79,10 @@ def _full(value, rows, cols, dtype):
     return np.array(np.broadcast_to(np.asarray(value, dtype=dtype), (rows, cols)))
 '''
 
-_JAX_PRELUDE_NAMES = ("_sigmoid", "_logdet", "_full")
+# σ(z) is computed as 1 / (1 + t) with t = exp(min(−z, EXPCAP)): capping the exponent keeps t
+# finite (so 1 − σ(z) = t σ(z) is exact in relative terms on both tails) at the cost of
+# σ(z) ≈ 1e-308 instead of a smaller subnormal for z < −709.
+EXPCAP = {"float64": 709.0, "float32": 88.0}
 
 
 # ---------------------------------------------------------------- values during printing
@@ -127,7 +124,7 @@ def _short(expr, limit=110) -> str:
 
 # Names the generated and exported modules use for themselves.
 _RESERVED = frozenset({
-    "np", "DTYPE", "WRT", "eps", "seed", "arguments", "rng", "errors", "point", "direction",
+    "np", "DTYPE", "EXPCAP", "WRT", "eps", "seed", "arguments", "rng", "errors", "point", "direction",
     "plus", "minus", "numeric", "analytic", "gradient", "gradients", "loss", "name", "float",
 })
 
@@ -164,6 +161,7 @@ class _Printer:
         self.taken = set(v for v in inputs.values()) | set(dimensions.values())
         self.dimensions = dimensions           # sympy Symbol -> variable name
         self.hints = {}                        # expression -> preferred variable name
+        self.sigmoid_tails = {}                # σ(z) -> the variable holding exp(−z)
         for name, expr in (names or {}).items():
             self.hints[sympy.sympify(expr)] = name
         for symbol, var in inputs.items():
@@ -288,6 +286,9 @@ class _Printer:
         return self.transpose(self.value(expr.arg))
 
     def emit_MatAdd(self, expr):
+        z = _one_minus_sigmoid(expr)
+        if z is not None:
+            return self.one_minus_sigmoid(Sigmoid(z), expr)
         factored = _factor_common(expr)
         if factored is not None:
             return self.value(factored)
@@ -525,7 +526,20 @@ class _Printer:
         return self.elementwise("np.tanh", expr)
 
     def emit_Sigmoid(self, expr):
-        return self.elementwise("_sigmoid", expr)
+        v = self.value(expr.arg)
+        t = self.assign(f"np.exp(np.minimum(-{v.code}, EXPCAP))")
+        s = self.matrix(f"1.0 / (1.0 + {t})", expr, v.rows_same, v.cols_same)
+        self.sigmoid_tails[expr] = t
+        return s
+
+    def one_minus_sigmoid(self, sigmoid, expr) -> _Val:
+        """1 − σ(z) = t σ(z) with t = e^(−z): no cancellation when σ(z) is close to 1."""
+        s = self.value(sigmoid)
+        t = self.sigmoid_tails.get(sigmoid)
+        if t is None:   # σ(z) was read back as the transpose of σ(zᵀ)
+            return self.matrix(f"1.0 / (1.0 + np.exp(np.minimum({self.value(sigmoid.arg).code}, EXPCAP)))", expr,
+                               s.rows_same, s.cols_same)
+        return self.matrix(f"{t} * {s.code}", expr, s.rows_same, s.cols_same)
 
     def emit_Sqrt(self, expr):
         return self.elementwise("np.sqrt", expr)
@@ -946,6 +960,7 @@ class CompiledFunction:
             return self._build_jax()
         namespace = _run_generated(NUMPY_PRELUDE, "prelude", {})
         namespace["DTYPE"] = DTYPES[self.dtype]
+        namespace["EXPCAP"] = EXPCAP[self.dtype]
         return _run_generated(self.source, self.function_name, namespace)[self.function_name]
 
     def _build_jax(self):
@@ -964,8 +979,8 @@ class CompiledFunction:
         def _full(value, rows, cols, dtype):
             return jnp.broadcast_to(jnp.asarray(value, dtype=dtype), (rows, cols))
 
-        namespace = {"np": jnp, "DTYPE": getattr(jnp, self.dtype),
-                     "_sigmoid": jax.nn.sigmoid, "_logdet": _logdet, "_full": _full}
+        namespace = {"np": jnp, "DTYPE": getattr(jnp, self.dtype), "EXPCAP": EXPCAP[self.dtype],
+                     "_logdet": _logdet, "_full": _full}
         fn = _run_generated(self.source, self.function_name, namespace)[self.function_name]
         static = tuple(range(len(self._inputs), len(self._param_list)))
         return jax.jit(fn, static_argnums=static)
@@ -1114,6 +1129,7 @@ Shapes: {shapes}.
 """
 {prelude}
 DTYPE = np.{dtype}
+EXPCAP = {expcap!r}   # σ(z) = 1 / (1 + exp(min(−z, EXPCAP))): exp never overflows
 WRT = {wrt!r}
 
 
@@ -1203,7 +1219,7 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
         version=_version(), formulas="\n".join(formulas), shapes=shapes or "none",
         name=function_name, call=", ".join(f"{p}=..." for p in params),
         prelude=NUMPY_PRELUDE.replace("import numpy as np\n", "import numpy as np\n", 1),
-        dtype=dtype, wrt=tuple(var_of[s.name] for s in wrt), core=fn.source.rstrip() + "\n",
+        dtype=dtype, expcap=EXPCAP[dtype], wrt=tuple(var_of[s.name] for s in wrt), core=fn.source.rstrip() + "\n",
         params=", ".join(params), conversions="\n".join(conversions) or "    pass",
         core_args=core_args, keywords=", ".join(f"{p}={p}" for p in params),
     )
