@@ -65,7 +65,26 @@ def _zero(result, like):
     return result
 
 
+_MEMO: dict = {}
+_MEMO_LIMIT = 200_000
+
+
 def _rewrite(expr):
+    """One bottom-up pass.  Memoised: rewriting is pure, and derivatives repeat the forward
+    expressions in every step, so each distinct subexpression is rewritten once."""
+    try:
+        return _MEMO[expr]
+    except KeyError:
+        pass
+    except TypeError:
+        return _rewrite_node(expr)
+    if len(_MEMO) > _MEMO_LIMIT:
+        _MEMO.clear()
+    result = _MEMO[expr] = _rewrite_node(expr)
+    return result
+
+
+def _rewrite_node(expr):
     if not isinstance(expr, Basic) or not expr.args or isinstance(expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)):
         return expr
     if isinstance(expr, (Softmax, LogSumExp)):
