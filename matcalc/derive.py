@@ -197,10 +197,11 @@ def _reverse(f, variables):
                 continue
             adjoints.setdefault(child, []).append(contribution)
             sources.setdefault(child, []).append(rule.name)
+    ordered = {}
     for x in variables:
-        if x not in results or results[x] is None:
-            results[x] = ZeroMatrix(*x.shape)
-    return results, steps
+        value = results.get(x)
+        ordered[x] = ZeroMatrix(*x.shape) if value is None or algebra.is_zero(value) else value
+    return ordered, steps
 
 
 def derive(f, wrt, *, kind="gradient", layout="numerator"):

@@ -85,6 +85,8 @@ def _rewrite(expr):
 
 
 def _rewrite_node(expr):
+    if isinstance(expr, OneMatrix) and expr.shape == (1, 1):
+        return Identity(1)  # SymPy's own canonical 1×1 matrix of ones
     if not isinstance(expr, Basic) or not expr.args or isinstance(expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)):
         return expr
     if isinstance(expr, (Softmax, LogSumExp)):
@@ -126,6 +128,8 @@ def rewrite(cls):
 def _transpose(node):
     """Push a transpose down onto symbols."""
     arg = node.arg
+    if arg.shape == (1, 1):
+        return arg  # a 1×1 matrix is its own transpose
     if isinstance(arg, SympyMatrixSymbol):
         return arg._eval_transpose() if hasattr(arg, "assumptions") else node
     if isinstance(arg, Transpose):
