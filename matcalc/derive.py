@@ -64,9 +64,10 @@ class Derivation:
         return values[0] if len(values) == 1 else values
 
     def __str__(self):
-        lines = [f"{self.kind} of {self.function}"]
+        from .printing import to_text
+        lines = [f"{self.kind} of {to_text(self.function)}"]
         for x in self.wrt:
-            lines.append(f"  with respect to {x}: {self.results[x]}")
+            lines.append(f"  with respect to {x.name}: {to_text(self.results[x])}")
         return "\n".join(lines)
 
     def to_latex(self, **options):
