@@ -1,0 +1,625 @@
+"""Every derivative rule of ``matcalc.rules`` checked against finite differences.
+
+Three ways in, each compared with central differences of the function itself
+(``tests/numeric.py`` evaluates expressions with NumPy, independently of matcalc):
+
+* the rule tables alone, with no engine and no simplifier: a tiny reverse walk over
+  ``rules.adjoint_rule`` gives an unsimplified gradient, a tiny forward walk over
+  ``rules.differential_rule`` an unsimplified directional derivative.  These walks also
+  record which rules a case exercises, so :func:`test_every_rule_has_a_numeric_case`
+  fails when a rule is added without a check;
+* the public API: ``mc.gradient`` (reverse rules + engine + simplifier) over symbolic
+  dimensions evaluated at several shapes (non-square, one row, one column) and over
+  concrete integer dimensions, ``mc.jacobian`` for vector functions of row and column
+  vectors in both layouts, and ``mc.hessian``;
+* closed forms: textbook identities (Matrix Cookbook, Petersen & Pedersen 2012, cited by
+  section and equation number) compared symbolically *and* numerically.
+
+Domains: log and sqrt see positive symbols or exp(…); inverse, det and log det see
+well-conditioned non-symmetric matrices (so a missing transpose cannot hide); relu sees
+random normal arguments, almost surely away from its kink.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pytest
+import sympy
+from sympy import Determinant, Rational, Trace
+from sympy.matrices.expressions import Identity, MatrixExpr, OneMatrix
+from sympy.matrices.expressions.hadamard import HadamardPower
+from sympy.matrices.expressions.matpow import MatPow
+
+import matcalc as mc
+from matcalc import rules
+from matcalc.functions import LogSumExp, Softmax
+from numeric import (
+    check_gradient, check_hessian, check_jacobian, evaluate, infer_dims, random_values,
+    scalar_value,
+)
+
+TOLERANCE = 1e-6            # central differences with ε = 1e-6 in float64 reach ~1e-9
+HESSIAN_TOLERANCE = 1e-5    # second differences with ε = 1e-4 reach ~1e-7
+SEEDS = (0, 1)
+# Values of the dimension names n, m, k: non-square, one row, one column, a 1×1 corner.
+SIZES = (
+    {"n": 3, "m": 2, "k": 4},
+    {"n": 1, "m": 3, "k": 2},
+    {"n": 4, "m": 1, "k": 3},
+    {"n": 2, "m": 4, "k": 1},
+)
+# Concrete integer dimensions (n, m, k): SymPy simplifies 1×1 and integer shapes its own way.
+CONCRETE = ((3, 2, 4), (1, 3, 2), (4, 1, 1))
+
+
+# ------------------------------------------------------------------ cases
+
+@dataclass(frozen=True)
+class Case:
+    """A scalar function of matrix symbols, built for dimensions (n, m, k)."""
+    name: str
+    build: Callable          # (n, m, k) -> (f, [variables])
+    invertible: tuple = ()   # names of square symbols given well-conditioned values
+    positive: tuple = ()     # names of symbols given entries in [0.5, 2]
+    onehot: tuple = ()       # names of symbols given one-hot rows
+    spd: tuple = ()          # names of symbols given symmetric positive definite values
+    xfail: str = ""          # a known bug of the differentiator (strict xfail)
+
+    def __str__(self):
+        return self.name
+
+
+def M(name, rows, cols, **assumptions):
+    return mc.matrix(name, rows, cols, **assumptions)
+
+
+def _sum_of_entries(n, m, k):
+    X, Y = M("X", n, m), M("Y", n, m)
+    return mc.sum(mc.exp(X + Y)), [X, Y]
+
+
+def _transpose(n, m, k):
+    X, A = M("X", n, m), M("A", n, m)
+    return mc.trace(X.T * A), [X, A]
+
+
+def _trace_of_product(n, m, k):
+    A, X, B = M("A", k, n), M("X", n, m), M("B", m, k)
+    return mc.trace(A * X * B), [A, X, B]
+
+
+def _scaled_product(n, m, k):
+    A, X, B = M("A", k, n), M("X", n, m), M("B", m, k)
+    return mc.sum(3 * A * X * B), [A, X, B]
+
+
+def _scalar_coefficient(n, m, k):
+    # MatMul whose coefficient depends on the variable: tr(BX) Y
+    B, X, Y = M("B", n, n), M("X", n, n), M("Y", n, m)
+    return mc.sum(mc.hadamard(mc.trace(B * X) * Y, mc.tanh(Y))), [X, Y]
+
+
+def _diag_column(n, m, k):
+    A, v, B = M("A", m, n), M("v", n, 1), M("B", n, m)
+    return mc.trace(A * mc.diag(v) * B), [v, A, B]
+
+
+def _diag_row(n, m, k):
+    A, x = M("A", n, n), M("x", 1, n)
+    return mc.sum(mc.hadamard(A, mc.diag(mc.tanh(x)))), [x, A]
+
+
+def _hadamard(n, m, k):
+    X, Y = M("X", n, m), M("Y", n, m)
+    return mc.sum(mc.hadamard(X, Y, mc.exp(X))), [X, Y]
+
+
+def _hadamard_power(n, m, k):
+    X, C = M("X", n, m), M("C", n, m)
+    return mc.sum(mc.hadamard(C, mc.power(X, 3))), [X, C]
+
+
+def _hadamard_negative_power(n, m, k):
+    P, C = M("P", n, m), M("C", n, m)
+    return mc.sum(mc.hadamard(C, mc.power(P, -1))) + mc.sum(mc.power(P, Rational(1, 2))), [P, C]
+
+
+def _matrix_power(n, m, k):
+    A, X, B = M("A", m, n), M("X", n, n), M("B", n, m)
+    return mc.trace(A * X ** 3 * B), [X, A, B]
+
+
+def _elementwise(function, positive=False):
+    def build(n, m, k):
+        X, W, C = M("X", n, m), M("W", m, k), M("C", n, k)
+        if positive:  # a positive argument: the positive symbol P times exp(X W)
+            P = M("P", n, k)
+            argument = mc.hadamard(P, mc.exp(X * W))
+            return mc.sum(mc.hadamard(C, function(argument))), [X, W, P]
+        return mc.sum(mc.hadamard(C, function(X * W))), [X, W, C]
+    return build
+
+
+def _inverse(n, m, k):
+    a, X, b = M("a", n, 1), M("X", n, n), M("b", n, 1)
+    return a.T * X.I * b, [X, a, b]
+
+
+def _inverse_in_product(n, m, k):
+    A, X, B = M("A", m, n), M("X", n, n), M("B", n, m)
+    return mc.trace(A * mc.inv(X) * B), [X, A, B]
+
+
+def _determinant(n, m, k):
+    X = M("X", n, n)
+    return mc.det(X), [X]
+
+
+def _determinant_of_product(n, m, k):
+    A, X = M("A", n, n), M("X", n, n)
+    return mc.det(A * X), [A, X]
+
+
+def _logdet(n, m, k):
+    X = M("X", n, n)
+    return mc.logdet(X), [X]
+
+
+def _logdet_gram(n, m, k):
+    # log det(S + XᵀX) with a non-square X
+    X, S = M("X", n, m), M("S", m, m)
+    return mc.logdet(S + X.T * X), [X]
+
+
+def _norm_matrix(n, m, k):
+    X = M("X", n, m)
+    return mc.norm(X), [X]
+
+
+def _norm_residual(n, m, k):
+    A, x, b = M("A", n, m), M("x", m, 1), M("b", n, 1)
+    return mc.norm(A * x - b), [x, A, b]
+
+
+def _softmax(n, m, k):
+    X, W, C = M("X", n, m), M("W", m, k), M("C", n, k)
+    return mc.sum(mc.hadamard(C, mc.softmax(X * W))), [X, W, C]
+
+
+def _softmax_columns(n, m, k):
+    Z, C = M("Z", n, m), M("C", n, m)
+    return mc.sum(mc.hadamard(C, mc.softmax(Z, axis=0))), [Z]
+
+
+def _softmax_column_vector(n, m, k):
+    A, x, c = M("A", k, n), M("x", n, 1), M("c", k, 1)
+    return c.T * mc.softmax(A * x), [x, A]
+
+
+def _logsumexp(n, m, k):
+    X, W, c = M("X", n, m), M("W", m, k), M("c", n, 1)
+    return c.T * mc.logsumexp(X * W, axis=1), [X, W, c]
+
+
+def _logsumexp_columns(n, m, k):
+    Z, c = M("Z", n, m), M("c", 1, m)
+    return mc.logsumexp(Z, axis=0) * c.T, [Z, c]
+
+
+def _logsumexp_column_vector(n, m, k):
+    A, x = M("A", k, n), M("x", n, 1)
+    return mc.logsumexp(A * x), [x, A]
+
+
+def _scalar_algebra(n, m, k):
+    # Add, Mul, Pow, log and exp of scalars made from matrices
+    X, A = M("X", n, n), M("A", n, n)
+    t = mc.trace(A * X)
+    f = 3 * t ** 2 + sympy.exp(t / 4) - sympy.log(1 + mc.norm(X) ** 2) + mc.norm(X) ** Rational(3, 2)
+    return f, [X, A]
+
+
+def _scalar_quotient(n, m, k):
+    x, A = M("x", 1, n), M("A", n, n)
+    return mc.sum(mc.exp(x * A)) / (1 + mc.norm(x) ** 2) * mc.trace(A), [x, A]
+
+
+def _scalar_exponent(n, m, k):
+    # Pow with a variable exponent: (1 + ‖x‖²)^{sum(y)}
+    x, y = M("x", 1, n), M("y", 1, m)
+    return (1 + mc.norm(x) ** 2) ** (mc.sum(y) / 4), [x, y]
+
+
+def _log_softmax(n, m, k):
+    Z, Y = M("Z", n, m), M("Y", n, m)
+    return -mc.sum(mc.hadamard(Y, mc.log(mc.softmax(Z)))), [Z, Y]
+
+
+def _log_softmax_onehot(n, m, k):
+    X, W, Y = M("X", n, k), M("W", k, m), M("Y", n, m, onehot=True)
+    return -mc.sum(mc.hadamard(Y, mc.log(mc.softmax(X * W)))) / mc.dim(n), [X, W]
+
+
+def _log_sigmoid(n, m, k):
+    Z, Y = M("Z", n, m), M("Y", n, m)
+    return mc.sum(mc.hadamard(Y, mc.log(mc.sigmoid(Z)))), [Z, Y]
+
+
+def _log_one_minus_sigmoid(n, m, k):
+    Z, Y = M("Z", n, m), M("Y", n, m)
+    return mc.sum(mc.hadamard(Y, mc.log(mc.ones(n, m) - mc.sigmoid(Z)))), [Z, Y]
+
+
+def _binary_cross_entropy(n, m, k):
+    X, w, y = M("X", n, m), M("w", m, 1), M("y", n, 1)
+    p = mc.sigmoid(X * w)
+    loss = -(y.T * mc.log(p) + (mc.ones(1, n) - y.T) * mc.log(mc.ones(n, 1) - p)) / mc.dim(n)
+    return loss, [w, X]
+
+
+def _step(n, m, k):
+    # step′ = 0 almost everywhere: only the Hadamard factor carries a gradient
+    X, C = M("X", n, m), M("C", n, m)
+    return mc.sum(mc.hadamard(C, mc.step(X), X)), [X, C]
+
+
+def _mlp(n, m, k):
+    # seed 000: X N×d, Z1 = XW1 + 1b1, A1 = σ(Z1), Z2 = A1W2 + 1b2, L = −(1/N) Σ Y ⊙ log softmax(Z2)
+    N, d, h, K = n, m, k, 3
+    X, Y = M("X", N, d), M("Y", N, K, onehot=True)
+    W1, b1, W2, b2 = M("W1", d, h), M("b1", 1, h), M("W2", h, K), M("b2", 1, K)
+    A1 = mc.sigmoid(X * W1 + mc.ones(N, 1) * b1)
+    Y_hat = mc.softmax(A1 * W2 + mc.ones(N, 1) * b2)
+    return -mc.sum(mc.hadamard(Y, mc.log(Y_hat))) / mc.dim(N), [W1, b1, W2, b2, X]
+
+
+def _seed_002(n, m, k):
+    # seed 002: L = ‖σ(W2 σ(W1 x)) − y‖² with column vectors
+    x, y, W1, W2 = M("x", n, 1), M("y", k, 1), M("W1", m, n), M("W2", k, m)
+    return mc.norm(mc.sigmoid(W2 * mc.sigmoid(W1 * x)) - y) ** 2, [W1, W2, x]
+
+
+def _ols(n, m, k):
+    w, X, y = M("w", 1, m), M("X", n, m), M("y", 1, n)
+    r = y - w * X.T
+    return r * r.T / (2 * mc.dim(n)), [w, X, y]
+
+
+def _relu_network(n, m, k):
+    X, W1, W2 = M("X", n, m), M("W1", m, k), M("W2", k, 1)
+    return mc.sum(mc.power(mc.relu(X * W1) * W2, 2)), [W1, W2]
+
+
+CASES = [
+    Case("sum of entries", _sum_of_entries),
+    Case("transpose", _transpose),
+    Case("trace of a product", _trace_of_product),
+    Case("scaled product", _scaled_product),
+    Case("scalar coefficient", _scalar_coefficient),
+    Case("diag of a column", _diag_column),
+    Case("diag of a row", _diag_row),
+    Case("hadamard", _hadamard),
+    Case("hadamard power", _hadamard_power),
+    Case("hadamard negative power", _hadamard_negative_power, positive=("P",)),
+    Case("matrix power", _matrix_power),
+    Case("exp", _elementwise(mc.exp)),
+    Case("log", _elementwise(mc.log, positive=True), positive=("P",)),
+    Case("tanh", _elementwise(mc.tanh)),
+    Case("sigmoid", _elementwise(mc.sigmoid)),
+    Case("relu", _elementwise(mc.relu)),
+    Case("sqrt", _elementwise(mc.sqrt, positive=True), positive=("P",)),
+    Case("step", _step),
+    Case("inverse", _inverse, invertible=("X",)),
+    Case("inverse in a product", _inverse_in_product, invertible=("X",)),
+    Case("det", _determinant, invertible=("X",)),
+    Case("det of a product", _determinant_of_product, invertible=("A", "X")),
+    Case("logdet", _logdet, invertible=("X",)),
+    Case("logdet of a gram matrix", _logdet_gram, spd=("S",)),
+    Case("norm of a matrix", _norm_matrix),
+    Case("norm of a residual", _norm_residual),
+    Case("softmax", _softmax),
+    Case("softmax over columns", _softmax_columns),
+    Case("softmax of a column", _softmax_column_vector),
+    Case("logsumexp", _logsumexp),
+    Case("logsumexp over columns", _logsumexp_columns),
+    Case("logsumexp of a column", _logsumexp_column_vector),
+    Case("scalar algebra", _scalar_algebra),
+    Case("scalar quotient", _scalar_quotient),
+    Case("scalar exponent", _scalar_exponent),
+    Case("log softmax", _log_softmax),
+    Case("log softmax one-hot", _log_softmax_onehot, onehot=("Y",)),
+    Case("log sigmoid", _log_sigmoid),
+    Case("log one minus sigmoid", _log_one_minus_sigmoid),
+    Case("binary cross-entropy", _binary_cross_entropy),
+    Case("mlp (seed 000)", _mlp, onehot=("Y",)),
+    Case("two sigmoid layers (seed 002)", _seed_002),
+    Case("ols (seed 000)", _ols),
+    Case("relu network", _relu_network),
+]
+CASE_BY_NAME = {case.name: case for case in CASES}
+
+
+def values_for(expr, case, sizes, seed):
+    """Random float64 values for the symbols of ``expr`` respecting the case's domains."""
+    values = random_values(expr, sizes, seed, positive=case.positive, spd=case.spd, onehot=case.onehot)
+    rng = np.random.default_rng(10_000 + seed)
+    for name in case.invertible:
+        if name in values:
+            size = values[name].shape[0]
+            # eigenvalues within 0.5 of 1.5: far from singular, det > 0, and not symmetric
+            values[name] = 1.5 * np.eye(size) + 0.5 * rng.standard_normal((size, size)) / np.sqrt(size)
+    return values
+
+
+def _mark(case):
+    marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+    return pytest.param(case.name, marks=marks, id=case.name)
+
+
+def _symbolic(case):
+    return case.build("n", "m", "k")
+
+
+# ------------------------------------------------------------------ rule-table drivers
+
+def _depends(node, x):
+    return isinstance(node, sympy.Basic) and node.has(x)
+
+
+def reverse_from_table(f, x, used):
+    """∂f/∂x from the adjoint table alone: every path from f to x, no simplification."""
+    contributions = []
+
+    def walk(node, adjoint):
+        if node == x:
+            contributions.append(adjoint)
+            return
+        if not _depends(node, x):
+            return
+        rule = rules.adjoint_rule(node)
+        used.add(rule)
+        for child, contribution in rule.function(node, adjoint):
+            if contribution is not None:
+                walk(child, contribution)
+
+    walk(f, sympy.S.One)
+    return contributions
+
+
+def forward_from_table(f, x, dx, used):
+    """The differential of f along the symbol dx from the differential table alone."""
+    memo = {}
+
+    def d(node):
+        if node == x:
+            return dx
+        if not _depends(node, x):
+            return None
+        if node not in memo:
+            rule = rules.differential_rule(node)
+            used.add(rule)
+            memo[node] = rule.function(node, d)
+        return memo[node]
+
+    return d(f)
+
+
+def _total(terms, values, dims, shape):
+    total = np.zeros(shape)
+    for term in terms:
+        total = total + np.broadcast_to(np.asarray(evaluate(term, values, dims), dtype=float), shape)
+    return total
+
+
+def _directional_difference(f, x, values, direction, eps=1e-6):
+    dims = infer_dims(f, values)
+    plus = dict(values, **{x.name: values[x.name] + eps * direction})
+    minus = dict(values, **{x.name: values[x.name] - eps * direction})
+    return (np.asarray(evaluate(f, plus, dims), dtype=float)
+            - np.asarray(evaluate(f, minus, dims), dtype=float)) / (2 * eps)
+
+
+def _relative(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+
+
+@functools.lru_cache(maxsize=None)
+def table_derivatives(name):
+    """{variable: (reverse contributions, forward differential, dx)} and the rules used."""
+    f, variables = _symbolic(CASE_BY_NAME[name])
+    adjoint_rules, differential_rules = set(), set()
+    out = {}
+    for x in variables:
+        dx = M("d" + x.name, *x.shape)
+        out[x] = (reverse_from_table(f, x, adjoint_rules),
+                  forward_from_table(f, x, dx, differential_rules), dx)
+    return f, out, frozenset(adjoint_rules), frozenset(differential_rules)
+
+
+@pytest.mark.parametrize("name", [_mark(c) for c in CASES])
+def test_adjoint_rules_against_finite_differences(name):
+    """The raw reverse-mode rules (no engine, no simplifier) give the right gradient."""
+    case = CASE_BY_NAME[name]
+    f, derivatives, _, _ = table_derivatives(name)
+    for sizes in SIZES:
+        for seed in SEEDS:
+            values = values_for(f, case, sizes, seed)
+            dims = infer_dims(f, values)
+            for x, (contributions, _, _) in derivatives.items():
+                shape = values[x.name].shape
+                G = _total(contributions, values, dims, shape)
+                direction = np.random.default_rng(seed + 7).standard_normal(shape)
+                numeric = _directional_difference(f, x, values, direction)
+                error = _relative(float((G * direction).sum()), scalar_value(numeric))
+                assert error < TOLERANCE, (x, sizes, seed, error)
+
+
+@pytest.mark.parametrize("name", [_mark(c) for c in CASES])
+def test_differential_rules_against_finite_differences(name):
+    """The raw forward-mode rules give the right directional derivative."""
+    case = CASE_BY_NAME[name]
+    f, derivatives, _, _ = table_derivatives(name)
+    for sizes in SIZES:
+        for seed in SEEDS:
+            values = values_for(f, case, sizes, seed)
+            dims = infer_dims(f, values)
+            for x, (_, differential, dx) in derivatives.items():
+                direction = np.random.default_rng(seed + 11).standard_normal(values[x.name].shape)
+                numeric = scalar_value(_directional_difference(f, x, values, direction))
+                symbolic = 0.0 if differential is None else scalar_value(
+                    evaluate(differential, dict(values, **{dx.name: direction}), dims))
+                error = _relative(symbolic, numeric)
+                assert error < TOLERANCE, (x, sizes, seed, error)
+
+
+# Matrix-valued functions for the forward rules: directional derivative of every entry.
+def _matrix_valued_cases():
+    def softmax_rows(n, m, k):
+        X, W = M("X", n, m), M("W", m, k)
+        return mc.softmax(X * W), [X, W]
+
+    def softmax_columns(n, m, k):
+        Z = M("Z", n, m)
+        return mc.softmax(mc.tanh(Z), axis=0), [Z]
+
+    def logsumexp_rows(n, m, k):
+        X, W = M("X", n, m), M("W", m, k)
+        return mc.logsumexp(X * W), [X, W]
+
+    def logsumexp_columns(n, m, k):
+        Z = M("Z", n, m)
+        return mc.logsumexp(Z, axis=0), [Z]
+
+    def log_softmax(n, m, k):
+        Z = M("Z", n, m)
+        return mc.log(mc.softmax(Z)), [Z]
+
+    def log_sigmoid_pair(n, m, k):
+        Z = M("Z", n, m)
+        return mc.log(mc.sigmoid(Z)) + 2 * mc.log(mc.ones(n, m) - mc.sigmoid(Z)), [Z]
+
+    def inverse(n, m, k):
+        X, A = M("X", n, n), M("A", n, m)
+        return X.I * A + mc.power(X.T, 2) * A, [X, A]
+
+    def matrix_power(n, m, k):
+        X = M("X", n, n)
+        return X ** 3 + mc.diag(mc.sigmoid(X * M("u", n, 1))), [X]
+
+    def elementwise_stack(n, m, k):
+        X, C = M("X", n, m), M("C", n, m)
+        inner = mc.tanh(mc.hadamard(C, X))
+        return mc.sqrt(mc.exp(inner)) + mc.relu(X) + mc.log(mc.exp(mc.sigmoid(X))), [X, C]
+
+    def scaled(n, m, k):
+        X, A = M("X", n, m), M("A", n, n)
+        return mc.trace(A) * mc.norm(X) * X + mc.det(A) * X - mc.logdet(A) * mc.sum(X) * X, [X, A]
+
+    return [
+        Case("softmax rows", softmax_rows), Case("softmax columns", softmax_columns),
+        Case("logsumexp rows", logsumexp_rows), Case("logsumexp columns", logsumexp_columns),
+        Case("log softmax", log_softmax), Case("log sigmoid pair", log_sigmoid_pair),
+        Case("inverse", inverse, invertible=("X",)), Case("matrix power", matrix_power),
+        Case("elementwise stack", elementwise_stack),
+        Case("scalar-scaled", scaled, invertible=("A",)),
+    ]
+
+
+MATRIX_VALUED = _matrix_valued_cases()
+MATRIX_VALUED_BY_NAME = {c.name: c for c in MATRIX_VALUED}
+
+
+@functools.lru_cache(maxsize=None)
+def matrix_valued_differentials(name):
+    f, variables = _symbolic(MATRIX_VALUED_BY_NAME[name])
+    used = set()
+    out = {}
+    for x in variables:
+        dx = M("d" + x.name, *x.shape)
+        out[x] = (forward_from_table(f, x, dx, used), dx)
+    return f, out, frozenset(used)
+
+
+@pytest.mark.parametrize("name", [c.name for c in MATRIX_VALUED])
+def test_differential_rules_of_matrix_functions(name):
+    case = MATRIX_VALUED_BY_NAME[name]
+    f, derivatives, _ = matrix_valued_differentials(name)
+    for sizes in SIZES:
+        for seed in SEEDS:
+            values = values_for(f, case, sizes, seed)
+            dims = infer_dims(f, values)
+            shape = np.shape(evaluate(f, values, dims))
+            for x, (differential, dx) in derivatives.items():
+                direction = np.random.default_rng(seed + 13).standard_normal(values[x.name].shape)
+                numeric = _directional_difference(f, x, values, direction)
+                symbolic = _total([differential], dict(values, **{dx.name: direction}), dims, shape)
+                assert _relative(symbolic, numeric) < TOLERANCE, (x, sizes, seed)
+
+
+def _patterns(patterns):
+    return [rule for _, rule in patterns]
+
+
+def test_every_rule_has_a_numeric_case():
+    """A rule (or fused pattern) added to the tables without a numeric case fails here."""
+    used_adjoint, used_differential = set(), set()
+    for case in CASES:
+        _, _, adjoint_rules, differential_rules = table_derivatives(case.name)
+        used_adjoint |= adjoint_rules
+        used_differential |= differential_rules
+    for case in MATRIX_VALUED:
+        used_differential |= matrix_valued_differentials(case.name)[2]
+    missing = []
+    for cls, rule in rules.ADJOINT.items():
+        if rule not in used_adjoint:
+            missing.append(f"ADJOINT[{cls.__name__}] ({rule.name})")
+    for cls, rule in rules.DIFFERENTIAL.items():
+        if rule not in used_differential:
+            missing.append(f"DIFFERENTIAL[{cls.__name__}] ({rule.name})")
+    for rule in _patterns(rules.ADJOINT_PATTERNS):
+        if rule not in used_adjoint:
+            missing.append(f"ADJOINT_PATTERNS {rule.function.__name__} ({rule.name})")
+    for rule in _patterns(rules.DIFFERENTIAL_PATTERNS):
+        if rule not in used_differential:
+            missing.append(f"DIFFERENTIAL_PATTERNS {rule.function.__name__} ({rule.name})")
+    assert not missing, "rules with no numeric case in tests/test_rules.py: " + ", ".join(missing)
+
+
+# ------------------------------------------------------------------ mc.gradient
+
+@functools.lru_cache(maxsize=None)
+def public_gradients(name, dimensions=("n", "m", "k")):
+    f, variables = CASE_BY_NAME[name].build(*dimensions)
+    return f, {x: mc.gradient(f, x) for x in variables}
+
+
+@pytest.mark.parametrize("name", [_mark(c) for c in CASES])
+def test_gradient_against_finite_differences(name):
+    """mc.gradient over symbolic dimensions, evaluated at several shapes and seeds."""
+    case = CASE_BY_NAME[name]
+    f, gradients = public_gradients(name)
+    for x, G in gradients.items():
+        assert isinstance(G, MatrixExpr) and G.shape == x.shape, (x, G)
+    for sizes in SIZES:
+        for seed in SEEDS:
+            values = values_for(f, case, sizes, seed)
+            for x, G in gradients.items():
+                error = check_gradient(f, x, G, values, seed=seed)
+                assert error < TOLERANCE, (x, sizes, seed, error, G)
+
+
+@pytest.mark.parametrize("dimensions", CONCRETE, ids=lambda d: "x".join(map(str, d)))
+@pytest.mark.parametrize("name", [_mark(c) for c in CASES])
+def test_gradient_with_concrete_dimensions(name, dimensions):
+    case = CASE_BY_NAME[name]
+    f, gradients = public_gradients(name, dimensions)
+    for seed in SEEDS:
+        values = values_for(f, case, {}, seed)
+        for x, G in gradients.items():
+            assert G.shape == x.shape
+            error = check_gradient(f, x, G, values, seed=seed)
+            assert error < TOLERANCE, (x, seed, error, G)
