@@ -79,11 +79,23 @@ def add(*terms):
     if len(terms) == 1:
         return terms[0]
     if all(is_matrix(t) for t in terms):
-        return MatAdd(*terms).doit(deep=False)
+        total = MatAdd(*terms).doit(deep=False)
+        if isinstance(total, MatAdd):
+            total = MatAdd(*sorted(total.args, key=term_order))
+        return total
     if not any(is_matrix(t) for t in terms):
         return sympy.Add(*terms)
     # a scalar and 1×1 matrices: keep them matrices
     return MatAdd(*[t if is_matrix(t) else t * OneMatrix(1, 1) for t in terms]).doit(deep=False)
+
+
+def term_order(term):
+    """Sort key of the terms of a sum: positive terms first, then a fixed order."""
+    from sympy.core.sorting import default_sort_key
+    if isinstance(term, MatMul):
+        coefficient, matrices = term.as_coeff_matrices()
+        return (bool(coefficient.could_extract_minus_sign()), default_sort_key(MatMul(*matrices)))
+    return (False, default_sort_key(term))
 
 
 def neg(expr):

@@ -68,6 +68,8 @@ class TextPrinter(StrPrinter):
         text = self._print(c)
         if c.is_Number and c.is_negative:
             return f"−{self._print(-c)} " if (-c).is_Integer else f"−({self._print(-c)}) "
+        if c.is_Rational and not c.is_Integer:
+            return f"({text}) "
         return f"{text} " if (c.is_Integer or c.is_Symbol or self._atomic(c)) else f"({text}) "
 
     def _print_MatMul(self, expr):
@@ -112,6 +114,8 @@ class TextPrinter(StrPrinter):
         return f"logsumexp({self._print(expr.arg)})"
 
     def _print_SumAll(self, expr):
+        if expr.arg.shape == (1, 1):
+            return self._print(expr.arg)  # the sum of a 1×1 matrix is its entry
         return f"sum({self._print(expr.arg)})"
 
     def _print_Norm(self, expr):

@@ -43,9 +43,25 @@ def simplify(expr):
     for _ in range(MAX_PASSES):
         new = _rewrite(expr)
         if new == expr:
-            return new
+            break
         expr = new
-    return expr
+    return _present(new)
+
+
+def _present(expr):
+    """Fold a sum of transposes back into the transpose of a sum: xᵀ − μᵀ → (x − μ)ᵀ.  Canonical forms stay canonical: this is a fixed,
+    deterministic last step, and the next ``simplify`` pushes the transpose down again."""
+    if not isinstance(expr, Basic) or not expr.args or isinstance(
+            expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)):
+        return expr
+    if isinstance(expr, (Softmax, LogSumExp)):
+        node = type(expr)(_present(expr.arg), expr.axis)
+    else:
+        args = [_present(a) for a in expr.args]
+        node = expr if tuple(args) == expr.args else expr.func(*args)
+    if isinstance(node, MatAdd) and all(isinstance(_split(t)[1], Transpose) for t in node.args):
+        return Transpose(_sum_of([(c, m.arg) for c, m in (_split(t) for t in node.args)]))
+    return node
 
 
 def size(expr) -> int:
@@ -466,9 +482,7 @@ def _sum_of(terms):
 
 
 def _term_order(term):
-    coefficient, matrix = term
-    negative = coefficient.could_extract_minus_sign()
-    return (negative, default_sort_key(matrix))
+    return algebra.term_order(algebra.mul(*term))
 
 
 def _common_scalar(terms):
