@@ -15,6 +15,9 @@ from .parse import parse
 
 from .derive import Derivation, Step, derive, gradient, hessian, jacobian
 from .simplify import simplify
+from .printing import to_text
 from .compile import CompiledFunction, compile, export_numpy
+from .train import Trainer, TrainResult, train
+from .errors import DivergenceError
 
 __version__ = "0.1.0"

@@ -269,6 +269,8 @@ class _Printer:
         return _ONES
 
     def emit_Identity(self, expr):
+        if expr.shape == (1, 1):
+            return _ONES
         n = self.dim(expr.shape[0])
         return self.matrix(f"np.eye({n}, dtype=DTYPE)", expr)
 
@@ -785,8 +787,10 @@ def _one_minus_sigmoid(expr):
     """z if expr is 1 − σ(z) (OneMatrix minus a sigmoid), else None."""
     if not isinstance(expr, MatAdd) or len(expr.args) != 2:
         return None
-    ones = [a for a in expr.args if isinstance(a, OneMatrix)]
-    rest = [a for a in expr.args if not isinstance(a, OneMatrix)]
+    def is_ones(a):   # a 1×1 identity is the 1×1 matrix of ones
+        return isinstance(a, OneMatrix) or (isinstance(a, Identity) and a.shape == (1, 1))
+    ones = [a for a in expr.args if is_ones(a)]
+    rest = [a for a in expr.args if not is_ones(a)]
     if len(ones) != 1 or len(rest) != 1:
         return None
     neg = -rest[0]

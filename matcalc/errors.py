@@ -53,3 +53,7 @@ class ParseError(MatcalcError, ValueError):
         caret = " " * (self.column - 1) + "^" * min(self.length, max(1, len(self.source_line) - self.column + 1))
         return (f"{self.message} (line {self.line}, column {self.column})\n"
                 f"  {self.source_line}\n  {caret}")
+
+
+class DivergenceError(MatcalcError, FloatingPointError):
+    """Training stopped because the loss or a gradient became NaN or infinite."""

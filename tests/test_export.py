@@ -1,0 +1,98 @@
+"""export_numpy writes a standalone module: NumPy only, right values, a working
+finite-difference check and the formulas in its docstring."""
+import ast
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import matcalc as mc
+from matcalc.errors import CompileError
+
+
+def mlp():
+    N, d, h, K = "N", "d", "h", "K"
+    X, Y = mc.matrix("X", N, d), mc.matrix("Y", N, K, onehot=True)
+    W1, b1, W2, b2 = mc.matrix("W1", d, h), mc.rowvec("b1", h), mc.matrix("W2", h, K), mc.rowvec("b2", K)
+    A1 = mc.sigmoid(X * W1 + mc.ones(N, 1) * b1)
+    loss = -mc.sum(mc.hadamard(Y, mc.log(mc.softmax(A1 * W2 + mc.ones(N, 1) * b2)))) / mc.dim(N)
+    return loss, [W1, b1, W2, b2]
+
+
+def arrays(rng):
+    return dict(X=rng.normal(size=(10, 4)), Y=np.eye(3)[rng.integers(0, 3, 10)], W1=rng.normal(size=(4, 5)),
+                b1=rng.normal(size=5), W2=rng.normal(size=(5, 3)), b2=rng.normal(size=(1, 3)))
+
+
+@pytest.fixture
+def exported(tmp_path):
+    loss, params = mlp()
+    path = tmp_path / "mlp_gradients.py"
+    source = mc.export_numpy(loss, params, path)
+    return path, source, loss, params
+
+
+def test_module_imports_only_numpy(exported):
+    _, source, _, _ = exported
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert imported == {"numpy"}
+
+
+def test_runs_without_matcalc_or_sympy_and_checks_its_gradients(exported):
+    path, _, _, _ = exported
+    script = (
+        "import sys; sys.modules['matcalc'] = None; sys.modules['sympy'] = None\n"
+        "import runpy, numpy as np\n"
+        f"m = runpy.run_path({str(path)!r})\n"
+        "rng = np.random.default_rng(0)\n"
+        "a = dict(X=rng.normal(size=(8, 3)), Y=np.eye(2)[rng.integers(0, 2, 8)], W1=rng.normal(size=(3, 4)),\n"
+        "         b1=rng.normal(size=4), W2=rng.normal(size=(4, 2)), b2=rng.normal(size=2))\n"
+        "errors = m['check_gradient'](**a)\n"
+        "print(max(errors.values()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) < 1e-6
+
+
+def test_values_match_compile_and_docstring_has_formulas(exported):
+    path, source, loss, params = exported
+    namespace = {}
+    exec(compile(source, str(path), "exec"), namespace)   # the module text, as Python would run it
+    a = arrays(np.random.default_rng(3))
+    value, grads = namespace["loss_and_gradients"](**a)
+    expected = mc.compile([loss, *(mc.gradient(loss, p) for p in params)])(**a)
+    assert value == pytest.approx(expected[0], rel=1e-13)
+    for g, e in zip(grads, expected[1:]):
+        np.testing.assert_allclose(g, e, rtol=1e-13)
+    doc = ast.get_docstring(ast.parse(source))
+    for p in params:
+        assert f"∂L/∂{p.name} = {mc.gradient(loss, p)}" in doc
+    assert namespace["WRT"] == ("W1", "b1", "W2", "b2")
+
+
+def test_check_gradient_catches_a_wrong_gradient(tmp_path):
+    x = mc.rowvec("x", "n")
+    A = mc.matrix("A", "n", "n")
+    wrong = mc.export_numpy(x * A * x.T, [x], gradients=[2 * x * A])   # right only for symmetric A
+    namespace = {}
+    exec(compile(wrong, "<wrong>", "exec"), namespace)
+    rng = np.random.default_rng(1)
+    errors = namespace["check_gradient"](x=rng.normal(size=4), A=rng.normal(size=(4, 4)))
+    assert errors["x"] > 1e-3
+
+
+def test_bad_requests():
+    loss, params = mlp()
+    with pytest.raises(CompileError, match="at least one"):
+        mc.export_numpy(loss, [])
+    with pytest.raises(CompileError, match="2 gradients for 1"):
+        mc.export_numpy(loss, [params[0]], gradients=[params[0], params[0]])
+    with pytest.raises(CompileError, match="identifier"):
+        mc.export_numpy(loss, params, function_name="not valid")
