@@ -80,6 +80,8 @@ class MatcalcLatexPrinter(LatexPrinter):
 
     def _print_OneMatrix(self, expr):
         rows, cols = expr.shape
+        if rows == cols == 1:
+            return "1"
         if not self._settings["ones_sizes"]:
             return r"\mathbf{1}^{\top}" if rows == 1 and cols != 1 else r"\mathbf{1}"
         if cols == 1:
@@ -89,7 +91,8 @@ class MatcalcLatexPrinter(LatexPrinter):
         return r"\mathbf{1}_{%s \times %s}" % (self._print(rows), self._print(cols))
 
     def _print_Identity(self, expr):
-        return r"I_{%s}" % self._print(expr.rows)
+        # The 1×1 identity is the number 1 (SymPy turns a 1×1 matrix of ones into it).
+        return "1" if expr.rows == 1 else r"I_{%s}" % self._print(expr.rows)
 
     def _print_ZeroMatrix(self, expr):
         return r"\mathbf{0}"
@@ -105,7 +108,7 @@ class MatcalcLatexPrinter(LatexPrinter):
     def _term(self, expr):
         """A term of a sum or an entrywise product: ones need no size there."""
         if isinstance(expr, OneMatrix):
-            return r"\mathbf{1}"
+            return "1" if expr.shape == (1, 1) else r"\mathbf{1}"
         if isinstance(expr, MatMul):
             coeff, factors = expr.as_coeff_matrices()
             if len(factors) == 1 and isinstance(factors[0], OneMatrix):
@@ -151,6 +154,10 @@ class MatcalcLatexPrinter(LatexPrinter):
         if coeff.could_extract_minus_sign():
             sign, coeff = "- ", -coeff
         parts = [] if coeff == 1 else [self._coefficient(coeff)]
+        # A 1×1 identity or ones factor is the number 1: no need to print it.
+        ones = [f for f in factors if isinstance(f, (Identity, OneMatrix)) and f.shape == (1, 1)]
+        if ones and len(ones) < len(factors) + len(parts):
+            factors = [f for f in factors if f not in ones]
         if len(factors) == 1 and isinstance(factors[0], HadamardProduct):
             # c (A ⊙ B) = (c A) ⊙ B: the parentheses would only add noise.
             return sign + " ".join(parts + [self._print(factors[0])])

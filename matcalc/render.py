@@ -26,7 +26,8 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field, replace as _replace_dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -34,18 +35,18 @@ import sympy
 from jinja2.sandbox import SandboxedEnvironment
 from sympy import Basic
 from sympy.matrices.expressions import (
-    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, ZeroMatrix,
+    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose, ZeroMatrix,
 )
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
 from .errors import MatcalcError
-from .functions import Relu, Sigmoid, Softmax, Tanh
+from .functions import Elementwise, Relu, Sigmoid, Softmax, Tanh
 from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
 from .symbols import MatrixSymbol
 
 __all__ = [
     "LatexError", "to_latex", "write_pdf", "compile_pdf", "present", "name_intermediates",
-    "template_exists", "repr_latex", "repr_markdown", "seed_examples", "write_seed_derivations",
+    "template_exists", "repr_latex", "repr_markdown", "write_seed_derivations",
 ]
 
 TEMPLATES = {
@@ -63,7 +64,7 @@ class LatexError(MatcalcError, RuntimeError):
 # ================================================================ naming intermediates
 
 ACTIVATIONS = (Sigmoid, Tanh, Relu, Softmax)
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
+_FORBIDDEN_IN_NAMES = set("$%&#\n\r")
 _LEAVES = (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)
 
 
@@ -129,6 +130,23 @@ def _scalar_symbols(expr, dimensions):
             if isinstance(s, sympy.Symbol) and s not in dimensions and not isinstance(s, sympy.Dummy)]
 
 
+@lru_cache(maxsize=65536)
+def _canonical(expr):
+    """``expr`` with the terms of sums and the factors of entrywise products in a fixed
+    order: unevaluated SymPy sums keep the order they were built in, and a name must
+    match ``A x - b`` however the engine ordered it.  Used only to compare."""
+    if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
+        return expr
+    args = [_canonical(a) for a in expr.args]
+    if isinstance(expr, (MatAdd, HadamardProduct)):
+        args.sort(key=sympy.default_sort_key)
+    return expr.func(*args) if args != list(expr.args) else expr
+
+
+def _same(a, b) -> bool:
+    return a == b or (isinstance(a, Basic) and isinstance(b, Basic) and _canonical(a) == _canonical(b))
+
+
 def _with_coefficient(coefficient, factors):
     if coefficient == 1 and len(factors) == 1:
         return factors[0]
@@ -151,7 +169,7 @@ def _replace_part(expr, pattern, symbol):
         if c == 1 or ratio.is_Integer:
             n = len(run)
             for i in range(len(factors) - n + 1):
-                if list(factors[i:i + n]) == list(run) and (n > 1 or c != 1):
+                if all(_same(f, r) for f, r in zip(factors[i:i + n], run)) and (n > 1 or c != 1):
                     return _with_coefficient(ratio, [*factors[:i], symbol, *factors[i + n:]]), True
         if c != 1 and ratio.is_Integer:
             for i, factor in enumerate(factors):
@@ -169,7 +187,8 @@ def _replace_part(expr, pattern, symbol):
                                                          *factors[i + 1:]]), True
     for kind in (MatAdd, HadamardProduct):
         if isinstance(expr, kind) and isinstance(pattern, kind):
-            have, want = Counter(expr.args), Counter(pattern.args)
+            have = Counter(_canonical(a) for a in expr.args)
+            want = Counter(_canonical(a) for a in pattern.args)
             if all(have[a] >= k for a, k in want.items()) and have != want:
                 rest = list((have - want).elements())
                 return kind(symbol, *rest), True
@@ -178,7 +197,7 @@ def _replace_part(expr, pattern, symbol):
 
 def _replace(expr, pattern, symbol):
     """(expr with each occurrence of pattern replaced by symbol, how many were replaced)."""
-    if expr == pattern:
+    if _same(expr, pattern):
         return symbol, 1
     if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
         return expr, 0
@@ -196,12 +215,37 @@ def _replace(expr, pattern, symbol):
         total += 1
 
 
+def _transposed(expr):
+    """(expr)ᵀ with the transpose pushed down to the symbols, the form in which the engine
+    writes the transpose of a named intermediate: (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, (AB)ᵀ = BᵀAᵀ."""
+    if isinstance(expr, Transpose):
+        return expr.arg
+    if isinstance(expr, (MatAdd, HadamardProduct)):
+        return expr.func(*[_transposed(a) for a in expr.args])
+    if isinstance(expr, MatMul):
+        coefficient, factors = expr.as_coeff_matrices()
+        return _with_coefficient(coefficient, [_transposed(f) for f in reversed(factors)])
+    if isinstance(expr, Elementwise):
+        return type(expr)(_transposed(expr.arg))
+    if isinstance(expr, OneMatrix):
+        return OneMatrix(expr.shape[1], expr.shape[0])
+    if isinstance(expr, Identity) or expr.shape == (1, 1):
+        return expr
+    if isinstance(expr, SympyMatrixSymbol):
+        return expr.T
+    return Transpose(expr)
+
+
 def substitute(expr, names):
-    """Write ``expr`` with the named intermediates, earliest name first."""
+    """Write ``expr`` with the named intermediates, earliest name first (a transposed
+    occurrence becomes the name's transpose)."""
     if expr is None:
         return None
     for name in names:
         expr, _ = _replace(expr, name.definition, name.symbol)
+        if isinstance(name.symbol, MatrixExpr) and _matrix_size(name.definition) > 1:
+            transposed = name.symbol if name.symbol.shape == (1, 1) else Transpose(name.symbol)
+            expr, _ = _replace(expr, _transposed(name.definition), transposed)
     return expr
 
 
@@ -230,9 +274,21 @@ class _NamePool:
         return f"{letters[0]}_{{{index or ''}{k}}}"
 
 
+def _balanced(text) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def _check_name(name):
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(f"a name must look like 'G', 'Z_1', 'Yhat' or 'delta2', not {name!r}")
+    """A display name: SymPy style ("Z_1", "Yhat", "delta2") or LaTeX (r"\hat{Y}", "z^{[1]}")."""
+    if not isinstance(name, str) or not name.strip() or set(name) & _FORBIDDEN_IN_NAMES \
+            or not _balanced(name) or name.endswith("\\"):
+        raise ValueError(f"a name must be a symbol name such as 'G', 'Z_1', 'Yhat' or LaTeX such as "
+                         f"r'\\hat{{Y}}' (balanced braces, no $ % & #), not {name!r}")
     return name
 
 
@@ -257,8 +313,8 @@ def _forward_names(function, given, pool):
     chosen = []
     for node in nodes:
         lower = isinstance(node, MatrixExpr) and _is_vector_shape(node.shape)
-        if node in given:
-            name = given[node]
+        if _canonical(node) in given:
+            name = given[_canonical(node)]
             if not pool.claim(name):
                 raise ValueError(f"the name {name!r} is already used by a symbol of the derivation")
         elif node in index:
@@ -284,9 +340,9 @@ def name_intermediates(function, steps, results, *, names=None, definitions=None
     """
     given = {}
     for expr, label in (names or {}).items():
-        given[expr] = _check_name(label)
+        given[_canonical(expr)] = _check_name(label)
     for label, expr in (definitions or {}).items():
-        given.setdefault(expr, _check_name(label))
+        given.setdefault(_canonical(expr), _check_name(label))
 
     everything = [function, *results, *(e for s in steps for e in s if e is not None)]
     taken = {latex(s) for e in everything for s in _matrix_symbols(e)}
@@ -296,34 +352,39 @@ def name_intermediates(function, steps, results, *, names=None, definitions=None
 
     chosen: list[Name] = []
     forward = _forward_names(function, given, pool)
-    forward_nodes = {node for node, _ in forward}
+    forward_nodes = {_canonical(node) for node, _ in forward}
+    # The error at a pre-activation Z_1 (z^{[1]}, z) is G_1 (g^{[1]}, g): same decoration.
+    pre_activations = {a.arg for a in _nodes_postorder(function) if isinstance(a, ACTIVATIONS)}
+    decoration = {}
     for node, label in forward:
-        chosen.append(Name(_symbol_for(label, node), substitute(node, chosen), "forward"))
-    pre_activation_index = {}
-    for name in chosen:
-        match = re.fullmatch(r"[Zz](?:_(\w+))?", str(name.symbol.name))
-        if match:
-            pre_activation_index[name.symbol] = match.group(1)
+        name = Name(_symbol_for(label, node), substitute(node, chosen), "forward")
+        chosen.append(name)
+        if node in pre_activations:
+            decoration[name.symbol] = label[1:] if label[:1].isalpha() else None
 
     # The user's other names: defined at the step that produces them, if one does.
     steps = [tuple(substitute(e, chosen) for e in s) for s in steps]
     for expr, label in given.items():
         if expr in forward_nodes:
             continue
+        if not pool.claim(label):
+            raise ValueError(f"the name {label!r} is already used by a symbol of the derivation")
         definition = substitute(expr, chosen)
-        at = next((i for i, s in enumerate(steps) if s[2] == definition), None)
+        at = next((i for i, s in enumerate(steps) if _same(s[2], definition)), None)
         chosen.append(Name(_symbol_for(label, expr), definition, "given", at))
 
     if adjoints:
         # ∂L/∂Z_k feeds both W_k and b_k: name it G_k (the seeds' δ), as textbooks do.
         for i, (target, _, after) in enumerate(steps):
-            if target not in pre_activation_index or after is None:
+            if target not in decoration or after is None:
                 continue
             after = substitute(after, chosen)
             if isinstance(after, _LEAVES) or any(n.step == i for n in chosen):
                 continue
-            lower = _is_vector_shape(after.shape)
-            label = pool.fresh(["G", "D", "E"], pre_activation_index[target], lower)
+            letter = "g" if _is_vector_shape(after.shape) else "G"
+            label = letter + decoration[target] if decoration[target] is not None else None
+            if label is None or not pool.claim(label):
+                label = pool.fresh(["G", "D", "E"], None, letter == "g")
             chosen.append(Name(_symbol_for(label, after), after, "adjoint", i))
 
     if repeated:
@@ -365,7 +426,7 @@ def _repeated_names(steps, results, chosen, pool, *, minimum_size=5, limit=3):
         found[0].symbol = _symbol_for(str(found[0].symbol.name)[0], found[0].definition)
     for name in found:
         name.step = next((i for i, s in enumerate(steps)
-                          if s[2] is not None and substitute(s[2], chosen) == name.definition), None)
+                          if s[2] is not None and _same(substitute(s[2], chosen), name.definition)), None)
     return found
 
 
@@ -377,7 +438,7 @@ def _function_name(derivation, given):
     name = getattr(derivation, "name", None)
     if isinstance(name, str) and name:
         return latex(sympy.Symbol(name))
-    return "y" if derivation.kind == "jacobian" else "f"
+    return "y" if derivation.kind == "jacobian" else "L"
 
 
 def _results(derivation):
@@ -481,17 +542,23 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
 
     # The reverse steps as the naming pass saw them, so "defines" indices line up.
     defined_at = {n.step: n for n in chosen if n.step is not None and n.role != "forward"}
-    forward = [n for n in chosen if n.role == "forward"]
+    # Names not tied to a step and not built from step names are defined up front.
+    step_symbols = {n.symbol for n in chosen if n.step is not None}
+    forward = [n for n in chosen if n.role == "forward" or (
+        n.step is None and not (_matrix_symbols(n.definition) and
+                                set(_matrix_symbols(n.definition)) & step_symbols))]
     function_tex = show(substitute(derivation.function, forward))
 
     rendered_sections, reverse_index = [], 0
     gradient_names = []
+    names_in_use = _NamePool({latex(s) for step in derivation.steps
+                              for e in (step.target, step.before, step.after)
+                              for s in _matrix_symbols(e)} | {latex(n.symbol) for n in chosen})
     for mode, steps, wrt in sections:
         rows, seen_afters = [], set()
         for step in steps:
             if mode == "reverse" and step.rule == "gradient":
-                g = _symbol_for(_NamePool({show(s) for s in _matrix_symbols(step.after)})
-                                .fresh(["g", "h"], None, True), step.after)
+                g = _symbol_for(names_in_use.fresh(["g", "h", "q"], None, True), step.after)
                 value = sub(step.after)
                 rows.append({"lhs": show.partial(fname, step.target), "rhs": show(value),
                              "rule": rule_text("gradient"), "defines": show(g)})
@@ -506,9 +573,10 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
                                          (step.target, step.before, step.after))
                 lhs = show.partial(fname, target)
                 defines = defined_at.get(index)
-                if compact and step.rule == "sum rule" and after in seen_afters and defines is None:
+                if compact and step.rule == "sum rule" and _canonical(after) in seen_afters \
+                        and defines is None:
                     continue
-                seen_afters.add(after)
+                seen_afters.add(_canonical(after))
                 if defines is not None:
                     seen_afters.add(defines.symbol)
             else:
@@ -524,10 +592,10 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
                     rows.append({"lhs": _jacobian_lhs(derivation, fname, wrt, show),
                                  "rhs": show(after), "rule": rule_text(step.rule), "defines": None})
                     continue
-                if compact and step.rule == "sum rule" and after in seen_afters \
+                if compact and step.rule == "sum rule" and _canonical(after) in seen_afters \
                         and step.target != derivation.function:
                     continue
-                seen_afters.add(after)
+                seen_afters.add(_canonical(after))
                 name = fname if step.target == derivation.function else _paren(show, target)
                 lhs = r"\mathrm{d}%s" % name
             rule = rule_text(step.rule) if step.rule else ""
@@ -538,6 +606,7 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
             else:
                 rows.append({"lhs": lhs, "rhs": show(after), "rule": rule,
                              "defines": show(defines.symbol) if defines else None})
+        rows = _merge_repeated_rows(rows)
         if rows:
             rendered_sections.append({
                 "mode": mode,
@@ -547,7 +616,7 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
             })
 
     where = [{"name": show(n.symbol), "expression": show(n.definition)}
-             for n in chosen if n.role != "forward" and n.step is None]
+             for n in chosen if n.step is None and n not in forward]
     result_rows = []
     for x in derivation.wrt:
         value = sub(results[x])
@@ -568,6 +637,19 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
         "where": where,
         "results": result_rows,
     }
+
+
+def _merge_repeated_rows(rows):
+    """One row where two consecutive rows say the same thing (keeping both annotations)."""
+    merged = []
+    for row in rows:
+        if merged and (row["lhs"], row["rhs"]) == (merged[-1]["lhs"], merged[-1]["rhs"]):
+            last = merged[-1]
+            last["defines"] = last["defines"] or row["defines"]
+            last["rule"] = last["rule"] or row["rule"]
+            continue
+        merged.append(dict(row))
+    return merged
 
 
 def _paren(show, expr):
@@ -850,92 +932,23 @@ def write_pdf(derivation, path, template="article", template_dir=None, bold_vect
 
 # ================================================================ the seed derivations
 
-@dataclass(frozen=True)
-class Example:
-    """A worked example from the seed documents: what to differentiate and how to show it."""
-    slug: str
-    title: str
-    function: Basic
-    wrt: tuple
-    kind: str = "gradient"
-    function_name: str | None = None
-    names: dict | None = None
+def write_seed_derivations(outdir, *, pdf=None, cases=None) -> list[Path]:
+    """Derive every case of :mod:`matcalc.seeds` and write it as ``<key>.tex`` (and
+    ``<key>.pdf`` when pdflatex is present, or when ``pdf=True``), plus
+    ``seed_derivations.tex`` (``.pdf``) with all of them.  Returns the paths written."""
+    from .derive import derive
+    from .seeds import cases as seed_cases
 
-    def derive(self):
-        from .derive import derive
-        return derive(self.function, list(self.wrt), kind=self.kind)
-
-    def options(self) -> dict:
-        return {"function_name": self.function_name, "names": self.names, "title": self.title}
-
-
-def seed_examples() -> list[Example]:
-    """Every derivation of the seed documents, plus the worked Hessians."""
-    from . import functions as F
-    from .symbols import colvec, dim, matrix, rowvec
-
-    n, m, d, h, K, N, k = (dim(s) for s in ("n", "m", "d", "h", "K", "N", "k"))
-    examples = []
-
-    x, A, b = rowvec("x", n), matrix("A", n, m), rowvec("b", m)
-    examples.append(Example("seed000_affine_jacobians", "Jacobians of an affine map (seed 000)",
-                            x * A + b, (x, b), "jacobian", "y"))
-    S = matrix("A", n, n)
-    examples.append(Example("seed000_quadratic_form", "Gradients of a quadratic form (seed 000)",
-                            x * S * x.T, (x, S), "gradient", "y"))
-    examples.append(Example("hessian_quadratic_form", "Hessian of a quadratic form",
-                            x * S * x.T, (x,), "hessian", "y"))
-
-    X, w, y = matrix("X", n, d), rowvec("w", d), rowvec("y", n)
-    residual = y - w * X.T
-    ols = residual * residual.T / (2 * n)
-    examples.append(Example("seed000_least_squares", "Ordinary least squares (seed 000)",
-                            ols, (w,), "gradient", "L"))
-    examples.append(Example("hessian_least_squares", "Hessian of least squares",
-                            ols, (w,), "hessian", "L"))
-
-    Xb, W1, b1 = matrix("X", N, d), matrix("W1", d, h), rowvec("b1", h)
-    W2, b2, Y = matrix("W2", h, K), rowvec("b2", K), matrix("Y", N, K, onehot=True)
-    Z1 = Xb * W1 + OneMatrix(N, 1) * b1
-    Z2 = F.sigmoid(Z1) * W2 + OneMatrix(N, 1) * b2
-    loss = -F.sum(F.hadamard(Y, F.log(F.softmax(Z2)))) / N
-    examples.append(Example("seed000_mlp", "Two-layer perceptron with softmax cross-entropy (seed 000)",
-                            loss, (W1, b1, W2, b2), "gradient", "L"))
-
-    xc, yc = colvec("x", d), colvec("y", k)
-    V1, V2 = matrix("W1", h, d), matrix("W2", k, h)
-    two_layer = F.norm(F.sigmoid(V2 * F.sigmoid(V1 * xc)) - yc) ** 2
-    examples.append(Example("seed002_two_layer", "Squared error of a two-layer network (seed 002)",
-                            two_layer, (V1, V2), "gradient", r"\mathcal{L}"))
-
-    Xc, yr = matrix("X", d, N), rowvec("y", N)
-    U1, c1 = matrix("W1", h, d), colvec("b1", h)
-    U2, c2 = matrix("W2", h, h), colvec("b2", h)
-    U3, c3 = matrix("W3", 1, h), matrix("b3", 1, 1)
-    ones = OneMatrix(1, N)
-    v1 = F.sigmoid(U1 * Xc + c1 * ones)
-    v2 = F.sigmoid(U2 * v1 + c2 * ones)
-    yhat = F.sigmoid(U3 * v2 + c3 * ones)
-    bce = -F.sum(F.hadamard(yr, F.log(yhat)) + F.hadamard(ones - yr, F.log(ones - yhat)))
-    examples.append(Example("seed002_three_layer_bce",
-                            "Three-layer network with binary cross-entropy (seed 002)",
-                            bce, (U1, c1, U2, c2, U3, c3), "gradient", r"\mathcal{L}"))
-    return examples
-
-
-def write_seed_derivations(outdir, *, pdf=None, examples=None) -> list[Path]:
-    """Write each seed derivation as ``<slug>.tex`` (and ``<slug>.pdf`` when pdflatex is
-    present, or when ``pdf=True``), plus ``seed_derivations.tex``/``.pdf`` with all of
-    them.  Returns the paths written."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     pdf = pdflatex() is not None if pdf is None else pdf
     written, everything = [], []
-    for example in examples if examples is not None else seed_examples():
-        derivation = example.derive()
-        everything.append((derivation, example.options()))
-        tex = outdir / f"{example.slug}.tex"
-        tex.write_text(to_latex(derivation, **example.options()), encoding="utf-8")
+    for case in cases if cases is not None else seed_cases():
+        derivation = derive(case.function, list(case.wrt), kind=case.kind, layout=case.layout)
+        options = {"names": case.names, "title": case.title}
+        everything.append((derivation, options))
+        tex = outdir / f"{case.key}.tex"
+        tex.write_text(to_latex(derivation, **options), encoding="utf-8")
         written.append(tex)
         if pdf:
             written.append(compile_pdf(tex.read_text(encoding="utf-8"), tex.with_suffix(".pdf")))
