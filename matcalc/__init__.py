@@ -16,6 +16,7 @@ from .parse import parse
 from .derive import Derivation, Step, derive, gradient, hessian, jacobian
 from .simplify import simplify
 from .printing import to_text
+from .render import to_latex, write_pdf
 from .compile import CompiledFunction, compile, export_numpy
 from .train import Trainer, TrainResult, train
 from .errors import DivergenceError
