@@ -57,6 +57,10 @@ __all__ = ["compile", "CompiledFunction", "export_numpy"]
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
+# A node whose transpose was already computed is read back as `.T`; finding the transpose
+# costs a SymPy rewrite of the whole subtree, so only subtrees up to this size are tried.
+_TRANSPOSE_LOOKUP_SIZE = 40
+
 # A symbolic dimension is priced as this many entries when choosing a multiplication order.
 _TYPICAL_DIMENSION = 1000
 
@@ -64,6 +68,15 @@ _TYPICAL_DIMENSION = 1000
 # module runs anywhere; the JAX backend swaps in its own versions of the same names.
 NUMPY_PRELUDE = '''\
 import numpy as np
+
+
+def _exp_neg(z, cap):
+    # exp(min(-z, cap)) in one buffer: the cap keeps it finite (see EXPCAP in matcalc.compile)
+    if np.ndim(z) == 0:
+        return np.exp(min(-z, cap))
+    t = np.negative(z)
+    np.minimum(t, cap, out=t)
+    return np.exp(t, out=t)
 
 
 def _logdet(x):
@@ -118,8 +131,116 @@ def _printable(text: str) -> str:
 
 
 def _short(expr, limit=110) -> str:
-    text = _printable(str(expr))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A one-line textbook rendering of ``expr`` for comments, cut at ``limit`` characters."""
+    return _Describer(limit).text(expr)
+
+
+class _Describer:
+    """Plain-text formulas (Xᵀ, A ⊙ B, σ(Z), 1 for ones), memoised per node and cut to a
+    length, so that describing every node of a large DAG stays linear.  (SymPy's own str
+    printer re-walks every subtree and is quadratic on deep networks.)"""
+
+    FUNCTIONS = {"Exp": "exp", "Log": "log", "Tanh": "tanh", "Sigmoid": "σ", "Relu": "relu",
+                 "Step": "step", "Sqrt": "√", "SumAll": "sum", "Trace": "tr", "Determinant": "det",
+                 "DiagMatrix": "diag", "Softmax": "softmax", "LogSumExp": "logsumexp", "log": "log",
+                 "exp": "exp", "tanh": "tanh", "Abs": "abs"}
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.memo = {}
+
+    def text(self, expr):
+        if expr not in self.memo:
+            t = self._describe(expr)
+            self.memo[expr] = t if len(t) <= self.limit else t[: self.limit - 1] + "…"
+        return self.memo[expr]
+
+    def _wrapped(self, expr):
+        t = self.text(expr)
+        simple = isinstance(expr, (MatrixSymbol, sympy.Symbol, sympy.Number, OneMatrix, Identity)) \
+            or type(expr).__name__ in self.FUNCTIONS or isinstance(expr, (Transpose, Inverse))
+        return t if simple else f"({t})"
+
+    def _describe(self, e):
+        name = type(e).__name__
+        if isinstance(e, MatrixSymbol):
+            return _printable(str(e.name))
+        if isinstance(e, OneMatrix):
+            return "1"
+        if isinstance(e, Identity):
+            return "I"
+        if isinstance(e, ZeroMatrix):
+            return "0"
+        if isinstance(e, Transpose):
+            return self._wrapped(e.arg) + "ᵀ"
+        if isinstance(e, Inverse):
+            return self._wrapped(e.arg) + "⁻¹"
+        if isinstance(e, MatAdd):
+            parts = []
+            for i, term in enumerate(e.args):
+                coeff = term.as_coeff_mmul()[0] if isinstance(term, MatMul) else Integer(1)
+                if coeff.could_extract_minus_sign():
+                    parts.append(("- " if i else "-") + self._factor_text(-term))
+                else:
+                    parts.append(("+ " if i else "") + self.text(term))
+            return " ".join(parts)
+        if isinstance(e, MatMul):
+            coeff, factors = e.as_coeff_matrices()
+            body = " ".join(self._factor_text(f) for f in factors)
+            if coeff == 1:
+                return body
+            if coeff == -1:
+                return "-" + body
+            return f"{self._scalar_factor(coeff)} {body}"
+        if isinstance(e, HadamardProduct):
+            return " ⊙ ".join(self._wrapped(a) for a in e.args)
+        if isinstance(e, HadamardPower):
+            return f"{self._wrapped(e.base)}^(∘{self.text(e.exp)})"
+        if isinstance(e, MatPow):
+            return f"{self._wrapped(e.base)}^{self.text(e.exp)}"
+        if name == "Norm":
+            return f"‖{self.text(e.args[0])}‖"
+        if name in self.FUNCTIONS and e.args:
+            extra = ", axis=0" if name in ("Softmax", "LogSumExp") and e.args[1] == 0 else ""
+            return f"{self.FUNCTIONS[name]}({self.text(e.args[0])}{extra})"
+        if isinstance(e, sympy.Mul):
+            coeff, rest = e.as_coeff_Mul()
+            num, den = [], []
+            for a in sympy.Mul.make_args(rest):
+                if a.is_Pow and a.exp == -1:
+                    den.append(self._scalar_factor(a.base))
+                else:
+                    num.append(self._scalar_factor(a))
+            sign = "-" if coeff.is_negative else ""
+            coeff = abs(coeff)
+            if coeff != 1 and coeff.is_Rational:
+                if coeff.p != 1:
+                    num.insert(0, str(coeff.p))
+                if coeff.q != 1:
+                    den.insert(0, str(coeff.q))
+            elif coeff != 1:
+                num.insert(0, str(coeff))
+            text = sign + ("·".join(num) or "1")
+            if den:
+                text += "/" + (den[0] if len(den) == 1 else "(" + "·".join(den) + ")")
+            return text
+        if isinstance(e, sympy.Add):
+            return " + ".join(self.text(a) for a in e.args).replace("+ -", "- ")
+        if isinstance(e, sympy.Pow):
+            if e.exp == -1:
+                return f"1/{self._scalar_factor(e.base)}"
+            return f"{self._scalar_factor(e.base)}^{self._scalar_factor(e.exp)}"
+        if isinstance(e, (sympy.Symbol, sympy.Number, sympy.NumberSymbol)):
+            return _printable(str(e))
+        args = ", ".join(self.text(a) for a in e.args)
+        return f"{name}({args})"
+
+    def _factor_text(self, f):
+        return f"({self.text(f)})" if isinstance(f, (MatAdd, HadamardProduct)) else self.text(f)
+
+    def _scalar_factor(self, a):
+        t = self.text(a)
+        return f"({t})" if isinstance(a, (sympy.Add, sympy.Mul)) or (isinstance(a, sympy.Rational) and not a.is_Integer) else t
 
 
 # Names the generated and exported modules use for themselves.
@@ -162,6 +283,8 @@ class _Printer:
         self.dimensions = dimensions           # sympy Symbol -> variable name
         self.hints = {}                        # expression -> preferred variable name
         self.sigmoid_tails = {}                # σ(z) -> the variable holding exp(−z)
+        self.describer = _Describer(110)
+        self.sizes = {}
         for name, expr in (names or {}).items():
             self.hints[sympy.sympify(expr)] = name
         for symbol, var in inputs.items():
@@ -202,13 +325,19 @@ class _Printer:
             return self.dimensions[d]
         return self.assign(self.scalar_code(d))
 
+    def size(self, expr) -> int:
+        """The number of nodes of expr as a tree (memoised)."""
+        if expr not in self.sizes:
+            self.sizes[expr] = 1 + builtins.sum(self.size(a) for a in expr.args)
+        return self.sizes[expr]
+
     # -- the walk
 
     def value(self, expr) -> _Val:
         if expr in self.values:
             return self.values[expr]
-        if isinstance(expr, MatrixExpr) and not isinstance(expr, MatrixSymbol):
-            transposed = expr.T
+        if isinstance(expr, (MatAdd, MatMul)) and self.size(expr) <= _TRANSPOSE_LOOKUP_SIZE:
+            transposed = expr.T   # SymPy's canonical transpose: costly on big trees, hence the limit
             if transposed in self.values and transposed != expr:
                 return self.transpose(self.values[transposed])
         val = self.emit(expr)
@@ -235,7 +364,7 @@ class _Printer:
         return method(expr)
 
     def matrix(self, code, expr, rows_same=False, cols_same=False) -> _Val:
-        return _Val(self.assign(code, _short(expr)), rows_same=rows_same, cols_same=cols_same)
+        return _Val(self.assign(code, self.describer.text(expr)), rows_same=rows_same, cols_same=cols_same)
 
     def full(self, val: _Val, shape) -> str:
         """The code of ``val`` as a real array of ``shape`` (expands collapsed axes)."""
@@ -362,7 +491,7 @@ class _Printer:
                 if right:
                     r = self.product(right, None)
                     rcode = self.full(r, _items_shape(right))
-                    solved = _Val(self.assign(f"np.linalg.solve({mcode}, {rcode})", _short(expr) if expr is not None and not left else None))
+                    solved = _Val(self.assign(f"np.linalg.solve({mcode}, {rcode})", self.describer.text(expr) if expr is not None and not left else None))
                     if not left:
                         return solved
                     return self.product(left + [("val", (solved, (m.shape[0], _items_shape(right)[1])))], expr)
@@ -429,7 +558,7 @@ class _Printer:
 
     def matmul(self, a: _Val, b: _Val, inner, expr) -> _Val:
         """A B where either side may be stored collapsed: ones never get multiplied."""
-        comment = _short(expr) if expr is not None else None
+        comment = self.describer.text(expr) if expr is not None else None
         k = self.dim(inner)
         if a.one and b.one:
             return _Val(self.assign(f"{k} * 1.0") if k != "1" else "1.0", rows_same=True, cols_same=True,
@@ -529,7 +658,7 @@ class _Printer:
 
     def emit_Sigmoid(self, expr):
         v = self.value(expr.arg)
-        t = self.assign(f"np.exp(np.minimum(-{v.code}, EXPCAP))")
+        t = self.assign(f"_exp_neg({v.code}, EXPCAP)")
         s = self.matrix(f"1.0 / (1.0 + {t})", expr, v.rows_same, v.cols_same)
         self.sigmoid_tails[expr] = t
         return s
@@ -539,7 +668,7 @@ class _Printer:
         s = self.value(sigmoid)
         t = self.sigmoid_tails.get(sigmoid)
         if t is None:   # σ(z) was read back as the transpose of σ(zᵀ)
-            return self.matrix(f"1.0 / (1.0 + np.exp(np.minimum({self.value(sigmoid.arg).code}, EXPCAP)))", expr,
+            return self.matrix(f"1.0 / (1.0 + _exp_neg(-{self.value(sigmoid.arg).code}, EXPCAP))", expr,
                                s.rows_same, s.cols_same)
         return self.matrix(f"{t} * {s.code}", expr, s.rows_same, s.cols_same)
 
@@ -594,7 +723,7 @@ class _Printer:
     # -- scalars of matrices
 
     def scalar(self, code, expr) -> _Val:
-        return _Val(self.assign(code, _short(expr)), scalar=True)
+        return _Val(self.assign(code, self.describer.text(expr)), scalar=True)
 
     def sum_all(self, val: _Val, shape) -> str:
         """Σ of all entries, counting the entries a collapsed axis stands for."""
@@ -924,6 +1053,9 @@ class CompiledFunction:
         self.inputs = tuple(inp.name for inp in self._inputs)
         self.dimensions = tuple(d.name for d in sorted(dims, key=lambda s: s.name))
         self.function_name = function_name
+        self._specs = self._fast_specs()
+        self._as_float = [not isinstance(e, MatrixExpr) or (e.shape[0] == 1 and e.shape[1] == 1)
+                          for e in self.outputs]
         self.body, self._param_list = self._generate(names)
         self.source = self._module_source()
         self._fn = self._build()
@@ -951,10 +1083,11 @@ class CompiledFunction:
         return lines, params
 
     def _module_source(self):
+        describe = _Describer(400)
         doc = [f'def {self.function_name}({", ".join(self._param_list)}):',
                '    """Generated by matcalc from:', ""]
         for i, expr in enumerate(self.outputs):
-            doc.append(f"    [{i}] {_short(expr, 400)}")
+            doc.append(f"    [{i}] {describe.text(expr)}")
         doc.append('    """')
         body = ["    " + line for line in self.body]
         return "\n".join(doc + body) + "\n"
@@ -984,7 +1117,8 @@ class CompiledFunction:
             return jnp.broadcast_to(jnp.asarray(value, dtype=dtype), (rows, cols))
 
         namespace = {"np": jnp, "DTYPE": getattr(jnp, self.dtype), "EXPCAP": EXPCAP[self.dtype],
-                     "_logdet": _logdet, "_full": _full}
+                     "_logdet": _logdet, "_full": _full,
+                     "_exp_neg": lambda z, cap: jnp.exp(jnp.minimum(-z, cap))}
         fn = _run_generated(self.source, self.function_name, namespace)[self.function_name]
         static = tuple(range(len(self._inputs), len(self._param_list)))
         return jax.jit(fn, static_argnums=static)
@@ -1006,8 +1140,46 @@ class CompiledFunction:
             return f"({names})"
         return f"({names}) = ({', '.join(values)})"
 
+    def _fast_specs(self):
+        """Per argument: (name, None) for a scalar, else (name, (rows, cols)) with an int
+        for a fixed size and a dimension name for a symbolic one (plain Python: cheap)."""
+        specs = []
+        for inp in self._inputs:
+            if not inp.shape:
+                specs.append((inp.name, None))
+                continue
+            axes = []
+            for d in inp.shape:
+                d = sympy.sympify(d)
+                axes.append(int(d) if d.is_Integer else str(d))
+            specs.append((inp.name, tuple(axes)))
+        return specs
+
     def prepare(self, kwargs):
-        """Check and convert keyword arguments; returns the positional arguments of the core."""
+        """Check and convert keyword arguments; returns the positional arguments of the core.
+
+        The common case (every argument a 2-D array of the right dtype, shapes consistent)
+        takes a fast path; anything else goes through the careful checks that explain it."""
+        if self._free_dims or len(kwargs) != len(self._specs):
+            return self._prepare_checked(kwargs)
+        dtype = DTYPES[self.dtype]
+        dims = {}
+        args = []
+        for name, spec in self._specs:
+            value = kwargs.get(name)
+            if spec is None or type(value) is not np.ndarray or value.dtype != dtype or value.ndim != 2:
+                return self._prepare_checked(kwargs)
+            rows, cols = value.shape
+            for size, want in ((rows, spec[0]), (cols, spec[1])):
+                if type(want) is int:
+                    if size != want:
+                        return self._prepare_checked(kwargs)
+                elif dims.setdefault(want, size) != size:
+                    return self._prepare_checked(kwargs)
+            args.append(value)
+        return args
+
+    def _prepare_checked(self, kwargs):
         given = set(kwargs)
         expected_names = set(self.inputs) | {d.name for d in self._free_dims}
         missing = [n for n in self.inputs if n not in given] + \
@@ -1075,11 +1247,12 @@ class CompiledFunction:
     def __call__(self, **kwargs):
         results = self._fn(*self.prepare(kwargs))
         out = []
-        for expr, value in zip(self.outputs, results):
-            if not isinstance(expr, MatrixExpr) or (expr.shape[0] == 1 and expr.shape[1] == 1):
+        dtype = DTYPES[self.dtype]
+        for as_float, value in zip(self._as_float, results):
+            if as_float:
                 out.append(float(np.asarray(value).reshape(-1)[0]))
-            elif self.backend == "numpy" and value.dtype != DTYPES[self.dtype]:
-                out.append(value.astype(DTYPES[self.dtype]))
+            elif self.backend == "numpy" and value.dtype != dtype:
+                out.append(value.astype(dtype))
             else:
                 out.append(value)
         return out[0] if self._single else tuple(out)
@@ -1213,9 +1386,10 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
         else:
             conversions.append(f"    {inp.var} = float({inp.var})")
     core_args = ", ".join(fn._param_list)
-    formulas = [f"    L = {_printable(str(loss))}"]
+    describe = _Describer(2000)
+    formulas = [f"    L = {describe.text(loss)}"]
     for symbol, g in zip(wrt, gradients):
-        formulas.append(f"    ∂L/∂{_printable(symbol.name)} = {_printable(str(g))}")
+        formulas.append(f"    ∂L/∂{_printable(symbol.name)} = {describe.text(g)}")
     shapes = ", ".join(f"{_printable(i.name)} ({'×'.join(str(d) for d in i.shape)})" for i in fn._inputs if i.shape)
     var_of = {i.name: i.var for i in fn._inputs}
     source = _EXPORT_TEMPLATE.format(
