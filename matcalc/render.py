@@ -284,7 +284,7 @@ def _balanced(text) -> bool:
 
 
 def _check_name(name):
-    """A display name: SymPy style ("Z_1", "Yhat", "delta2") or LaTeX (r"\hat{Y}", "z^{[1]}")."""
+    r"""A display name: SymPy style ("Z_1", "Yhat", "delta2") or LaTeX (r"\hat{Y}", "z^{[1]}")."""
     if not isinstance(name, str) or not name.strip() or set(name) & _FORBIDDEN_IN_NAMES \
             or not _balanced(name) or name.endswith("\\"):
         raise ValueError(f"a name must be a symbol name such as 'G', 'Z_1', 'Yhat' or LaTeX such as "
@@ -834,7 +834,7 @@ def template_exists(name, template_dir=None) -> bool:
     return True
 
 
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+!|$~-])")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>#|$~])")
 
 
 def escape_markdown(text: str) -> str:
@@ -846,6 +846,7 @@ def to_latex(derivation, template="article", template_dir=None, bold_vectors=Fal
              names=None, function_name=None, title=None, compact=True) -> str:
     """A derivation (or a list of them) as a document from a template.
 
+    ``title`` is the heading of a single derivation, or the title of a document of several.
     ``template``: "article" (a complete pdflatex document), "fragment" (``align*`` blocks
     to paste into a paper), "markdown" (``$$`` math for READMEs and notebooks), "notebook"
     (one ``$$\\begin{aligned}`` block, for Jupyter), another name found in
@@ -856,16 +857,18 @@ def to_latex(derivation, template="article", template_dir=None, bold_vectors=Fal
     env, name = _resolve_template(template, template_dir)
     markdown = name.endswith(".md.j2") or name.endswith(".md")
     escape = escape_markdown if markdown else escape_text
-    items = derivation if isinstance(derivation, (list, tuple)) else [derivation]
+    several = isinstance(derivation, (list, tuple))
+    items = derivation if several else [derivation]
     documents = []
     for item in items:
         item, options = item if isinstance(item, tuple) else (item, {})
-        settings = {"names": names, "function_name": function_name, "title": None, **options}
+        settings = {"names": names, "function_name": function_name,
+                    "title": None if several else title, **options}
         documents.append(present(item, bold_vectors=bold_vectors, compact=compact,
                                  escape=escape, **settings))
     from . import __version__
     return env.get_template(name).render(
-        derivations=documents, title=escape(title) if title else None,
+        derivations=documents, title=escape(title) if title and several else None,
         bold_vectors=bold_vectors, version=__version__)
 
 
