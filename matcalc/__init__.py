@@ -20,5 +20,8 @@ from .render import to_latex, write_pdf
 from .compile import CompiledFunction, compile, export_numpy
 from .train import Trainer, TrainResult, train
 from .errors import DivergenceError
+from .verify import VerificationResult, verify
+from .solve import solve_stationary
+from .catalogue import verify_catalogue
 
 __version__ = "0.1.0"
