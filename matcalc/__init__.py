@@ -20,8 +20,7 @@ from .render import to_latex, write_pdf
 from .compile import CompiledFunction, compile, export_numpy
 from .train import Trainer, TrainResult, train
 from .errors import DivergenceError
-from .verify import VerificationResult, verify
+from .verify import VerificationResult, verify, verify_catalogue
 from .solve import solve_stationary
-from .catalogue import verify_catalogue
 
 __version__ = "0.1.0"

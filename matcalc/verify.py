@@ -49,7 +49,7 @@ from .shapes import shape_text
 from .simplify import simplify
 from .symbols import MatrixSymbol, assumptions_of, shape_str
 
-__all__ = ["verify", "VerificationResult", "Counterexample", "Instance", "KINDS", "CONVENTIONS"]
+__all__ = ["verify", "verify_catalogue", "VerificationResult", "Counterexample", "Instance", "KINDS", "CONVENTIONS"]
 
 KINDS = ("gradient", "jacobian", "hessian", "stationary")
 CONVENTIONS = ("unconstrained", "symmetric")
@@ -182,12 +182,15 @@ class VerificationResult:
         else:
             symbolic = "not equal"
         lines.append(f"  symbolic check:  {symbolic}")
-        if self.instances:
+        if self.diagnosis == "wrong shape":
+            lines.append("  numeric check:   not done: the shapes differ")
+        if self.instances and self.diagnosis != "wrong shape":
             where = "; ".join(_sizes_text(i.sizes) or "fixed sizes" for i in self.instances)
             verdict = "passed" if self.ok else "failed"
             lines.append(f"  numeric check:   {verdict}: max relative error {self.max_rel_error:.3g} "
                          f"(tolerance {self.tolerance:g}) at {len(self.instances)} random "
                          f"instance{'s' * (len(self.instances) != 1)} ({where})")
+        if self.instances:
             reference = "central differences of the function" if self.kind != "stationary" else \
                 "the gradient at the solution"
             agree = "agrees with" if self.derivation_agrees else "DISAGREES with"
@@ -262,13 +265,29 @@ def _domain_hints(*exprs):
             if isinstance(node, (Inverse, Determinant)):
                 invertible |= {s.name for s in _matrix_symbols(node.args[0]).values()}
             elif isinstance(node, (functions.Log, functions.Sqrt)):
-                positive |= {s.name for s in _matrix_symbols(node.arg).values()}
+                positive |= _exposed_symbols(node.arg)
             elif isinstance(node, HadamardPower) and not (node.args[1].is_Integer and node.args[1] > 0):
-                positive |= {s.name for s in _matrix_symbols(node.args[0]).values()}
-            elif isinstance(node, sympy.log):
-                positive |= {s.name for s in _matrix_symbols(node.args[0]).values()
-                             if not node.args[0].has(Determinant)}
+                positive |= _exposed_symbols(node.args[0])
+            elif isinstance(node, sympy.log) and not node.args[0].has(Determinant):
+                positive |= _exposed_symbols(node.args[0])
     return invertible, positive
+
+
+# Functions whose value is in the domain of log whatever their argument: symbols inside
+# them need no positive values (log σ(Z), log softmax(Z), log(1 − σ(Z))).
+_SAFE_INSIDE = (functions.Sigmoid, functions.Softmax, functions.Exp, functions.LogSumExp, functions.Norm)
+
+
+def _exposed_symbols(expr):
+    """Names of the matrix symbols of ``expr`` that are not inside a _SAFE_INSIDE node."""
+    if isinstance(expr, SympyMatrixSymbol):
+        return {expr.name}
+    if isinstance(expr, _SAFE_INSIDE) or not isinstance(expr, Basic):
+        return set()
+    names = set()
+    for arg in expr.args:
+        names |= _exposed_symbols(arg)
+    return names
 
 
 def _size_choices(dims, sizes):
@@ -549,6 +568,8 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
         tolerance=tolerance, function=f, wrt=wrt, kind=kind, layout=layout, convention=convention,
         expected=expected, derived=derived, derivation=derivation)
 
+    extra = sorted(set(_matrix_symbols(expected)) - set(_matrix_symbols(f))) if expected is not None else []
+    unknown = (f"; the claim uses {', '.join(extra)}, which the function does not contain" if extra else "")
     if expected is None:
         result.diagnosis = "wrong shape"
         result.detail = f"the claimed formula cannot be formed: {claim_error}"
@@ -559,7 +580,7 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
     want, got = _shape(derived), _shape(expected)
     if want != got:
         result.diagnosis = "wrong shape"
-        result.detail = f"the claim is {shape_str(got)}, the {kind} is {shape_str(want)}"
+        result.detail = f"the claim is {shape_str(got)}, the {kind} is {shape_str(want)}{unknown}"
         if got == want[::-1]:
             transposed = check.compare(lambda e: e.T)
             result.instances, result.derivation_error = transposed.instances, transposed.derivation_error
@@ -621,9 +642,7 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
             result.detail = (f"with symmetric {names} the claim holds (max relative error "
                              f"{symmetric.error:.2g}); for a general {names} it does not")
             return result
-    extra = sorted(set(_matrix_symbols(expected)) - set(_matrix_symbols(f)))
-    if extra:
-        result.detail = (f"the claim uses {', '.join(extra)}, which the function does not contain")
+    result.detail = unknown[2:]
     return result
 
 
@@ -763,3 +782,11 @@ class _NumericCheck:
                     return Counterexample(named, shown, claimed, correct, error)
         return None
 
+
+
+def verify_catalogue(selection=None, *, seed=0, file=None, table=True) -> list:
+    """Check the built-in catalogue of textbook identities and print a table; see
+    :func:`matcalc.catalogue.verify_catalogue` (imported on first use: the catalogue is data
+    built on top of this module)."""
+    from .catalogue import verify_catalogue as run
+    return run(selection, seed=seed, file=file, table=table)
