@@ -83,6 +83,12 @@ def _sigmoid_prime(Z):
 
 COOKBOOK = "Matrix Cookbook"
 
+# Bugs outside this module that make an entry fail; reported with reproducers, and the
+# entries' tests are marked xfail(strict=True) until they are fixed.
+COMPILE_SCALED_IDENTITY_BUG = "compile: a scalar times an identity (λI) raises IndexError in emit_MatMul"
+SIMPLIFY_NORM_BUG = ("simplify: sympy.simplify of a coefficient containing ‖x − a‖ rewrites the norm's "
+                     "argument to a scalar and Norm raises TypeError")
+
 
 def cookbook(equation, section):
     return f"{COOKBOOK} eq. ({equation}), §{section}"
@@ -329,7 +335,7 @@ def _norms():
               F.norm(r), x, r / F.norm(r)),
         Entry("cookbook-130", "∂/∂x (x − a)/‖x − a‖₂ = I/‖x − a‖₂ − (x − a)(x − a)ᵀ/‖x − a‖₂³",
               cookbook(130, "2.6.1"), r / F.norm(r), x, I / F.norm(r) - r * r.T / F.norm(r) ** 3,
-              kind="jacobian"),
+              kind="jacobian", known_issue=SIMPLIFY_NORM_BUG),
         Entry("cookbook-131a", "∂ ‖x‖₂²/∂x = 2x", cookbook(131, "2.6.1"), F.norm(x) ** 2, x, 2 * x),
         Entry("cookbook-131b", "∂ xᵀx/∂x = 2x", cookbook(131, "2.6.1"), x.T * x, x, 2 * x),
         Entry("misquote-131", "∂ xᵀx/∂x = x", f"misquote of {cookbook(131, '2.6.1')}", x.T * x, x, x,
@@ -384,9 +390,9 @@ def _regression():
         Entry("ridge-gradient", "∇ (RSS + λ‖β‖²) = −2Xᵀ(y − Xβ) + 2λβ", "ESL §3.4.1", ridge, w,
               -2 * X.T * (y - X * w) + 2 * lam * w),
         Entry("ridge-hessian", "∇² (RSS + λ‖β‖²) = 2(XᵀX + λI)", "ESL §3.4.1", ridge, w,
-              2 * (X.T * X + lam * I), kind="hessian"),
+              2 * (X.T * X + lam * I), kind="hessian", known_issue=COMPILE_SCALED_IDENTITY_BUG),
         Entry("esl-3.44", "β̂_ridge = (XᵀX + λI)⁻¹Xᵀy", "ESL eq. (3.44), §3.4.1", ridge, w,
-              F.inv(X.T * X + lam * I) * X.T * y, kind="stationary"),
+              F.inv(X.T * X + lam * I) * X.T * y, kind="stationary", known_issue=COMPILE_SCALED_IDENTITY_BUG),
         Entry("weighted-least-squares", "argmin (y − Xβ)ᵀW(y − Xβ) = (XᵀWX)⁻¹XᵀWy",
               "generalised least squares (Aitken); ESL §4.4.1 (IRLS step)", (y - X * w).T * W * (y - X * w), w,
               F.inv(X.T * W * X) * X.T * W * y, kind="stationary"),
@@ -752,13 +758,16 @@ def verify_catalogue(selection=None, *, seed=0, file=None, table=True) -> list:
         for result in results:
             entry = result.entry
             mark = "" if result.diagnosis == entry.expect else f"  REGRESSION (expected {entry.expect})"
+            if mark and entry.known_issue:
+                mark = f"  known issue: {entry.known_issue}"
             print(f"{entry.id:<{width}}  {result.diagnosis:<32} {_short_error(result):>8}  {entry.source}{mark}",
                   file=out)
         holds = sum(r.diagnosis == "holds" for r in results)
         findings = sum(r.entry.expect != "holds" and r.diagnosis == r.entry.expect for r in results)
-        regressions = sum(r.diagnosis != r.entry.expect for r in results)
+        known = sum(r.diagnosis != r.entry.expect and bool(r.entry.known_issue) for r in results)
+        regressions = sum(r.diagnosis != r.entry.expect for r in results) - known
         print(f"{len(results)} identities: {holds} hold, {findings} documented findings, "
-              f"{regressions} regressions ({elapsed:.1f} s)", file=out)
+              f"{regressions} regressions, {known} known issues ({elapsed:.1f} s)", file=out)
     return results
 
 
@@ -787,10 +796,18 @@ def markdown_report(results) -> str:
              "differences). A formula *holds* only when the numeric check passes. Matrix Cookbook equation "
              "numbers refer to the version of 15 November 2012.", ""]
     holds = sum(r.diagnosis == "holds" for r in results)
-    findings = [r for r in results if r.diagnosis != "holds"]
+    findings = [r for r in results if r.entry.expect != "holds" and r.diagnosis == r.entry.expect]
+    unexpected = [r for r in results if r.diagnosis != r.entry.expect]
     lines += [f"**{len(results)} identities**: {holds} hold; {len(findings)} are documented findings "
               f"(a published or commonly quoted formula that is wrong, or holds only under a convention "
-              f"or assumption).", ""]
+              f"or assumption); {len(unexpected)} could not be checked as expected (listed below).", ""]
+    if unexpected:
+        lines += ["## Not checked as expected", "", "| identity | expected | got | why |", "|---|---|---|---|"]
+        for r in unexpected:
+            why = r.entry.known_issue or r.detail
+            lines.append(f"| [{r.entry.id}](#{r.entry.id}) | {_cell(r.entry.expect)} | {_cell(r.diagnosis)} | "
+                         f"{_cell(why)} |")
+        lines.append("")
     if findings:
         lines += ["## Findings", "", "| identity | source | verdict | what matcalc finds |", "|---|---|---|---|"]
         for r in findings:
@@ -848,7 +865,7 @@ def main(argv=None) -> int:
         with open(args.markdown, "w", encoding="utf-8") as handle:
             handle.write(markdown_report(results))
         print(f"wrote {args.markdown}")
-    return 0 if all(r.diagnosis == r.entry.expect for r in results) else 1
+    return 0 if all(r.diagnosis == r.entry.expect or r.entry.known_issue for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -617,7 +617,7 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
             result.detail = "the transpose of the claim holds"
             return result
     c, residual = _best_factor(comparison.claimed, comparison.correct)
-    if c is not None and residual <= tolerance and abs(c) > _FLOOR:
+    if c is not None and residual <= tolerance and abs(c) > _FLOOR and _constant(c) != 1:
         constant = _constant(c)
         result.factor = constant
         result.diagnosis = f"off by a factor of {_factor_text(constant)}"
@@ -642,7 +642,10 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
             result.detail = (f"with symmetric {names} the claim holds (max relative error "
                              f"{symmetric.error:.2g}); for a general {names} it does not")
             return result
-    result.detail = unknown[2:]
+    if comparison.error < 1e-3:
+        result.detail = (f"close but not equal: a relative error of {comparison.error:.2g} is above the "
+                         f"tolerance {tolerance:g}")
+    result.detail = (result.detail + unknown) if result.detail else unknown[2:]
     return result
 
 
