@@ -68,6 +68,8 @@ _STEP = 1e-3
 # Below this magnitude two values are compared absolutely (a zero gradient is zero).
 _FLOOR = 1e-9
 _INSTANCES = 3
+DISAGREEMENT = ("matcalc's own derivative disagrees with central differences (a differentiator bug: please "
+                "report it); the claim was compared with the central differences instead")
 _MAX_TRIES = 8
 
 
@@ -604,8 +606,7 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
         if not result.symbolic_equal:
             result.detail = "the numbers agree although the simplifier did not bring both sides to one form"
         if not result.derivation_agrees:
-            result.detail = ("matcalc's own derivative disagrees with central differences; the claim was "
-                             "compared with central differences")
+            result.detail = DISAGREEMENT
         return result
 
     result.counterexample = check.counterexample(tolerance)
@@ -646,6 +647,8 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
         result.detail = (f"close but not equal: a relative error of {comparison.error:.2g} is above the "
                          f"tolerance {tolerance:g}")
     result.detail = (result.detail + unknown) if result.detail else unknown[2:]
+    if not result.derivation_agrees:
+        result.detail = f"{result.detail}; {DISAGREEMENT}" if result.detail else DISAGREEMENT
     return result
 
 
@@ -691,41 +694,47 @@ class _NumericCheck:
         return {d.name: v for d, v in sizes.items()}
 
     def truth(self, values, named):
-        """(matcalc's value, its gap to an independent numeric reference)."""
+        """(matcalc's value, the correct value, their relative gap).
+
+        The correct value is matcalc's own when it agrees with the independent numeric
+        reference (central differences of f; for a Hessian, differences of differences), and
+        the reference itself when it does not, so a differentiator bug cannot make a wrong
+        claim pass.  A stationary point is checked by the gradient vanishing there.
+        """
         derived = self._derived(values, named)
+        if self.kind == "stationary":
+            at_solution = dict(values)
+            at_solution[self.wrt.name] = np.asarray(derived).reshape(values[self.wrt.name].shape)
+            residual = self._gradient(at_solution, named)
+            scale = max(np.max(np.abs(self._gradient(values, named))), 1.0)
+            return derived, derived, float(np.max(np.abs(residual)) / scale)
         if self.kind == "gradient":
             reference = _difference_gradient(self._function, values, named, self.wrt, self.convention)
         elif self.kind == "jacobian":
             reference = _difference_jacobian(self._function, values, named, self.wrt)
             if self.layout == "denominator":
                 reference = reference.T
-        elif self.kind == "hessian":
-            gradient = self._gradient(values, named)
-            first = _difference_gradient(self._function, values, named, self.wrt, "unconstrained")
-            reference = _difference_jacobian(self._gradient, values, named, self.wrt)
-            gap = _relative_error(gradient, first)
-            return derived, max(gap, _relative_error(derived, reference.reshape(np.shape(derived))))
-        else:  # stationary: the gradient vanishes at the solution
-            at_solution = dict(values)
-            at_solution[self.wrt.name] = np.asarray(derived).reshape(values[self.wrt.name].shape)
-            residual = self._gradient(at_solution, named)
-            scale = max(np.max(np.abs(self._gradient(values, named))), 1.0)
-            return derived, float(np.max(np.abs(residual)) / scale)
-        return derived, _relative_error(derived, np.asarray(reference).reshape(np.shape(derived)))
+        else:  # hessian: the Jacobian of the difference gradient
+            def difference_gradient(vals, sizes):
+                return _difference_gradient(self._function, vals, sizes, self.wrt, "unconstrained")
+            reference = _difference_jacobian(difference_gradient, values, named, self.wrt)
+        reference = np.asarray(reference, dtype=float).reshape(np.shape(derived))
+        gap = _relative_error(derived, reference)
+        return derived, (derived if gap <= DIFFERENCE_TOLERANCE else reference), gap
 
     def _instances(self, symmetric_only=()):
-        """Yield (sizes, values, derived, gap) for up to three usable instances."""
+        """Yield (sizes, values, correct value, gap) for up to three usable instances."""
         found = 0
         for index, sizes in enumerate(self.choices[:_MAX_TRIES]):
             values = self._values(sizes, index, symmetric_only)
             named = self._named(sizes)
             try:
-                derived, gap = self.truth(values, named)
+                derived, correct, gap = self.truth(values, named)
             except (np.linalg.LinAlgError, ArgumentError):
                 continue
             if not np.all(np.isfinite(derived)):
                 continue
-            yield named, values, derived, gap
+            yield named, values, correct, gap
             found += 1
             if found == _INSTANCES:
                 return
@@ -735,7 +744,7 @@ class _NumericCheck:
 
     def reference_only(self):
         instances, worst = [], 0.0
-        for named, values, derived, gap in self._instances():
+        for named, _, _, gap in self._instances():
             instances.append(Instance(named, math.inf, gap))
             worst = max(worst, gap)
         return instances, worst
@@ -743,16 +752,16 @@ class _NumericCheck:
     def compare(self, transform=None, symmetric_only=()):
         instances, claimed_list, correct_list = [], [], []
         worst = gap_worst = 0.0
-        for named, values, derived, gap in self._instances(symmetric_only):
+        for named, values, correct, gap in self._instances(symmetric_only):
             claimed = self._expected(values, named)
             if transform is not None:
                 claimed = transform(claimed)
-            claimed = np.asarray(claimed, dtype=float).reshape(np.shape(derived)) \
-                if np.size(claimed) == np.size(derived) else claimed
-            error = _relative_error(claimed, derived)
+            claimed = np.asarray(claimed, dtype=float).reshape(np.shape(correct)) \
+                if np.size(claimed) == np.size(correct) else claimed
+            error = _relative_error(claimed, correct)
             instances.append(Instance(named, error, gap))
             claimed_list.append(np.asarray(claimed, dtype=float))
-            correct_list.append(np.asarray(derived, dtype=float))
+            correct_list.append(np.asarray(correct, dtype=float))
             worst, gap_worst = max(worst, error), max(gap_worst, gap)
         return _Comparison(instances, claimed_list, correct_list, worst, gap_worst)
 
@@ -769,22 +778,21 @@ class _NumericCheck:
     def counterexample(self, tolerance):
         """The smallest failing instance, with inputs rounded to one or two decimals when it
         still fails there (rounding can make a matrix diagonal, where a transposition hides)."""
-        for named, values, derived, _ in self._instances():
+        for named, values, _, _ in self._instances():
             candidates = [{k: np.round(v, digits) if isinstance(v, np.ndarray) else round(v, digits)
                            for k, v in values.items()} for digits in (1, 2)] + [values]
             for inputs in candidates:
                 try:
-                    correct = self._derived(inputs, named)
+                    _, correct, _ = self.truth(inputs, named)
                     claimed = self._expected(inputs, named)
                 except (np.linalg.LinAlgError, ArgumentError):
                     continue
                 error = _relative_error(np.asarray(claimed).reshape(np.shape(correct)), correct)
                 if error > tolerance and np.all(np.isfinite(correct)):
                     shown = {k: v for k, v in inputs.items()
-                             if k in self._expected.names | self._derived.names}
+                             if k in self._expected.names | self._derived.names | self._function.names}
                     return Counterexample(named, shown, claimed, correct, error)
         return None
-
 
 
 def verify_catalogue(selection=None, *, seed=0, file=None, table=True) -> list:

@@ -3,6 +3,7 @@
 Every numeric claim here is checked against NumPy written out in the test (or the
 independent interpreter in tests/numeric.py), never against values verify itself printed.
 """
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -256,3 +257,22 @@ def test_bad_options_are_rejected(column):
         mc.verify(x.T * x, "z", 2 * x)
     with pytest.raises(ArgumentError, match="shapes"):
         mc.verify("x.T @ x", "x", "2 * x")
+
+
+def test_a_differentiator_bug_is_caught_by_the_cross_check(monkeypatch, column):
+    """If matcalc's own derivative were wrong, the claim is judged against central differences."""
+    verify_module = sys.modules["matcalc.verify"]   # the package attribute is the function
+    real = verify_module.derive
+
+    def broken(f, wrt, **options):
+        derivation = real(f, wrt, **options)
+        derivation.results[wrt] = 3 * derivation.results[wrt]
+        return derivation
+
+    monkeypatch.setattr(verify_module, "derive", broken)
+    x, A = column
+    r = mc.verify(x.T * A * x, x, (A + A.T) * x)
+    assert r.ok and not r.derivation_agrees
+    assert "differentiator bug" in r.detail and "DISAGREES" in r.explain()
+    wrong = mc.verify(x.T * A * x, x, 3 * (A + A.T) * x)
+    assert not wrong.ok and wrong.diagnosis == "off by a factor of 3"
