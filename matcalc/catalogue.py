@@ -550,6 +550,8 @@ def _seed000_mlp():
     L_of_Z1 = -F.sum(_hadamard(Y, F.log(F.softmax(F.sigmoid(Z1s) * W2 + ones * b2)))) / N
     G1_s = _hadamard(((F.softmax(F.sigmoid(Z1s) * W2 + ones * b2) - Y) / N) * W2.T, _sigmoid_prime(Z1s))
     s = F.softmax(zK)
+    As = matrix("A", N, h)
+    L_of_A = -F.sum(_hadamard(Y, F.log(F.softmax(As * W2 + ones * b2)))) / N
     where = "seed 000, 'Computing Gradients in Classification'"
     return [
         Entry("seed000-dL-dyhat", "∂L/∂ŷ = (1/N)[−y₁/ŷ₁ … −y_K/ŷ_K]", where,
@@ -560,6 +562,8 @@ def _seed000_mlp():
               -F.sum(_hadamard(Y, F.log(F.softmax(Z2s)))) / N, Z2s, (F.softmax(Z2s) - Y) / N),
         Entry("seed000-dL-dW2", "∂L/∂W² = (1/N) Σₙ aⁿᵀ(ŷⁿ − yⁿ) = (1/N)Aᵀ(Ŷ − Y)", where, L, W2, A.T * G2),
         Entry("seed000-dL-db2", "∂L/∂b² = (1/N) Σₙ (ŷⁿ − yⁿ) = (1/N)1ᵀ(Ŷ − Y)", where, L, b2, ones.T * G2),
+        Entry("seed000-dL-da", "∂L/∂aⁿ = ∂L/∂z^{n,2} W²ᵀ", where, L_of_A, As,
+              (F.softmax(As * W2 + ones * b2) - Y) / N * W2.T),
         Entry("seed000-dz2-da", "∂z²/∂a = W²ᵀ", where, a_row * W2 + b2, a_row, W2.T, kind="jacobian"),
         Entry("seed000-da-dz1", "∂a/∂z¹ = diag(aᵢ(1 − aᵢ))", where, F.sigmoid(z_row), z_row,
               F.diag(_sigmoid_prime(z_row)), kind="jacobian"),

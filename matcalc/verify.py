@@ -447,6 +447,8 @@ def _resolve(f, wrt, expected, shapes, declarations):
             raise DifferentiationError(f"{wrt!r} does not occur in the function {f}")
         wrt = symbols[wrt]
     claim_error = None
+    if expected is None:
+        raise ArgumentError("verify needs the claimed formula: expected=<expression, text or function>")
     if callable(expected) and not isinstance(expected, Basic):
         try:
             expected = expected()

@@ -257,6 +257,8 @@ def test_bad_options_are_rejected(column):
         mc.verify(x.T * x, "z", 2 * x)
     with pytest.raises(ArgumentError, match="shapes"):
         mc.verify("x.T @ x", "x", "2 * x")
+    with pytest.raises(ArgumentError, match="claimed formula"):
+        mc.verify(x.T * x, x, None)
 
 
 def test_a_differentiator_bug_is_caught_by_the_cross_check(monkeypatch, column):
