@@ -51,18 +51,6 @@ except ImportError:
 
 # ---------------------------------------------------------------- timing
 
-def median_time(fn, min_repeat=5, min_seconds=1.0, max_repeat=200):
-    """Median seconds per call, after one warm-up call."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_repeat or (time.perf_counter() - start < min_seconds and len(times) < max_repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def agree(name, got, expected, rtol):
     for g, e in zip(got, expected):
         g = np.asarray(g, dtype=np.float64).reshape(np.shape(e))
@@ -77,10 +65,12 @@ class Table:
         self.options = options
 
     def workload(self, title, implementations, reference="hand-written NumPy", rtol=1e-6):
-        """implementations: name -> (setup() -> callable returning outputs) or None if missing."""
+        """implementations: name -> (setup() -> callable returning outputs) or None if missing.
+
+        The calls are interleaved round by round (one call of each implementation per
+        round), so a change in machine load affects every implementation alike."""
         print(f"\n{title}")
-        results = {}
-        expected = None
+        calls, expected = {}, None
         for name, setup in implementations.items():
             if setup is None:
                 print(f"  {name:28s} not installed, skipped")
@@ -92,15 +82,25 @@ class Table:
                     expected = [np.asarray(o, dtype=np.float64) for o in out]
                 else:
                     agree(name, out, expected, rtol)
-                seconds = median_time(fn, min_seconds=self.options.seconds)
+                fn()   # warm-up
             except Exception as exc:   # report a framework failure and go on with the others
                 print(f"  {name:28s} failed: {type(exc).__name__}: {str(exc)[:120]}")
                 continue
-            results[name] = seconds
+            calls[name] = fn
+        times = {name: [] for name in calls}
+        start = time.perf_counter()
+        budget = self.options.seconds * len(calls)
+        while min((len(t) for t in times.values()), default=99) < 5 or \
+                (time.perf_counter() - start < budget and min(len(t) for t in times.values()) < 200):
+            for name, fn in calls.items():
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+        results = {name: statistics.median(t) for name, t in times.items()}
         base = results.get(reference)
         for name, seconds in results.items():
             ratio = f"{seconds / base:6.2f}x" if base else "   n/a"
-            print(f"  {name:28s} {seconds * 1e3:10.3f} ms   {ratio}")
+            print(f"  {name:28s} {seconds * 1e3:10.3f} ms   {ratio}   ({len(times[name])} calls)")
             self.rows.append({"workload": title, "implementation": name, "median_ms": seconds * 1e3,
                               "ratio_to_numpy": seconds / base if base else None})
         return results
