@@ -461,8 +461,8 @@ def _resolve(f, wrt, expected, shapes, declarations):
             expected = parse(expected, shapes, **declarations)
         except (ShapeError, sympy.ShapeError) as exc:
             claim_error, expected = str(exc), None
-    elif expected is not None and not isinstance(expected, Basic):
-        expected = sympy.sympify(expected, strict=True)
+    elif not isinstance(expected, Basic):
+        expected = sympy.sympify(expected, strict=True)  # a number; text never gets here
     return f, wrt, expected, claim_error
 
 
@@ -612,13 +612,23 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
         return result
 
     result.counterexample = check.counterexample(tolerance)
+    _diagnose_failure(result, comparison, check, want, unknown)
+    if not result.derivation_agrees:
+        result.detail = f"{result.detail}; {DISAGREEMENT}" if result.detail else DISAGREEMENT
+    return result
+
+
+def _diagnose_failure(result, comparison, check, want, unknown):
+    """Say how a failing claim is wrong: transposed, a constant factor, right only for
+    symmetric matrices, or simply different (in that order)."""
+    tolerance = result.tolerance
     square = len(want) == 2 and want[0] == want[1] and want[0] != 1
     if square:
         transposed_error = max(_relative_error(e.T, c) for e, c in zip(comparison.claimed, comparison.correct))
         if transposed_error <= tolerance:
             result.diagnosis = "transposed"
             result.detail = "the transpose of the claim holds"
-            return result
+            return
     c, residual = _best_factor(comparison.claimed, comparison.correct)
     if c is not None and residual <= tolerance and abs(c) > _FLOOR and _constant(c) != 1:
         constant = _constant(c)
@@ -627,7 +637,7 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
         result.detail = f"claimed = {_factor_text(constant)} × correct"
         if constant == -1:
             result.detail += ": the sign is wrong (a gradient where the negative gradient is meant, or the reverse)"
-        return result
+        return
     if square:
         c, residual = _best_factor([e.T for e in comparison.claimed], comparison.correct)
         if c is not None and residual <= tolerance and abs(c) > _FLOOR:
@@ -635,7 +645,7 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
             result.factor = constant
             result.diagnosis = "different"
             result.detail = f"the transpose of the claim is off by a factor of {_factor_text(constant)}"
-            return result
+            return
     general = check.general_square_symbols()
     if general:
         symmetric = check.compare(symmetric_only=general)
@@ -644,14 +654,11 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
             result.diagnosis = f"holds only for symmetric {names}"
             result.detail = (f"with symmetric {names} the claim holds (max relative error "
                              f"{symmetric.error:.2g}); for a general {names} it does not")
-            return result
+            return
     if comparison.error < 1e-3:
         result.detail = (f"close but not equal: a relative error of {comparison.error:.2g} is above the "
                          f"tolerance {tolerance:g}")
     result.detail = (result.detail + unknown) if result.detail else unknown[2:]
-    if not result.derivation_agrees:
-        result.detail = f"{result.detail}; {DISAGREEMENT}" if result.detail else DISAGREEMENT
-    return result
 
 
 @dataclass
