@@ -445,7 +445,8 @@ class _Printer:
 
     def emit_MatMul(self, expr):
         coeff, factors = expr.as_coeff_matrices()
-        factors = [f for f in factors if not isinstance(f, Identity)]
+        # identities drop out of a product, unless there is nothing else (λI)
+        factors = [f for f in factors if not isinstance(f, Identity)] or list(factors)[:1]
         if any(isinstance(f, ZeroMatrix) for f in factors):
             return _Val("0.0", rows_same=True, cols_same=True)
         if coeff == 1 and len(factors) == 1:

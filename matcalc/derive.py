@@ -337,7 +337,11 @@ def _coefficient(expr, v):
     if isinstance(expr, MatMul):
         coefficient, matrices = expr.as_coeff_matrices()
         positions = [i for i, m in enumerate(matrices) if m.has(v)]
-        if len(positions) != 1:
+        if not positions and coefficient.has(v):
+            # s(v) u with a scalar s linear in v: the outer product u (∂s/∂v)
+            constant, linear = coefficient.as_independent(v, as_Add=False)
+            return algebra.mul(constant, *matrices, _row_coefficient(linear, v))
+        if len(positions) != 1 or coefficient.has(v):
             raise _not_linear(expr)
         i = positions[0]
         left, inner, right = matrices[:i], matrices[i], matrices[i + 1:]
@@ -361,6 +365,28 @@ def _coefficient(expr, v):
         if len(inside) == 1:
             return algebra.mul(*scalars, _coefficient(inside[0], v))
     raise _not_linear(expr)
+
+
+def _row_coefficient(s, v):
+    """The row r with s = r v, for a scalar s linear in the column symbol v."""
+    from .functions import SumAll
+    if isinstance(s, MatrixExpr):  # a 1×1 matrix expression
+        return _coefficient(s, v)
+    if isinstance(s, SumAll):
+        inner = s.arg
+        rows, cols = inner.shape
+        if cols != 1:
+            raise _not_linear(s)
+        return algebra.mul(sympy.matrices.expressions.OneMatrix(1, rows), _coefficient(inner, v))
+    if isinstance(s, Trace) and s.arg.shape == (1, 1):
+        return _coefficient(s.arg, v)
+    if s.is_Add:
+        return algebra.add(*[_row_coefficient(t, v) for t in s.args if t.has(v)])
+    if s.is_Mul:
+        constant, linear = s.as_independent(v, as_Add=False)
+        if constant != 1:
+            return algebra.mul(constant, _row_coefficient(linear, v))
+    raise _not_linear(s)
 
 
 def _not_linear(expr):

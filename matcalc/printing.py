@@ -78,9 +78,22 @@ class TextPrinter(StrPrinter):
                    else self._print(m) for m in matrices]
         return self._coefficient(c) + " ".join(factors)
 
+    def _print_Pow(self, expr):
+        base, exponent = expr.args
+        if exponent == sympy.S.Half:
+            return f"√{self._wrap(base)}"
+        if exponent.is_Integer and exponent < 0:
+            power = "" if exponent == -1 else str(-exponent).translate(_SUPERSCRIPT)
+            return f"1/{self._wrap(base)}{power}"
+        if exponent.is_Integer:
+            return f"{self._wrap(base)}{str(exponent).translate(_SUPERSCRIPT)}"
+        return super()._print_Pow(expr).replace("**", "^")
+
     def _print_MatAdd(self, expr):
         parts = []
-        for i, term in enumerate(expr.args):
+        # positive terms first (x − a, not −a + x); otherwise the expression's own order
+        terms = sorted(expr.args, key=lambda t: bool(t.as_coeff_mmul()[0].could_extract_minus_sign()))
+        for i, term in enumerate(terms):
             c, matrices = term.as_coeff_mmul() if isinstance(term, MatMul) else (sympy.S.One, term)
             negative = c.could_extract_minus_sign()
             body = self._print(-term if negative else term) if negative else self._print(term)

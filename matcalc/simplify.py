@@ -495,7 +495,9 @@ def _common_scalar(terms):
         if negatives == len(terms):
             return S.NegativeOne, [(-c, m) for c, m in terms]
         return S.One, terms
-    return common, [(sympy.expand(c / common) if (c / common).is_Add else sympy.simplify(c / common), m)
+    # Plain arithmetic only: sympy.simplify would rewrite the arguments of matcalc's
+    # scalar nodes (‖x − a‖) into scalars.
+    return common, [(sympy.expand(c / common) if (c / common).is_Add else c / common, m)
                     for c, m in terms]
 
 
