@@ -441,7 +441,7 @@ def _vector_functions():
               s, x, F.diag(s) - s * s.T, kind="jacobian"),
         Entry("sigmoid-jacobian", "∂ σ(x)/∂x = diag(σ(x) ⊙ (1 − σ(x)))", "Goodfellow et al., Deep Learning §6.3.2",
               sig, x, F.diag(_sigmoid_prime(x)), kind="jacobian"),
-        Entry("tanh-jacobian", "∂ tanh(x)/∂x = diag(1 − tanh²(x))", "Goodfellow et al., Deep Learning §6.3.3",
+        Entry("tanh-jacobian", "∂ tanh(x)/∂x = diag(1 − tanh²(x))", "Goodfellow et al., Deep Learning §6.3.2",
               th, x, F.diag(_one_minus(_hadamard(th, th))), kind="jacobian"),
         Entry("relu-jacobian", "∂ relu(x)/∂x = diag(1[x > 0])", "Goodfellow et al., Deep Learning §6.3.1",
               F.relu(x), x, F.diag(F.step(x)), kind="jacobian"),
