@@ -83,12 +83,6 @@ def _sigmoid_prime(Z):
 
 COOKBOOK = "Matrix Cookbook"
 
-# Bugs outside this module that make an entry fail; reported with reproducers, and the
-# entries' tests are marked xfail(strict=True) until they are fixed.
-COMPILE_SCALED_IDENTITY_BUG = "compile: a scalar times an identity (λI) raises IndexError in emit_MatMul"
-SIMPLIFY_NORM_BUG = ("simplify: sympy.simplify of a coefficient containing ‖x − a‖ rewrites the norm's "
-                     "argument to a scalar and Norm raises TypeError")
-
 
 def cookbook(equation, section):
     return f"{COOKBOOK} eq. ({equation}), §{section}"
@@ -335,7 +329,7 @@ def _norms():
               F.norm(r), x, r / F.norm(r)),
         Entry("cookbook-130", "∂/∂x (x − a)/‖x − a‖₂ = I/‖x − a‖₂ − (x − a)(x − a)ᵀ/‖x − a‖₂³",
               cookbook(130, "2.6.1"), r / F.norm(r), x, I / F.norm(r) - r * r.T / F.norm(r) ** 3,
-              kind="jacobian", known_issue=SIMPLIFY_NORM_BUG),
+              kind="jacobian"),
         Entry("cookbook-131a", "∂ ‖x‖₂²/∂x = 2x", cookbook(131, "2.6.1"), F.norm(x) ** 2, x, 2 * x),
         Entry("cookbook-131b", "∂ xᵀx/∂x = 2x", cookbook(131, "2.6.1"), x.T * x, x, 2 * x),
         Entry("misquote-131", "∂ xᵀx/∂x = x", f"misquote of {cookbook(131, '2.6.1')}", x.T * x, x, x,
@@ -390,9 +384,9 @@ def _regression():
         Entry("ridge-gradient", "∇ (RSS + λ‖β‖²) = −2Xᵀ(y − Xβ) + 2λβ", "ESL §3.4.1", ridge, w,
               -2 * X.T * (y - X * w) + 2 * lam * w),
         Entry("ridge-hessian", "∇² (RSS + λ‖β‖²) = 2(XᵀX + λI)", "ESL §3.4.1", ridge, w,
-              2 * (X.T * X + lam * I), kind="hessian", known_issue=COMPILE_SCALED_IDENTITY_BUG),
+              2 * (X.T * X + lam * I), kind="hessian"),
         Entry("esl-3.44", "β̂_ridge = (XᵀX + λI)⁻¹Xᵀy", "ESL eq. (3.44), §3.4.1", ridge, w,
-              F.inv(X.T * X + lam * I) * X.T * y, kind="stationary", known_issue=COMPILE_SCALED_IDENTITY_BUG),
+              F.inv(X.T * X + lam * I) * X.T * y, kind="stationary"),
         Entry("weighted-least-squares", "argmin (y − Xβ)ᵀW(y − Xβ) = (XᵀWX)⁻¹XᵀWy",
               "generalised least squares (Aitken); ESL §4.4.1 (IRLS step)", (y - X * w).T * W * (y - X * w), w,
               F.inv(X.T * W * X) * X.T * W * y, kind="stationary"),
