@@ -166,7 +166,8 @@ class MatcalcLatexPrinter(LatexPrinter):
 
     def _print_Mul(self, expr):
         # ``-sum(Y ⊙ log Ŷ)/N`` reads as -\frac{1}{N} sum(...), not -\frac{sum(...)}{N}.
-        matrix_scalars = [a for a in expr.args if _is_matrix_scalar(a)]
+        # SymPy also routes a negative power (‖x‖⁻¹) here: that is a fraction, not a product.
+        matrix_scalars = [a for a in expr.args if _is_matrix_scalar(a)] if isinstance(expr, Mul) else []
         if not matrix_scalars:
             return super()._print_Mul(expr)
         coeff = Mul(*[a for a in expr.args if not _is_matrix_scalar(a)])

@@ -131,6 +131,15 @@ def test_user_text_is_escaped_and_math_characters_become_math():
 _symbols = [mc.matrix("P", 3, 3), mc.matrix("Q", 3, 3), mc.matrix("R1", 3, 3), mc.matrix("Shat", 3, 3)]
 
 
+def _inverse_or_self(a):
+    """Inverse(a), unless SymPy already knows a is singular (ones, zero, …)."""
+    from sympy.matrices.exceptions import NonInvertibleMatrixError
+    try:
+        return a if isinstance(a, Identity) else Inverse(a)
+    except NonInvertibleMatrixError:
+        return a
+
+
 @st.composite
 def square_expressions(draw, depth=3):
     if depth == 0 or draw(st.booleans()):
@@ -139,13 +148,18 @@ def square_expressions(draw, depth=3):
     b = draw(square_expressions(depth=depth - 1))
     kind = draw(st.sampled_from(["add", "sub", "mul", "hadamard", "transpose", "inverse", "scale",
                                  "sigmoid", "softmax", "log", "power"]))
-    return {
+    build = {
         "add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
         "hadamard": lambda: F.hadamard(a, b), "transpose": lambda: a.T,
-        "inverse": lambda: a if isinstance(a, (OneMatrix, Identity)) else Inverse(a), "scale": lambda: sympy.Rational(-3, 7) * a,
+        "inverse": lambda: _inverse_or_self(a), "scale": lambda: sympy.Rational(-3, 7) * a,
         "sigmoid": lambda: F.sigmoid(a), "softmax": lambda: F.softmax(a),
         "log": lambda: F.log(a), "power": lambda: F.power(a, 3),
-    }[kind]()
+    }[kind]
+    from sympy.matrices.exceptions import NonInvertibleMatrixError
+    try:
+        return build()
+    except NonInvertibleMatrixError:  # SymPy evaluated an inverse of a singular matrix
+        return a
 
 
 def _balanced(text):
