@@ -1132,3 +1132,38 @@ def test_symmetric_symbol_gradient_along_symmetric_directions(build):
             numeric = scalar_value(_directional_difference(f, S, values, direction))
             symbolic = float((np.asarray(evaluate(G, values, infer_dims(f, values))) * direction).sum())
             assert _relative(symbolic, numeric) < TOLERANCE, (sizes, seed, G)
+
+
+# ------------------------------------------------------------------ known bugs
+# Minimal reproducers of differentiator/simplifier bugs found by these tests and by
+# tests/test_property.py (which rejects examples hitting them; see KNOWN_BUGS there).
+# Each is a strict xfail: when the bug is fixed it passes, the xfail turns red, and the
+# marker (and the KNOWN_BUGS entry) should go.
+
+@pytest.mark.xfail(strict=True, raises=RecursionError,
+                   reason="simplifier bug: _distribute_diagonal and _factor undo each other forever")
+def test_known_bug_jacobian_of_softmax_of_a_hidden_layer_recurses():
+    C, A, x = M("C", "n", "m"), M("A", "m", "n"), M("x", "n", 1)
+    y = mc.softmax(C * mc.exp(A * x))
+    J = mc.jacobian(y, x)
+    assert check_jacobian(y, x, J, random_values(y, SIZES[0])) < TOLERANCE
+
+
+@pytest.mark.xfail(strict=True, raises=RecursionError,
+                   reason="simplifier bug: _distribute_diagonal and _factor undo each other forever")
+def test_known_bug_hessian_of_a_hadamard_norm_recurses():
+    B, x = M("B", "n", "n"), M("x", "n", 1)
+    f = mc.norm(mc.hadamard(B.T * x, mc.power(x, 2))) ** 2
+    H = mc.hessian(f, x)
+    assert check_hessian(f, x, H, random_values(f, SIZES[0])) < HESSIAN_TOLERANCE
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError,
+                   reason="simplifier bug: _common_scalar calls sympy.factor_terms, which descends "
+                          "into SumAll((B + A/10)⁻¹) and builds a MatAdd of scalars")
+def test_known_bug_gradient_with_a_scalar_times_an_inverse():
+    P, A, B = M("P", "n", "n"), M("A", 2, 2), M("B", 2, 2)
+    f = mc.sum(mc.sum(P ** 2) * mc.inv(B + A / 10))
+    G = mc.gradient(f, P)
+    values = values_for(f, Case("bug", None, invertible=("B",)), SIZES[0], 0)
+    assert check_gradient(f, P, G, values) < TOLERANCE
