@@ -65,6 +65,9 @@ class _atomic:
             raise UsageError(f"cannot write {self.path}: the directory {directory} does not exist")
         handle, name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=self.path.suffix)
         os.close(handle)
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would
+        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~_umask()
+        os.chmod(name, mode)
         self.temporary = name
         return name
 
@@ -77,6 +80,12 @@ class _atomic:
             except FileNotFoundError:
                 pass
         return False
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _say(message):
@@ -229,7 +238,14 @@ def command_verify(args):
     if args.catalogue:
         if args.expression is not None or args.expected is not None:
             raise UsageError("--catalogue checks the built-in identities; give no expression or --expected with it")
-        results = verify_catalogue(_names(args.only) or None, seed=args.seed, file=sys.stdout)
+        only = _names(args.only)
+        if only:
+            from .catalogue import entries
+            known = {entry.id for entry in entries()}
+            unknown = [name for name in only if name not in known]
+            if unknown:
+                raise UsageError(f"no catalogue entry {unknown[0]!r}; known ids include {', '.join(sorted(known)[:8])}, …")
+        results = verify_catalogue(only or None, seed=args.seed, file=sys.stdout)
         if args.markdown is not None:
             from .catalogue import markdown_report
             write_output(args.markdown, markdown_report(results))

@@ -447,10 +447,10 @@ class _Parser:
         known = sorted(self.symbols) + sorted(self.dimensions)
         message = f"unknown name {name!r}"
         close = difflib.get_close_matches(name, known, n=1)
-        if close:
-            message += f": did you mean {close[0]!r}?"
-        elif name in ("np", "numpy", "jnp", "torch"):
+        if name in ("np", "numpy", "jnp", "torch", "math", "sympy"):
             message += ": call functions without a prefix, e.g. exp(X)"
+        elif close:
+            message += f": did you mean {close[0]!r}?"
         elif known:
             message += f"; declared names are {', '.join(known)}"
         else:
