@@ -39,7 +39,8 @@ def load(seed):
     return train_test_split(images, onehot, test_size=0.25, random_state=seed, stratify=labels)
 
 
-def main(quick=True, seed=0, progress=None):
+def main(quick=True, seed=0, progress=None, outdir=None):
+    """Train; with ``outdir``, save the parameters (.npz) and the loss curve (.png) there."""
     loss, params, Y_hat = model()
     x_train, x_test, y_train, y_test = load(seed)
     trainer = mc.Trainer(loss, params, optimizer="adam", lr=0.01)
@@ -53,11 +54,25 @@ def main(quick=True, seed=0, progress=None):
         accuracy[split] = float(np.mean(probabilities.argmax(axis=1) == y.argmax(axis=1)))
     print(f"Two-layer MLP (d=64, h={HIDDEN}, K=10) on load_digits, Adam, {result.epochs} epochs")
     for p, g in zip(params, trainer.gradients):
-        print(f"  ∂L/∂{p.name} = {g}")
+        print(f"  ∂L/∂{p.name} = {mc.to_text(g)}")
     print(f"  final training loss {result.final_loss:.4f}; accuracy train {accuracy['train']:.2%}, "
           f"test {accuracy['test']:.2%}")
+    if outdir is not None:
+        _save(result, weights, outdir)
     return {"epochs": result.epochs, "loss": result.final_loss, "train_accuracy": accuracy["train"],
             "test_accuracy": accuracy["test"], "history": result.history}
+
+
+def _save(result, weights, outdir):
+    from pathlib import Path
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    np.savez(outdir / "mlp_digits_params.npz", **weights)
+    try:
+        result.plot(outdir / "mlp_digits_loss.png", title="Two-layer MLP on load_digits")
+    except mc.MatcalcError:
+        print("  (install matplotlib for the loss-curve plot)")
+    print(f"  saved parameters and loss curve in {outdir}")
 
 
 if __name__ == "__main__":

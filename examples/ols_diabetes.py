@@ -22,7 +22,8 @@ def load():
     return np.hstack([np.ones((len(features), 1)), features]), target
 
 
-def main(quick=True, progress=None):
+def main(quick=True, progress=None, outdir=None):
+    """Train; with ``outdir``, save the weights (.npz) and the loss curve (.png) there."""
     X, y, w = mc.matrix("X", "n", "d"), mc.rowvec("y", "n"), mc.rowvec("w", "d")
     n = mc.dim("n")
     residual = y - w * X.T
@@ -39,7 +40,7 @@ def main(quick=True, progress=None):
     lstsq = np.linalg.lstsq(design, target, rcond=None)[0]
     relative_error = float(np.linalg.norm(fitted - closed_form) / np.linalg.norm(closed_form))
     report = {
-        "gradient": str(gradient),
+        "gradient": mc.to_text(gradient),
         "epochs": result.epochs,
         "loss": result.final_loss,
         "relative_error": relative_error,
@@ -48,9 +49,19 @@ def main(quick=True, progress=None):
         "history": result.history,
     }
     print(f"OLS on load_diabetes (n={design.shape[0]}, d={design.shape[1]})")
-    print(f"  ∇L(w) = {gradient}")
+    print(f"  ∇L(w) = {mc.to_text(gradient)}")
     print(f"  momentum GD: {result.epochs} epochs, final loss {result.final_loss:.6f} ({result.reason})")
     print(f"  ‖w − ŵ‖/‖ŵ‖ = {relative_error:.2e} against the closed form ŵ = yX(XᵀX)⁻¹")
+    if outdir is not None:
+        from pathlib import Path
+        outdir = Path(outdir)
+        outdir.mkdir(parents=True, exist_ok=True)
+        np.savez(outdir / "ols_diabetes_params.npz", w=fitted, closed_form=closed_form)
+        try:
+            result.plot(outdir / "ols_diabetes_loss.png", title="OLS on load_diabetes")
+        except mc.MatcalcError:
+            print("  (install matplotlib for the loss-curve plot)")
+        print(f"  saved weights and loss curve in {outdir}")
     return report
 
 

@@ -9,39 +9,29 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import matcalc as mc  # noqa: E402
-from matcalc.seeds import cases  # noqa: E402
 
 
 def derive_seeds(outdir: Path, pdf: bool):
-    from matcalc.render import write_pdf
+    from matcalc.render import write_seed_derivations
 
-    texdir = outdir / "derivations"
-    texdir.mkdir(parents=True, exist_ok=True)
     print("== Derivations of the seed examples")
-    for case in cases():
-        start = time.perf_counter()
-        derivation = mc.derive(case.function, case.wrt, kind=case.kind, layout=case.layout)
-        elapsed = time.perf_counter() - start
-        print(f"\n[{case.key}] {case.title}  ({case.source}; derived in {elapsed:.2f} s)")
+
+    def report(case, derivation, paths):
+        print(f"\n[{case.key}] {case.title}  ({case.source})")
         for variable, result in derivation.results.items():
-            print(f"  {case.kind} w.r.t. {variable}: {result}")
+            print(f"  {case.kind} w.r.t. {variable.name}: {mc.to_text(result)}")
         if case.note:
             print(f"  note: {case.note}")
-        tex = texdir / f"{case.key}.tex"
-        tex.write_text(mc.to_latex(derivation, template="article", names=case.names, title=case.title),
-                       encoding="utf-8")
-        written = [tex.name]
-        if pdf:
-            write_pdf(derivation, texdir / f"{case.key}.pdf", names=case.names, title=case.title)
-            written.append(f"{case.key}.pdf")
-        print(f"  wrote {', '.join(written)} in {texdir}")
+        print(f"  wrote {', '.join(p.name for p in paths)}")
+
+    written = write_seed_derivations(outdir / "derivations", pdf=pdf, report=report)
+    print(f"\nAll derivations in one document: {written[-1]}")
 
 
 def train_examples(outdir: Path, quick: bool):
@@ -53,9 +43,9 @@ def train_examples(outdir: Path, quick: bool):
     print("\n[seed 001] one forward pass and one backpropagation update")
     seed001_worked_example.main()
     print("\n[seed 000] ordinary least squares on scikit-learn's diabetes data")
-    ols = ols_diabetes.main(quick=quick, outdir=outdir)
+    ols = ols_diabetes.main(quick=quick, outdir=outdir / "training")
     print("\n[seed 000] two-layer MLP on scikit-learn's digits")
-    mlp = mlp_digits.main(quick=quick, outdir=outdir)
+    mlp = mlp_digits.main(quick=quick, outdir=outdir / "training")
     return ols, mlp
 
 

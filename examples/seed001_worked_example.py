@@ -34,7 +34,7 @@ def by_matcalc():
     v_in1, v1, v_in2, out, e = forward(**values)
     g1, g2 = backward(**values)
     return {"v_in1": v_in1, "v_out1": v1, "v_in2": v_in2, "y_hat": out, "E": e,
-            "grad_W01": g1, "grad_W12": g2, "formulas": [str(g) for g in grads],
+            "grad_W01": g1, "grad_W12": g2, "formulas": [mc.to_text(g) for g in grads],
             "W01_new": W01 - LEARNING_RATE * g1, "W12_new": W12 - LEARNING_RATE * g2}
 
 

@@ -935,10 +935,11 @@ def write_pdf(derivation, path, template="article", template_dir=None, bold_vect
 
 # ================================================================ the seed derivations
 
-def write_seed_derivations(outdir, *, pdf=None, cases=None) -> list[Path]:
+def write_seed_derivations(outdir, *, pdf=None, cases=None, report=None) -> list[Path]:
     """Derive every case of :mod:`matcalc.seeds` and write it as ``<key>.tex`` (and
     ``<key>.pdf`` when pdflatex is present, or when ``pdf=True``), plus
-    ``seed_derivations.tex`` (``.pdf``) with all of them.  Returns the paths written."""
+    ``seed_derivations.tex`` (``.pdf``) with all of them.  Returns the paths written.
+    ``report(case, derivation, paths)``, when given, is called after each case."""
     from .derive import derive
     from .seeds import cases as seed_cases
 
@@ -951,10 +952,12 @@ def write_seed_derivations(outdir, *, pdf=None, cases=None) -> list[Path]:
         options = {"names": case.names, "title": case.title}
         everything.append((derivation, options))
         tex = outdir / f"{case.key}.tex"
-        tex.write_text(to_latex(derivation, **options), encoding="utf-8")
-        written.append(tex)
-        if pdf:
-            written.append(compile_pdf(tex.read_text(encoding="utf-8"), tex.with_suffix(".pdf")))
+        source = to_latex(derivation, **options)
+        tex.write_text(source, encoding="utf-8")
+        paths = [tex] + ([compile_pdf(source, tex.with_suffix(".pdf"))] if pdf else [])
+        written.extend(paths)
+        if report is not None:
+            report(case, derivation, paths)
     combined = outdir / "seed_derivations.tex"
     combined.write_text(to_latex(everything, title="matcalc: the seed derivations"), encoding="utf-8")
     written.append(combined)
