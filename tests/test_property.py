@@ -211,7 +211,7 @@ def _values(expr, sizes, seed):
 KNOWN_BUGS = [
     # simplify._distribute_diagonal ↔ _factor recurse forever (Jacobian read-off)
     (RecursionError, ""),
-    # simplify._common_scalar: sympy.factor_terms descends into SumAll((B + A/10)⁻¹)
+    # simplify._common_scalar: sympy.factor_terms descends into ‖(PQ − P)/2‖'s argument
     (TypeError, "Mix of Matrix and Scalar symbols"),
 ]
 
@@ -266,7 +266,7 @@ def vectors(draw, rows, depth):
     options = ["leaf"]
     if depth > 0:
         options += ["linear", "linear", "add", "hadamard", "elementwise", "elementwise", "softmax",
-                    "scale", "transposed product", "broadcast", "diag"]
+                    "scale", "transposed product", "broadcast", "diag", "scalar factor"]
     kind = draw(st.sampled_from(options))
     sub = depth - 1
     if kind == "leaf":
@@ -298,6 +298,11 @@ def vectors(draw, rows, depth):
         if draw(st.booleans()):
             return mc.diag(leaf("d", rows, ONE)) * draw(vectors(rows, sub))
         return mc.diag(draw(vectors(rows, sub))) * leaf("d", rows, ONE)
+    if kind == "scalar factor":   # s(v′) v with s a norm, a sum or √(1 + ‖·‖²)
+        inner = draw(vectors(draw(st.sampled_from(DIMENSIONS)), sub))
+        scalar = draw(st.sampled_from((
+            mc.norm(inner), mc.sum(inner) / 2, (1 + mc.norm(inner) ** 2) ** Rational(1, 2))))
+        return scalar * draw(vectors(rows, sub))
     raise AssertionError(kind)
 
 
@@ -324,6 +329,10 @@ def _length(expr):
 def test_jacobian_of_random_vector_function(y, convention):
     x = X_COLUMN
     if convention == "row":
+        # known gap (strict xfails in tests/test_rules.py::test_jacobian_not_yet_supported):
+        # scalar factors depending on x are read off for column vectors only
+        assume(not any(isinstance(node, sympy.Expr) and not isinstance(node, MatrixExpr)
+                       and node.has(X_COLUMN) for node in sympy.preorder_traversal(y)))
         y, x = as_row_function(y)
     note(f"y = {y}")
     assume_dimensions_known(y)
