@@ -16,7 +16,6 @@ the safe domain (overflow, relu at its kink, a norm near 0) are assumed away.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import sympy
 from hypothesis import HealthCheck, assume, given, note, reject, settings
 from hypothesis import strategies as st
@@ -25,10 +24,7 @@ from sympy.matrices.expressions import Identity, MatrixExpr, OneMatrix
 
 import matcalc as mc
 from matcalc.functions import Norm, Relu, Step
-from numeric import (
-    check_gradient, check_hessian, check_jacobian, evaluate, infer_dims, random_values,
-    scalar_value,
-)
+from numeric import check_gradient, check_hessian, check_jacobian, evaluate, infer_dims, random_values
 
 PROPERTY_SETTINGS = settings(
     derandomize=True, deadline=None, database=None, print_blob=True,
