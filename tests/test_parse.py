@@ -359,3 +359,17 @@ def _expressions(shape_names):
 @given(_expressions([("n", "n"), (1, "n"), ("n", 1), ("n", "m"), ()]))
 def test_random_expressions_mean_what_numpy_means(text):
     assert_numpy_semantics(text)
+
+
+@pytest.mark.parametrize("text, wrt", [
+    ("sum((x @ x.T) * A)", "x"),               # a 1×1 meeting a matrix (as its trace)
+    ("sum(A * x + x.T)", "x"),                 # a row and a column broadcast over A
+    ("sum(A / x)", "x"),                       # elementwise division by a broadcast row
+    ("sum(2 + A) + mean(A, axis=0) @ x.T", "A"),
+    ("sum(softmax(A, axis=0) * A)", "A"),
+])
+def test_gradients_of_broadcast_forms_match_central_differences(text, wrt):
+    S = {"x": (1, "n"), "A": ("n", "n")}
+    f, variable = mc.parse(text, S), mc.parse(wrt, S)
+    result = mc.verify(f, variable, expected=mc.gradient(f, variable))
+    assert result.derivation_agrees, result.explain()   # matcalc's derivative vs central differences
