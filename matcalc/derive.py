@@ -21,8 +21,9 @@ from sympy import Basic, S
 from sympy.matrices.expressions import (
     HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, Trace, Transpose, ZeroMatrix,
 )
-from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
+from sympy.matrices.expressions.special import OneMatrix
 
 from . import algebra
 from .errors import DifferentiationError
@@ -345,6 +346,10 @@ def _coefficient(expr, v):
             raise _not_linear(expr)
         i = positions[0]
         left, inner, right = matrices[:i], matrices[i], matrices[i + 1:]
+        if isinstance(inner, MatAdd):
+            # L (P + Q) R = L P R + L Q R
+            return algebra.add(*[_coefficient(simplify(algebra.mul(coefficient, *left, term, *right)), v)
+                                 for term in inner.args if term.has(v)])
         if inner.shape[1] == 1:
             # L g(v) r with r 1×1: the scalar r scales.
             scale = [Trace(algebra.mul(*right))] if right else []
@@ -359,6 +364,8 @@ def _coefficient(expr, v):
             if R.shape[1] == 1:
                 return algebra.mul(coefficient, *left, DiagMatrix(R), _coefficient(inner.args[0], v))
         raise _not_linear(expr)
+    if isinstance(expr, DiagonalOf):
+        return _diagonal_coefficient(expr.arg, v)
     if not isinstance(expr, MatrixExpr) and expr.is_Mul:
         scalars = [a for a in expr.args if not a.has(v)]
         inside = [a for a in expr.args if a.has(v)]
@@ -374,12 +381,13 @@ def _row_coefficient(s, v):
         return _coefficient(s, v)
     if isinstance(s, SumAll):
         inner = s.arg
-        rows, cols = inner.shape
-        if cols != 1:
+        if inner.shape[1] != 1 and inner.shape[0] == 1:
+            inner = simplify(Transpose(inner))  # the sum of a row is the sum of its transpose
+        if inner.shape[1] != 1:
             raise _not_linear(s)
-        return algebra.mul(sympy.matrices.expressions.OneMatrix(1, rows), _coefficient(inner, v))
-    if isinstance(s, Trace) and s.arg.shape == (1, 1):
-        return _coefficient(s.arg, v)
+        return algebra.mul(OneMatrix(1, inner.shape[0]), _coefficient(inner, v))
+    if isinstance(s, Trace):
+        return _trace_coefficient(s.arg, v)
     if s.is_Add:
         return algebra.add(*[_row_coefficient(t, v) for t in s.args if t.has(v)])
     if s.is_Mul:
@@ -387,6 +395,53 @@ def _row_coefficient(s, v):
         if constant != 1:
             return algebra.mul(constant, _row_coefficient(linear, v))
     raise _not_linear(s)
+
+
+def _diagonal_coefficient(M, v):
+    """M' with diagonal(M) = M' v, for an M linear in v through a diagonal matrix."""
+    if isinstance(M, DiagMatrix):
+        g = M.args[0]
+        return _coefficient(g if g.shape[1] == 1 else simplify(Transpose(g)), v)
+    if isinstance(M, MatAdd):
+        return algebra.add(*[_diagonal_coefficient(t, v) for t in M.args if t.has(v)])
+    if isinstance(M, MatMul):
+        coefficient, matrices = M.as_coeff_matrices()
+        positions = [i for i, m in enumerate(matrices) if m.has(v)]
+        if len(positions) == 1 and isinstance(matrices[positions[0]], DiagMatrix) and not coefficient.has(v):
+            # diagonal(L diag(g) R)ᵢ = Σⱼ Lᵢⱼ gⱼ Rⱼᵢ = ((L ⊙ Rᵀ) g)ᵢ
+            i = positions[0]
+            L = algebra.mul(*matrices[:i]) if i else Identity(matrices[i].shape[0])
+            R = algebra.mul(*matrices[i + 1:]) if i + 1 < len(matrices) else Identity(matrices[i].shape[0])
+            g = matrices[i].args[0]
+            g = g if g.shape[1] == 1 else simplify(Transpose(g))
+            return algebra.mul(coefficient, algebra.hadamard(L, algebra.transpose(R)), _coefficient(g, v))
+    raise _not_linear(DiagonalOf(M))
+
+
+def _trace_coefficient(M, v):
+    """The row r with tr M = r v, for a square M linear in the column symbol v."""
+    if M.shape == (1, 1) and not isinstance(M, MatAdd):
+        return _coefficient(M, v)
+    if isinstance(M, MatAdd):
+        return algebra.add(*[_trace_coefficient(t, v) for t in M.args if t.has(v)])
+    if isinstance(M, MatMul):
+        coefficient, matrices = M.as_coeff_matrices()
+        positions = [i for i, m in enumerate(matrices) if m.has(v)]
+        if len(positions) == 1 and not coefficient.has(v):
+            i = positions[0]
+            inner = matrices[i]
+            if isinstance(inner, MatAdd):
+                return algebra.add(*[
+                    _trace_coefficient(simplify(algebra.mul(coefficient, *matrices[:i], t, *matrices[i + 1:])), v)
+                    for t in inner.args if t.has(v)])
+            around = algebra.mul(*matrices[i + 1:], *matrices[:i])  # tr(L g R) = tr(R L g)
+            if inner.shape[1] == 1:
+                return algebra.mul(coefficient, around, _coefficient(inner, v))
+            if inner.shape[0] == 1:
+                # tr(L gᵀ R) = gᵀ (R L) = (R L)ᵀ g
+                g = simplify(Transpose(inner))
+                return algebra.mul(coefficient, algebra.transpose(around), _coefficient(g, v))
+    raise _not_linear(Trace(M))
 
 
 def _not_linear(expr):

@@ -221,7 +221,9 @@ def _distribute_diagonal(coefficient, matrices):
         if not any(isinstance(n, DiagMatrix) for n in neighbours):
             continue
         terms = [algebra.mul(coefficient, *matrices[:i], t, *matrices[i + 1:]) for t in m.args]
-        return simplify(algebra.add(*terms)) if any(t is not None for t in terms) else None
+        # local rewrites and like terms only: factoring here would pull diag(s) back out
+        collected = _collect([simplify_term(t) for t in terms if t is not None])
+        return _sum_of(collected) if collected else None
     return None
 
 
@@ -488,8 +490,10 @@ def _term_order(term):
 def _common_scalar(terms):
     """Pull the common scalar factor out of the coefficients: (common, new terms)."""
     dummies = [sympy.Dummy(f"t{i}") for i in range(len(terms))]
-    total = sympy.factor_terms(sympy.Add(*[c * d for (c, _), d in zip(terms, dummies)]))
+    masked, unmask = _mask_matrix_scalars([c for c, _ in terms])
+    total = sympy.factor_terms(sympy.Add(*[c * d for c, d in zip(masked, dummies)]))
     common, rest = total.as_independent(*dummies, as_Add=False)
+    common = common.xreplace(unmask)
     if common == 1 or common == 0:
         negatives = sum(1 for c, _ in terms if c.could_extract_minus_sign())
         if negatives == len(terms):
@@ -499,6 +503,26 @@ def _common_scalar(terms):
     # scalar nodes (‖x − a‖) into scalars.
     return common, [(sympy.expand(c / common) if (c / common).is_Add else c / common, m)
                     for c, m in terms]
+
+
+def _mask_matrix_scalars(coefficients):
+    """Coefficients with every scalar-of-a-matrix (‖A‖, sum(A), tr A, det A) replaced by a
+    dummy symbol, so SymPy's scalar algebra never descends into matrix arguments."""
+    masks = {}
+
+    def mask(expr):
+        if isinstance(expr, MatrixExpr):
+            return expr
+        if any(isinstance(a, MatrixExpr) for a in expr.args):
+            if expr not in masks:
+                masks[expr] = sympy.Dummy("m")
+            return masks[expr]
+        if not expr.args:
+            return expr
+        return expr.func(*[mask(a) for a in expr.args])
+
+    masked = [mask(c) for c in coefficients]
+    return masked, {dummy: expr for expr, dummy in masks.items()}
 
 
 def _factors(matrix):

@@ -204,7 +204,7 @@ def _values(expr, sizes, seed):
 # Known bugs of the differentiator, each pinned by a strict xfail regression test in
 # tests/test_rules.py (section "known bugs").  Examples that hit one are rejected here, so the
 # property keeps checking everything else; delete an entry once its bug is fixed.
-KNOWN_BUGS = [
+KNOWN_BUGS = [  # none open; the entries below were fixed and are kept as regression tests in test_rules.py
     # simplify._distribute_diagonal ↔ _factor recurse forever (Jacobian read-off)
     (RecursionError, ""),
     # simplify._common_scalar: sympy.factor_terms descends into ‖(PQ − P)/2‖'s argument

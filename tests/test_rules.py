@@ -33,6 +33,7 @@ import pytest
 import sympy
 from sympy import Rational
 from sympy.matrices.expressions import Identity, MatrixExpr
+from sympy.matrices.expressions.diagonal import DiagonalOf
 
 import matcalc as mc
 from matcalc import rules
@@ -111,6 +112,12 @@ def _diag_column(n, m, k):
 def _diag_row(n, m, k):
     A, x = M("A", n, n), M("x", 1, n)
     return mc.sum(mc.hadamard(A, mc.diag(mc.tanh(x)))), [x, A]
+
+
+def _diagonal_of(n, m, k):
+    # diagonal(X B) as a column, weighted: Σᵢ cᵢ (X B)ᵢᵢ
+    X, B, c = M("X", n, m), M("B", m, n), M("c", n, 1)
+    return mc.sum(mc.hadamard(DiagonalOf(X * B), mc.tanh(c))), [X, B, c]
 
 
 def _hadamard(n, m, k):
@@ -302,6 +309,7 @@ CASES = [
     Case("scalar coefficient", _scalar_coefficient),
     Case("diag of a column", _diag_column),
     Case("diag of a row", _diag_row),
+    Case("diagonal of a product", _diagonal_of),
     Case("hadamard", _hadamard),
     Case("hadamard power", _hadamard_power),
     Case("hadamard negative power", _hadamard_negative_power, positive=("P",)),
@@ -511,6 +519,10 @@ def _matrix_valued_cases():
         X = M("X", n, n)
         return X ** 3 + mc.diag(mc.sigmoid(X * M("u", n, 1))), [X]
 
+    def diagonal_of(n, m, k):
+        X, B = M("X", n, m), M("B", m, n)
+        return DiagonalOf(X * B) * M("r", 1, m), [X, B]
+
     def elementwise_stack(n, m, k):
         X, C = M("X", n, m), M("C", n, m)
         inner = mc.tanh(mc.hadamard(C, X))
@@ -524,7 +536,7 @@ def _matrix_valued_cases():
         Case("softmax rows", softmax_rows), Case("softmax columns", softmax_columns),
         Case("logsumexp rows", logsumexp_rows), Case("logsumexp columns", logsumexp_columns),
         Case("log softmax", log_softmax), Case("log sigmoid pair", log_sigmoid_pair),
-        Case("inverse", inverse, invertible=("X",)), Case("matrix power", matrix_power),
+        Case("inverse", inverse, invertible=("X",)), Case("matrix power", matrix_power), Case("diagonal of a product", diagonal_of),
         Case("elementwise stack", elementwise_stack),
         Case("scalar-scaled", scaled, invertible=("A",)),
     ]
@@ -746,9 +758,7 @@ def _column_cases():
             Case("hadamard and diag", hadamard), Case("x over its norm", normalised),
             Case("scaled by scalar functions", scaled_by_scalars),
             Case("scalar outputs", scalar_outputs),
-            Case("softmax of a hidden layer", softmax_of_hidden_layer,
-                 xfail="simplifier bug: RecursionError in _distribute_diagonal while reading off "
-                       "the Jacobian of softmax(C exp(A x))")]
+            Case("softmax of a hidden layer", softmax_of_hidden_layer)]
 
 
 def as_columns(y, variables):
@@ -803,13 +813,10 @@ def test_jacobian_against_finite_differences(convention, name):
                 assert error < TOLERANCE, (x, layout, sizes, seed, error, J)
 
 
-# Vector functions whose Jacobian the engine cannot read off its differential yet.  They
-# raise DifferentiationError (never a wrong answer).  Scalar factors and scalar outputs
-# work with column vectors (the cases above) but not yet with row vectors, where the
-# differential holds sum(x ⊙ dxᵀ); tr(…) factors and x inside an inverse or a matrix power
-# fail in both conventions.  When the engine learns one, its strict xfail turns red: move
-# the case up to the supported lists.
-def _unsupported_jacobians():
+# Vector functions whose differentials hold scalar factors sum(x ⊙ dxᵀ), tr(…), det(…),
+# or x inside an inverse or a matrix power: the Jacobian is read off through the trace
+# and sum rules of the coefficient extraction.
+def _scalar_factor_jacobians():
     x, B, S = M("x", 1, "n"), M("B", "n", "n"), M("S", "n", "n")
     v = M("v", "n", 1)
     return {
@@ -826,12 +833,9 @@ def _unsupported_jacobians():
     }
 
 
-@pytest.mark.xfail(strict=True, raises=mc.DifferentiationError,
-                   reason="engine bug: jacobian cannot read dy off (row-vector scalar factors or "
-                          "outputs, trace factors, x inside an inverse or a matrix power)")
-@pytest.mark.parametrize("name", list(_unsupported_jacobians()))
-def test_jacobian_not_yet_supported(name):
-    y, x = _unsupported_jacobians()[name]
+@pytest.mark.parametrize("name", list(_scalar_factor_jacobians()))
+def test_jacobian_through_scalar_factors(name):
+    y, x = _scalar_factor_jacobians()[name]
     J = mc.jacobian(y, x)
     values = values_for(y, Case(name, None, spd=("S",)), SIZES[0], 0)
     assert check_jacobian(y, x, J, values) < TOLERANCE
@@ -929,36 +933,35 @@ def test_hessian_against_finite_differences(name):
             assert np.allclose(H_value, H_value.T, atol=1e-9), (sizes, seed)
 
 
-def _unsupported_hessians():
+def _scalar_factor_hessians():
     x, v, S, A = M("x", 1, "n"), M("v", "n", 1), M("S", "n", "n"), M("A", "n", "n")
     return {
         "norm of a row": (mc.norm(x), x),
         "logdet of a rank-one update": (mc.logdet(S + v * v.T), v),
-        "diag (DiagonalOf has no forward rule)": (mc.trace(A * mc.diag(v) * mc.diag(v)), v),
+        "diag of a vector, twice": (mc.trace(A * mc.diag(v) * mc.diag(v)), v),
     }
 
 
-@pytest.mark.xfail(strict=True, raises=mc.DifferentiationError,
-                   reason="engine bug: the Hessian is the Jacobian of the gradient, which cannot be "
-                          "read off here (row-vector scalar factor / inverse), or the gradient holds "
-                          "DiagonalOf, which has no forward-mode rule")
-@pytest.mark.parametrize("name", list(_unsupported_hessians()))
-def test_hessian_not_yet_supported(name):
-    f, x = _unsupported_hessians()[name]
+@pytest.mark.parametrize("name", list(_scalar_factor_hessians()))
+def test_hessian_through_scalar_factors(name):
+    f, x = _scalar_factor_hessians()[name]
     H = mc.hessian(f, x)
     values = values_for(f, Case(name, None, spd=("S",)), SIZES[0], 0)
     assert check_hessian(f, x, H, values) < HESSIAN_TOLERANCE
 
 
-# Forward rules mc.jacobian / mc.hessian cannot reach yet: every one of them needs a case in
-# test_jacobian_not_yet_supported (x inside tr(·), det(·), (·)⁻¹ or (·)ᵏ).
-PUBLIC_FORWARD_GAPS = {"Trace", "Determinant", "Inverse", "MatPow"}
+# Forward rules mc.jacobian / mc.hessian cannot reach yet (none at the moment).
+PUBLIC_FORWARD_GAPS = set()
 
 
 def test_forward_rules_are_reached_through_the_public_api():
     """Every forward rule is also exercised through mc.jacobian or mc.hessian (as the
     differential of a vector function, or of a gradient), except the documented gaps."""
     used = set()
+    for name, (y, x) in _scalar_factor_jacobians().items():
+        forward_from_table(y, x, M("d" + x.name, *x.shape), used)
+    for name, (f, x) in _scalar_factor_hessians().items():
+        forward_from_table(mc.gradient(f, x), x, M("d" + x.name, *x.shape), used)
     for (convention, name), case in JACOBIAN_CASES.items():
         if case.xfail:
             continue
@@ -1194,11 +1197,10 @@ def _recursion_bug_cases():
     }
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="simplifier bug: while reading off a Jacobian, _distribute_diagonal "
-                          "simplifies the distributed sum, _factor pulls diag(s) back out, and so on")
 @pytest.mark.parametrize("name", list(_recursion_bug_cases()), ids=ascii_id)
-def test_known_bug_simplifier_recursion(name):
+def test_regression_simplifier_recursion(name):
+    """Once a RecursionError: _distribute_diagonal simplified the distributed sum and
+    _factor pulled diag(s) back out, round and round."""
     kind, f, x = _recursion_bug_cases()[name]
     values = random_values(f, SIZES[0])
     if kind == "jacobian":
@@ -1215,12 +1217,10 @@ def _scalar_factor_bug_cases():
     }
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="simplifier bug: _common_scalar calls sympy.factor_terms, which descends "
-                          "into matrix arguments of scalar nodes (Norm, SumAll) and builds a MatAdd "
-                          "of scalars: TypeError 'Mix of Matrix and Scalar symbols'")
 @pytest.mark.parametrize("name", list(_scalar_factor_bug_cases()))
-def test_known_bug_common_scalar_type_error(name):
+def test_regression_common_scalar_type_error(name):
+    """Once a TypeError: sympy.factor_terms descended into the matrix arguments of
+    scalar nodes (Norm, SumAll)."""
     f, P = _scalar_factor_bug_cases()[name]
     G = mc.gradient(f, P)
     values = values_for(f, Case("bug", None, invertible=("B",)), SIZES[0], 0)

@@ -74,3 +74,16 @@ def diag_differential(node, d):
     """d diag(v) = diag(dv)."""
     inner = d(node.args[0])
     return None if inner is None else DiagMatrix(inner)
+
+
+@adjoint(DiagonalOf, "diagonal rule")
+def diagonal_of_adjoint(node, adj):
+    """c = diagonal(A) (a column)  ⇒  Ā = diag(c̄)."""
+    yield node.args[0], DiagMatrix(adj)
+
+
+@differential(DiagonalOf, "diagonal rule")
+def diagonal_of_differential(node, d):
+    """d diagonal(A) = diagonal(dA)."""
+    inner = d(node.args[0])
+    return None if inner is None else DiagonalOf(inner)
