@@ -26,11 +26,8 @@ from .symbols import dim
 
 # ---------------------------------------------------------------- elementwise nodes
 
-class Elementwise(MatrixExpr):
-    """Base of f(X) applied entry by entry; subclasses set ``scalar`` and ``latex_name``."""
-
-    latex_name = ""
-    numpy_name = ""
+class _OfOneMatrix:
+    """Mixin of nodes with a single matrix argument ``arg``."""
 
     def __new__(cls, arg):
         arg = _sympify(arg)
@@ -42,6 +39,16 @@ class Elementwise(MatrixExpr):
     def arg(self):
         return self.args[0]
 
+    def doit(self, **hints):
+        arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
+        return type(self)(arg)
+
+
+class Elementwise(_OfOneMatrix, MatrixExpr):
+    """Base of f(X) applied entry by entry; subclasses set ``scalar`` and ``latex_name``."""
+
+    latex_name = ""
+
     @property
     def shape(self):
         return self.arg.shape
@@ -52,10 +59,6 @@ class Elementwise(MatrixExpr):
 
     def _entry(self, i, j, **kwargs):
         return self.scalar(self.arg._entry(i, j, **kwargs))
-
-    def doit(self, **hints):
-        arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
-        return type(self)(arg)
 
 
 class Exp(Elementwise):
@@ -175,24 +178,10 @@ class LogSumExp(_AlongAxis):
 
 # ---------------------------------------------------------------- scalar nodes
 
-class _ScalarOfMatrix(sympy.Expr):
+class _ScalarOfMatrix(_OfOneMatrix, sympy.Expr):
     """A scalar computed from one matrix expression."""
     is_commutative = True
     is_real = True
-
-    def __new__(cls, arg):
-        arg = _sympify(arg)
-        if not isinstance(arg, MatrixExpr):
-            raise TypeError(f"{cls.__name__} takes a matrix expression, got {arg!r}")
-        return Basic.__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    def doit(self, **hints):
-        arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
-        return type(self)(arg)
 
 
 class SumAll(_ScalarOfMatrix):
