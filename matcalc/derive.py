@@ -71,29 +71,19 @@ class Derivation:
             lines.append(f"  with respect to {x.name}: {to_text(self.results[x])}")
         return "\n".join(lines)
 
+    # The printers live in higher layers; these methods only hand the data over to them.
     def to_latex(self, **options):
+        """The derivation as LaTeX (see :func:`matcalc.render.to_latex` for the options)."""
         from .render import to_latex
         return to_latex(self, **options)
 
     def _repr_latex_(self):
-        from .render import to_latex
-        return to_latex(self, template="notebook") if _has_template("notebook") else "$$" + self._result_latex() + "$$"
+        from .render import repr_latex
+        return repr_latex(self)
 
     def _repr_markdown_(self):
-        from .render import to_latex
-        return to_latex(self, template="markdown")
-
-    def _result_latex(self):
-        from .latex import latex
-        return latex(self.result if len(self.wrt) == 1 else self.result[0])
-
-
-def _has_template(name):
-    try:
-        from .render import template_exists
-    except ImportError:
-        return False
-    return template_exists(name)
+        from .render import repr_markdown
+        return repr_markdown(self)
 
 
 # ------------------------------------------------------------------ checks
