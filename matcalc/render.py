@@ -949,7 +949,7 @@ def write_seed_derivations(outdir, *, pdf=None, cases=None, report=None) -> list
     written, everything = [], []
     for case in cases if cases is not None else seed_cases():
         derivation = derive(case.function, list(case.wrt), kind=case.kind, layout=case.layout)
-        options = {"names": case.names, "title": case.title}
+        options = {"names": case.names, "title": case.title, "function_name": case.function_name}
         everything.append((derivation, options))
         tex = outdir / f"{case.key}.tex"
         source = to_latex(derivation, **options)

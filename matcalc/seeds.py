@@ -24,19 +24,20 @@ class SeedCase:
     layout: str = "numerator"
     names: dict = field(default_factory=dict, hash=False, compare=False)  # display names of subexpressions
     note: str = ""
+    function_name: str | None = None   # LaTeX name of the function as the document writes it
 
 
 def affine_row():
     x, A, b = rowvec("x", "n"), matrix("A", "n", "m"), rowvec("b", "m")
     return SeedCase("seed000-affine", "Jacobians of y = xA + b", "seed 000, 'Formulas' (row vectors)",
-                    x * A + b, (x, b), kind="jacobian",
+                    x * A + b, (x, b), kind="jacobian", function_name="y",
                     note="The notes give ∂y/∂x = Aᵀ and ∂y/∂b = I_m in numerator layout.")
 
 
 def quadratic_form_row():
     x, A = rowvec("x", "n"), matrix("A", "n", "n")
     return SeedCase("seed000-quadratic-form", "Gradient of y = x A xᵀ", "seed 000, 'Formulas'",
-                    x * A * x.T, (x, A), note="The notes give x(A + Aᵀ) and xᵀx.")
+                    x * A * x.T, (x, A), note="The notes give x(A + Aᵀ) and xᵀx.", function_name="y")
 
 
 def ordinary_least_squares():
@@ -73,7 +74,7 @@ def seed001_network():
     yhat = F.sigmoid(W2.T * v1)
     E = F.sum(F.hadamard(y - yhat, y - yhat)) / 2
     return SeedCase("seed001-network", "Backpropagation in a 3-2-1 network", "seed 001, 'Example'",
-                    E, (W2, W1), names={v1: r"v^{(1)}_{out}", yhat: r"\hat{y}"},
+                    E, (W2, W1), names={v1: r"v^{(1)}_{out}", yhat: r"\hat{y}"}, function_name="E",
                     note="The post's error terms δ = (y − ŷ) f′ are the negative gradient; "
                          "its δ⁽¹⁾ needs an elementwise product, not (W δ⁽²⁾) f′(v)ᵀ.")
 
@@ -86,6 +87,7 @@ def seed002_two_layer():
     L = F.norm(yhat - y) ** 2
     return SeedCase("seed002-squared-error", "Two-layer network, squared error",
                     "seed 002, 'Backpropagation'", L, (W2, W1), names={v: "v", yhat: r"\hat{y}"},
+                    function_name=r"\mathcal{L}",
                     note="The slides give ∇W₂ = 2R ⊙ ŷ ⊙ (1 − ŷ) vᵀ and "
                          "∇W₁ = [W₂ᵀ(2R ⊙ ŷ ⊙ (1 − ŷ)) ⊙ v ⊙ (1 − v)] xᵀ, R = ŷ − y.")
 
@@ -106,7 +108,7 @@ def seed002_three_layer_bce():
     return SeedCase("seed002-three-layer-bce", "Three-layer network, binary cross-entropy",
                     "seed 002, 'What are the gradients?'", L, (W3, b3, W2, b2, W1, b1),
                     names={z1: "z^{[1]}", v1: "v^{[1]}", z2: "z^{[2]}", v2: "v^{[2]}",
-                           z3: "z^{[3]}", yhat: r"\hat{y}"},
+                           z3: "z^{[3]}", yhat: r"\hat{y}"}, function_name=r"\mathcal{L}",
                     note="∂L/∂W³ = (ŷ − y) v²ᵀ; the slides print (y − ŷ) v²ᵀ, which has the wrong sign.")
 
 

@@ -54,7 +54,8 @@ def _is_pdf(path):
 def test_every_seed_derivation_compiles(key, tmp_path):
     case = CASES[key]
     derivation = derivation_of(case)
-    pdf = mc.write_pdf(derivation, tmp_path / f"{key}.pdf", names=case.names, title=case.title)
+    pdf = mc.write_pdf(derivation, tmp_path / f"{key}.pdf", names=case.names, title=case.title,
+                       function_name=case.function_name)
     assert _is_pdf(pdf)
     bold = mc.write_pdf(derivation, tmp_path / f"{key}-bold.pdf", bold_vectors=True, names=case.names)
     assert _is_pdf(bold)

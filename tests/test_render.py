@@ -321,7 +321,7 @@ def test_template_lookup_order():
 @pytest.mark.parametrize("key", sorted(CASES))
 def test_golden_article(key):
     case = CASES[key]
-    text = mc.to_latex(derivation_of(case), names=case.names, title=case.title)
+    text = mc.to_latex(derivation_of(case), names=case.names, title=case.title, function_name=case.function_name)
     golden = GOLDEN / f"{key}.tex"
     if os.environ.get("MATCALC_UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(exist_ok=True)
@@ -333,7 +333,8 @@ def test_golden_article(key):
 
 def test_golden_markdown_of_the_mlp():
     case = CASES["seed000-mlp"]
-    text = mc.to_latex(derivation_of(case), template="markdown", names=case.names, title=case.title)
+    text = mc.to_latex(derivation_of(case), template="markdown", names=case.names, title=case.title,
+                       function_name=case.function_name)
     golden = GOLDEN / "seed000-mlp.md"
     if os.environ.get("MATCALC_UPDATE_GOLDEN") == "1":
         golden.write_text(text, encoding="utf-8")
