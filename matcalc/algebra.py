@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sympy
 from sympy import S
+from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
     HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose, ZeroMatrix,
 )
@@ -54,7 +55,7 @@ def mul(*factors):
             else:
                 matrices.append(factor)
         else:
-            scalars.append(sympy.sympify(factor))
+            scalars.append(_sympify(factor))
     coefficient = sympy.Mul(*scalars)
     # 1×1 identities and ones are the number 1 between conforming factors.
     if len(matrices) > 1:
@@ -127,7 +128,7 @@ def hadamard(*factors):
             else:
                 matrices.append(factor)
         else:
-            scalars.append(sympy.sympify(factor))
+            scalars.append(_sympify(factor))
     if any(isinstance(m, ZeroMatrix) for m in matrices):
         return None
     shape = matrices[0].shape if matrices else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import sympy
 from sympy import Basic, S
+from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
     HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, Trace, Transpose, ZeroMatrix,
 )
@@ -202,7 +203,9 @@ def derive(f, wrt, *, kind="gradient", layout="numerator"):
     ``kind="gradient"`` (scalar f, any matrix symbols), ``"jacobian"`` (vector f, one vector
     symbol) or ``"hessian"`` (scalar f, one vector symbol).  Returns a :class:`Derivation`.
     """
-    f = sympy.sympify(f) if not isinstance(f, Basic) else f
+    if isinstance(f, str):
+        raise TypeError("derive takes an expression, not text; use mc.parse(text, shapes) first")
+    f = _sympify(f) if not isinstance(f, Basic) else f
     if layout not in ("numerator", "denominator"):
         raise ValueError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     variables = _check_variables(f, wrt)

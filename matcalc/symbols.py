@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sympy
 from sympy import Integer, Tuple
+from sympy.core.sympify import _sympify
 from sympy.core.symbol import Str
 from sympy.matrices.expressions import matexpr
 
@@ -58,7 +59,7 @@ class MatrixSymbol(matexpr.MatrixSymbol):
         if unknown:
             raise ValueError(f"unknown assumption {unknown[0]!r}; known: {', '.join(KNOWN_ASSUMPTIONS)}")
         name = Str(name) if isinstance(name, str) else name
-        n, m = sympy.sympify(n), sympy.sympify(m)
+        n, m = _sympify(n), _sympify(m)  # strict: text is never evaluated
         if ("symmetric" in flags or "spd" in flags) and n != m:
             raise ShapeError(f"{name} is declared symmetric but its shape is {n}×{m}")
         if not flags:

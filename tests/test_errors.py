@@ -105,3 +105,14 @@ def test_symmetric_symbol_differs_from_plain():
 def test_plain_sympy_matrix_symbols_work_too():
     x, A = MatrixSymbol("x", 3, 1), MatrixSymbol("A", 3, 3)
     assert mc.gradient(x.T * A * x, x) == mc.simplify((A + A.T) * x)
+
+
+def test_text_is_never_evaluated():
+    """Text goes through mc.parse; the API never hands a string to SymPy's sympify."""
+    x = mc.colvec("x", "n")
+    with pytest.raises(TypeError, match="mc.parse"):
+        mc.derive("__import__('os').getcwd()", x)
+    with pytest.raises(Exception) as err:
+        from matcalc.symbols import MatrixSymbol as Symbol
+        Symbol("A", "__import__('os').getcwd()", 2)
+    assert "getcwd" not in str(type(err.value))
