@@ -112,7 +112,6 @@ def test_text_is_never_evaluated():
     x = mc.colvec("x", "n")
     with pytest.raises(TypeError, match="mc.parse"):
         mc.derive("__import__('os').getcwd()", x)
-    with pytest.raises(Exception) as err:
-        from matcalc.symbols import MatrixSymbol as Symbol
+    from matcalc.symbols import MatrixSymbol as Symbol
+    with pytest.raises(sympy.SympifyError):
         Symbol("A", "__import__('os').getcwd()", 2)
-    assert "getcwd" not in str(type(err.value))
