@@ -31,7 +31,7 @@ from .errors import DifferentiationError
 from .rules import adjoint_rule, differential_rule
 from .shapes import shape_text
 from .simplify import simplify
-from .symbols import MatrixSymbol
+from .symbols import MatrixSymbol, matrix_symbols
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _check_variables(f, wrt):
         variables = (wrt,)
     if not variables:
         raise DifferentiationError("no variable to differentiate with respect to")
-    free = _matrix_symbols(f)
+    free = set(matrix_symbols(f))
     for x in variables:
         if not isinstance(x, SympyMatrixSymbol):
             kind = type(x).__name__
@@ -110,10 +110,6 @@ def _check_variables(f, wrt):
                     f"{shape_text(x)} does not occur in the function, but a different symbol named "
                     f"{x.name} does: {shape_text(twins[0])}; use the same symbol object")
     return variables
-
-
-def _matrix_symbols(expr):
-    return {s for s in sympy.preorder_traversal(expr) if isinstance(s, SympyMatrixSymbol)}
 
 
 def _check_scalar(f):

@@ -42,7 +42,7 @@ from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 from .errors import MatcalcError
 from .functions import Elementwise, Relu, Sigmoid, Softmax, Tanh
 from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
-from .symbols import MatrixSymbol
+from .symbols import MatrixSymbol, matrix_symbols
 
 __all__ = [
     "LatexError", "to_latex", "write_pdf", "compile_pdf", "present", "name_intermediates",
@@ -106,23 +106,6 @@ def _size(expr) -> int:
     if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
         return 1
     return 1 + sum(_size(a) for a in expr.args)
-
-
-def _matrix_symbols(expr):
-    """Matrix symbols in order of first appearance (pre-order, reading order)."""
-    found = []
-
-    def visit(node):
-        if isinstance(node, SympyMatrixSymbol):
-            if node not in found:
-                found.append(node)
-            return
-        if isinstance(node, Basic) and not isinstance(node, _LEAVES):
-            for child in node.args:
-                visit(child)
-
-    visit(expr)
-    return found
 
 
 def _scalar_symbols(expr, dimensions):
@@ -345,7 +328,7 @@ def name_intermediates(function, steps, results, *, names=None, definitions=None
         given.setdefault(_canonical(expr), _check_name(label))
 
     everything = [function, *results, *(e for s in steps for e in s if e is not None)]
-    taken = {latex(s) for e in everything for s in _matrix_symbols(e)}
+    taken = {latex(s) for e in everything for s in matrix_symbols(e)}
     taken |= {latex(s) for e in everything if isinstance(e, Basic) for s in e.free_symbols
               if isinstance(s, sympy.Symbol)}
     pool = _NamePool(taken)
@@ -483,7 +466,7 @@ def _differential_symbols(derivation, bold_vectors):
     for x in derivation.wrt:
         tex = latex(x, bold_vectors=bold_vectors)
         for e in [s.before for s in derivation.steps] + [s.after for s in derivation.steps]:
-            for s in _matrix_symbols(e):
+            for s in matrix_symbols(e):
                 if str(s.name) == "d" + str(x.name):
                     transposed = s.shape != x.shape and s.shape == x.shape[::-1]
                     names[s] = r"\mathrm{d}%s%s" % (tex, r"^{\top}" if transposed else "")
@@ -545,15 +528,15 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
     # Names not tied to a step and not built from step names are defined up front.
     step_symbols = {n.symbol for n in chosen if n.step is not None}
     forward = [n for n in chosen if n.role == "forward" or (
-        n.step is None and not (_matrix_symbols(n.definition) and
-                                set(_matrix_symbols(n.definition)) & step_symbols))]
+        n.step is None and not (matrix_symbols(n.definition) and
+                                set(matrix_symbols(n.definition)) & step_symbols))]
     function_tex = show(substitute(derivation.function, forward))
 
     rendered_sections, reverse_index = [], 0
     gradient_names = []
     names_in_use = _NamePool({latex(s) for step in derivation.steps
                               for e in (step.target, step.before, step.after)
-                              for s in _matrix_symbols(e)} | {latex(n.symbol) for n in chosen})
+                              for s in matrix_symbols(e)} | {latex(n.symbol) for n in chosen})
     for mode, steps, wrt in sections:
         rows, seen_afters = [], set()
         for step in steps:

@@ -88,6 +88,19 @@ class MatrixSymbol(matexpr.MatrixSymbol):
         return super()._eval_inverse()
 
 
+def matrix_symbols(*exprs) -> list:
+    """The matrix symbols of the expressions, each once, in order of first appearance
+    (pre-order: the order a reader meets them)."""
+    found = {}
+    for expr in exprs:
+        if expr is None:
+            continue
+        for node in sympy.preorder_traversal(expr):
+            if isinstance(node, matexpr.MatrixSymbol):
+                found.setdefault(node, None)
+    return list(found)
+
+
 def assumptions_of(expr) -> frozenset:
     """The assumptions of a matcalc symbol, or an empty set for anything else."""
     return getattr(expr, "assumptions", frozenset()) if isinstance(expr, MatrixSymbol) else frozenset()

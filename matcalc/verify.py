@@ -35,6 +35,7 @@ from fractions import Fraction
 import numpy as np
 import sympy
 from sympy import Basic
+from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
     Determinant, HadamardProduct, Identity, Inverse, MatrixExpr, ZeroMatrix,
 )
@@ -47,7 +48,7 @@ from .derive import derive
 from .errors import ArgumentError, DifferentiationError, MatcalcError, ShapeError
 from .shapes import shape_text
 from .simplify import simplify
-from .symbols import MatrixSymbol, assumptions_of, shape_str
+from .symbols import assumptions_of, matrix_symbols, shape_str
 
 __all__ = ["verify", "verify_catalogue", "VerificationResult", "Counterexample", "Instance", "KINDS", "CONVENTIONS"]
 
@@ -220,13 +221,10 @@ def _sizes_text(sizes) -> str:
 # ---------------------------------------------------------------- inputs
 
 def _matrix_symbols(*exprs):
+    """Matrix symbols by name (the first one of each name)."""
     found = {}
-    for expr in exprs:
-        if expr is None:
-            continue
-        for node in sympy.preorder_traversal(expr):
-            if isinstance(node, SympyMatrixSymbol):
-                found.setdefault(node.name, node)
+    for symbol in matrix_symbols(*exprs):
+        found.setdefault(symbol.name, symbol)
     return found
 
 
@@ -234,14 +232,14 @@ def _dimension_symbols(symbols, *exprs):
     dims = set()
     for s in symbols.values():
         for d in s.shape:
-            dims |= sympy.sympify(d).free_symbols
+            dims |= _sympify(d).free_symbols
     for expr in exprs:
         if expr is None:
             continue
         for node in sympy.preorder_traversal(expr):
             if isinstance(node, MatrixExpr):
                 for d in node.shape:
-                    dims |= sympy.sympify(d).free_symbols
+                    dims |= _sympify(d).free_symbols
     return sorted(dims, key=lambda d: d.name)
 
 
@@ -341,7 +339,7 @@ def _instance_values(symbols, scalars, dims, rng, invertible, positive, symmetri
     sizes = {d: dims[d] for d in dims}
     values = {}
     for name, symbol in sorted(symbols.items()):
-        shape = tuple(int(sympy.sympify(d).subs(sizes)) for d in symbol.shape)
+        shape = tuple(int(_sympify(d).subs(sizes)) for d in symbol.shape)
         values[name] = _random_value(symbol, shape, rng, invertible, positive, symmetric_only)
     for name, s in sorted(scalars.items()):
         values[name] = float(rng.uniform(0.5, 1.5))
@@ -357,7 +355,7 @@ class _Evaluator:
         carried = set()
         for s in _matrix_symbols(expr).values():
             for d in s.shape:
-                carried |= {x.name for x in sympy.sympify(d).free_symbols}
+                carried |= {x.name for x in _sympify(d).free_symbols}
         self.names = set(self.function.inputs)
         self.free_dims = [d for d in self.function.dimensions if d not in carried]
 
