@@ -670,26 +670,26 @@ def _elementwise_function(build):
     return call
 
 
+def _matrix_and_axis(parser, name, arguments, keywords, span):
+    """(X, axis) of a call ``f(X)``, ``f(X, axis)`` or ``f(X, axis=…)``."""
+    _check_arity(parser, name, arguments, keywords, 1, 2, span)
+    axis = parser.axis_argument(name, keywords, arguments)
+    if not arguments:
+        raise parser.error(f"{name.text} needs a matrix argument", *span)
+    return parser.matrix_argument(name, arguments[0]), axis
+
+
 def _along_axis(build):
     """softmax / logsumexp: row-wise by default (column-wise for a column vector), or ``axis``."""
     def call(parser, name, arguments, keywords, span):
-        _check_arity(parser, name, arguments, keywords, 1, 2, span)
-        axis = parser.axis_argument(name, keywords, arguments)
-        if not arguments:
-            raise parser.error(f"{name.text} needs a matrix argument", *span)
-        X = parser.matrix_argument(name, arguments[0])
-        return build(X, axis)
+        return build(*_matrix_and_axis(parser, name, arguments, keywords, span))
     return call
 
 
 def _reduction(mean):
     """sum / mean of all entries, or along an axis as NumPy does (keeping two dimensions)."""
     def call(parser, name, arguments, keywords, span):
-        _check_arity(parser, name, arguments, keywords, 1, 2, span)
-        axis = parser.axis_argument(name, keywords, arguments)
-        if not arguments:
-            raise parser.error(f"{name.text} needs a matrix argument", *span)
-        X = parser.matrix_argument(name, arguments[0])
+        X, axis = _matrix_and_axis(parser, name, arguments, keywords, span)
         rows, cols = X.shape
         if axis is None:
             return functions.mean(X) if mean else functions.sum(X)
