@@ -18,7 +18,7 @@ import matcalc as mc  # noqa: E402
 
 
 def derive_seeds(outdir: Path, pdf: bool):
-    from matcalc.render import write_seed_derivations
+    from matcalc.apps.seeds import write_seed_derivations
 
     print("== Derivations of the seed examples")
 

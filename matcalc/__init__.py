@@ -2,25 +2,27 @@
 
 The public API, re-exported from the modules below; nothing else lives here.
 """
-from . import shapes as _shapes  # noqa: F401  (installs strict shape checks on import)
+from .core import shapes as _shapes  # noqa: F401  (installs strict shape checks on import)
 from .errors import (
     ArgumentError, CompileError, DifferentiationError, MatcalcError, ParseError, ShapeError,
 )
-from .symbols import colvec, dim, matrix, rowvec, scalar
-from .functions import (
+from .core.symbols import colvec, dim, matrix, rowvec, scalar
+from .core.functions import (
     det, diag, exp, eye, hadamard, inv, log, logdet, logsumexp, mean, norm, ones, power,
     relu, sigmoid, softmax, sqrt, step, sum, tanh, trace,
 )
-from .parse import parse
+from .apps.parse import parse
 
-from .derive import Derivation, Step, derive, gradient, hessian, jacobian
-from .simplify import simplify
-from .printing import to_text
-from .render import to_latex, write_pdf
-from .compile import CompiledFunction, compile, export_numpy
-from .train import Trainer, TrainResult, train
+from .calculus.derive import Derivation, Step, derive, gradient, hessian, jacobian
+from .calculus.simplify import simplify
+from . import output as _output  # noqa: F401  (registers the presenters of Derivation)
+from .output.text import to_text
+from .output.render import to_latex, write_pdf
+from .backends.compile import CompiledFunction, compile, export_numpy
+from .apps.train import Trainer, TrainResult, train
 from .errors import DivergenceError
-from .verify import VerificationResult, verify, verify_catalogue
-from .solve import solve_stationary
+from .apps.verify import VerificationResult, verify
+from .apps.catalogue import verify_catalogue
+from .apps.solve import solve_stationary
 
-__version__ = "0.1.0"
+from ._version import __version__

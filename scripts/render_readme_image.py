@@ -18,12 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import matcalc as mc  # noqa: E402
-from matcalc.seeds import cases  # noqa: E402
+from matcalc.apps.seeds import cases  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", default="seed000-mlp", help="a key of matcalc.seeds.cases()")
+    parser.add_argument("--case", default="seed000-mlp", help="a key of matcalc.apps.seeds.cases()")
     parser.add_argument("--dpi", type=int, default=100)
     parser.add_argument("--out", default=str(ROOT / "docs" / "derivation.png"))
     args = parser.parse_args(argv)

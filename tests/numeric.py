@@ -17,7 +17,7 @@ from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol
 from sympy.matrices.expressions.matpow import MatPow
 
-from matcalc import functions as F
+from matcalc.core import functions as F
 
 
 def symbols_of(expr):

@@ -1,0 +1,4 @@
+"""``python -m matcalc``: the command line."""
+from .apps.cli import main
+
+raise SystemExit(main())

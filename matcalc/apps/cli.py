@@ -1,0 +1,760 @@
+"""The ``matcalc`` console script: arguments in, calls to the library, files out.
+
+    matcalc derive "x @ A @ x.T" --wrt x --shape x=1,n --shape A=n,n
+    matcalc verify "x @ A @ x.T" --wrt x --expected "2 * x @ A" --shape x=1,n --shape A=n,n
+    matcalc export "norm(X @ w - y)**2" --wrt w --shape X=n,d --shape w=d,1 --shape y=n,1 -o ols.py
+    matcalc train spec.toml -o params.npz
+
+Conventions: exit code 0 on success, 1 when a verification fails, 2 for bad usage or
+input; an error is one line on stderr (a traceback only with ``--debug``); files are
+written atomically (a temporary file in the same directory, then ``os.replace``), so a
+failed run never leaves a half-written or clobbered file; ``-`` means stdout.
+
+This module does no mathematics: it reads text with :func:`matcalc.parse` and calls the
+library's public functions.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from ..errors import MatcalcError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DATASETS = ("load_diabetes", "load_digits", "load_iris", "load_breast_cancer", "load_wine")
+
+
+class UsageError(MatcalcError):
+    """Bad command-line input that argparse cannot see (a malformed --shape, a bad spec)."""
+
+
+# ================================================================ output
+
+def write_output(path, data, *, binary=False):
+    """Write ``data`` to ``path`` atomically, or to stdout for ``-``."""
+    if str(path) == "-":
+        if binary:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(data if data.endswith("\n") else data + "\n")
+        return
+    with _atomic(path) as temporary:
+        if binary:
+            Path(temporary).write_bytes(data)
+        else:
+            Path(temporary).write_text(data, encoding="utf-8")
+
+
+class _atomic:
+    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        directory = self.path.parent
+        if not directory.is_dir():
+            raise UsageError(f"cannot write {self.path}: the directory {directory} does not exist")
+        handle, name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=self.path.suffix)
+        os.close(handle)
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would
+        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~_umask()
+        os.chmod(name, mode)
+        self.temporary = name
+        return name
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            os.replace(self.temporary, self.path)
+        else:
+            try:
+                os.unlink(self.temporary)
+            except FileNotFoundError:
+                pass
+        return False
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _say(message):
+    """A progress note for the user, on stderr so stdout stays clean for results."""
+    print(message, file=sys.stderr)
+
+
+# ================================================================ reading expressions
+
+def parse_shape(text):
+    """``"x=1,n"`` → ``("x", (1, "n"))``; ``"lam="`` → ``("lam", ())`` (a scalar)."""
+    name, equals, value = text.partition("=")
+    name = name.strip()
+    if not equals or not name:
+        raise UsageError(f"--shape takes NAME=ROWS,COLS (e.g. x=1,n), got {text!r}")
+    value = value.strip().strip("()")
+    if not value:
+        return name, ()
+    parts = [p.strip() for p in value.replace("×", ",").split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise UsageError(f"--shape {name}= needs two dimensions ROWS,COLS (e.g. {name}=1,n), got {value!r}")
+    return name, tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+def _names(values):
+    """Repeated and comma-separated names: ``--onehot Y --onehot Z,W`` → ``["Y", "Z", "W"]``."""
+    return [n.strip() for value in values or () for n in value.split(",") if n.strip()]
+
+
+def _read_text(text):
+    """The expression itself, or stdin for ``-``."""
+    return sys.stdin.read().strip() if text == "-" else text
+
+
+class _Declarations:
+    """The shapes and assumptions given with --shape, --scalar, --symmetric, … ."""
+
+    def __init__(self, args):
+        self.shapes = {}
+        for item in args.shape or ():
+            name, shape = parse_shape(item)
+            if name in self.shapes and self.shapes[name] != shape:
+                raise UsageError(f"--shape gives {name} two different shapes")
+            self.shapes[name] = shape
+        for name in _names(args.scalar):
+            self.shapes[name] = ()
+        self.assumptions = {flag: _names(getattr(args, flag)) for flag in ("symmetric", "spd", "positive", "onehot")}
+
+    def parse(self, text, what="expression"):
+        from .parse import parse
+        if not text.strip():
+            raise UsageError(f"the {what} is empty")
+        return parse(text, self.shapes, **self.assumptions)
+
+    def symbols(self):
+        from .parse import declare
+        return declare(self.shapes, **self.assumptions)[0]
+
+    def variables(self, names, expr):
+        """The symbols to differentiate with respect to, checked against the expression."""
+        from sympy.matrices.expressions import MatrixSymbol
+        if not names:
+            raise UsageError("say which variables to differentiate with respect to: --wrt NAME")
+        symbols = self.symbols()
+        present = {s.name for s in expr.atoms(MatrixSymbol)}
+        chosen = []
+        for name in names:
+            if name not in symbols:
+                raise UsageError(f"--wrt {name}: no such symbol; declare it with --shape {name}=ROWS,COLS")
+            if name not in present:
+                raise UsageError(f"--wrt {name}: the expression does not contain {name}")
+            chosen.append(symbols[name])
+        return chosen
+
+
+def _add_declarations(parser):
+    group = parser.add_argument_group("shapes and assumptions")
+    group.add_argument("--shape", action="append", metavar="NAME=ROWS,COLS",
+                       help="the shape of a symbol; dimensions are integers or names (repeat for each symbol)")
+    group.add_argument("--scalar", action="append", metavar="NAME", help="declare a scalar symbol (e.g. a weight λ)")
+    group.add_argument("--symmetric", action="append", metavar="NAME", help="NAME is a symmetric matrix")
+    group.add_argument("--spd", action="append", metavar="NAME", help="NAME is symmetric positive definite")
+    group.add_argument("--positive", action="append", metavar="NAME", help="every entry of NAME is positive")
+    group.add_argument("--onehot", action="append", metavar="NAME", help="every row of NAME is one-hot (sums to 1)")
+
+
+# ================================================================ derive
+
+def _derivative_label(derivation, variable):
+    name = variable.name
+    if derivation.kind == "hessian":
+        return f"∂²f/∂{name}²"
+    if derivation.kind == "jacobian":
+        return f"∂y/∂{name}" + (" (denominator layout)" if derivation.layout == "denominator" else "")
+    return f"∂f/∂{name}"
+
+
+def command_derive(args):
+    from ..calculus.derive import derive
+    from ..output.text import to_text
+    declarations = _Declarations(args)
+    function = declarations.parse(_read_text(args.expression))
+    variables = declarations.variables(_names(args.wrt), function)
+    kind = "hessian" if args.hessian else "jacobian" if args.jacobian else "gradient"
+    derivation = derive(function, variables, kind=kind, layout=args.layout)
+
+    documents = {"latex": args.latex, "markdown": args.markdown}
+    options = {"template_dir": args.template_dir, "bold_vectors": args.bold_vectors, "title": args.title}
+    rendered = {}
+    for fmt, path in documents.items():
+        if path is not None:
+            template = args.template or ("article" if fmt == "latex" else "markdown")
+            rendered[fmt] = _to_latex(derivation, template if fmt == "latex" else "markdown", options)
+    if args.pdf is not None:
+        from ..output.render import write_pdf
+        if args.pdf == "-":
+            raise UsageError("--pdf needs a file name (a PDF is not written to stdout)")
+        with _atomic(args.pdf) as temporary:
+            write_pdf(derivation, temporary, template=args.template or "article", **options)
+        _say(f"wrote {args.pdf}")
+    for fmt, text in rendered.items():
+        write_output(documents[fmt], text)
+        if documents[fmt] != "-":
+            _say(f"wrote {documents[fmt]}")
+
+    if "-" in documents.values():
+        return EXIT_OK   # stdout carries the document; keep it clean
+    print(f"f = {to_text(function)}")
+    for variable in derivation.wrt:
+        print(f"{_derivative_label(derivation, variable)} = {to_text(derivation.results[variable])}")
+    for name, value in (derivation.definitions or {}).items():
+        print(f"  where {name} = {to_text(value)}")
+    if args.steps:
+        print("steps:")
+        for number, step in enumerate(derivation.steps, 1):
+            target = getattr(step.target, "name", None) or to_text(step.target)
+            print(f"  {number:>2}. {step.rule} ({target}): {to_text(step.after)}")
+    return EXIT_OK
+
+
+def _to_latex(derivation, template, options):
+    from ..output.render import to_latex
+    return to_latex(derivation, template=template, **options)
+
+
+# ================================================================ verify
+
+def command_verify(args):
+    from .catalogue import verify_catalogue
+    from .verify import verify
+    if args.catalogue:
+        if args.expression is not None or args.expected is not None:
+            raise UsageError("--catalogue checks the built-in identities; give no expression or --expected with it")
+        only = _names(args.only)
+        if only:
+            from .catalogue import entries
+            known = {entry.id for entry in entries()}
+            unknown = [name for name in only if name not in known]
+            if unknown:
+                raise UsageError(f"no catalogue entry {unknown[0]!r}; known ids include {', '.join(sorted(known)[:8])}, …")
+        results = verify_catalogue(only or None, seed=args.seed, file=sys.stdout)
+        if args.markdown is not None:
+            from .catalogue import markdown_report
+            write_output(args.markdown, markdown_report(results))
+            if args.markdown != "-":
+                _say(f"wrote {args.markdown}")
+        failed = [r for r in results if r.diagnosis != r.entry.expect and not r.entry.known_issue]
+        return EXIT_FAILED if failed else EXIT_OK
+    if args.expression is None:
+        raise UsageError("give the function to differentiate (or --catalogue)")
+    if args.expected is None:
+        raise UsageError("give the claimed derivative with --expected EXPR")
+    wrt = _names(args.wrt)
+    if len(wrt) != 1:
+        raise UsageError("verify checks one derivative at a time: give exactly one --wrt NAME")
+    declarations = _Declarations(args)
+    function = declarations.parse(_read_text(args.expression))
+    where = {}
+    for item in args.where or ():
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip():
+            raise UsageError(f"--where takes NAME=EXPR, got {item!r}")
+        where[name.strip()] = declarations.parse(text, what=f"definition of {name.strip()}")
+    kind = "hessian" if args.hessian else "jacobian" if args.jacobian else \
+        "stationary" if args.stationary else "gradient"
+    result = verify(function, wrt[0], _read_text(args.expected), kind=kind, layout=args.layout,
+                    symmetric_convention=args.convention, tolerance=args.tolerance, seed=args.seed,
+                    shapes=declarations.shapes, where=where or None, **declarations.assumptions)
+    print(result.explain())
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+# ================================================================ export
+
+def command_export(args):
+    from ..backends.compile import export_numpy
+    declarations = _Declarations(args)
+    loss = declarations.parse(_read_text(args.expression))
+    variables = declarations.variables(_names(args.wrt), loss)
+    source = export_numpy(loss, variables, None, dtype=args.dtype, function_name=args.function_name,
+                          title=args.title)
+    write_output(args.output, source)
+    if args.output != "-":
+        _say(f"wrote {args.output}")
+    return EXIT_OK
+
+
+# ================================================================ train
+
+SPEC_KEYS = {
+    "": {"loss", "wrt", "predict", "shapes", "dims", "data", "train", "symmetric", "spd", "positive", "onehot"},
+    "data": {"dataset", "csv", "inputs", "target", "target_column", "header", "samples", "scale",
+             "bias_column", "test_fraction", "seed"},
+    "train": {"optimizer", "lr", "epochs", "batch_size", "seed", "tol", "grad_tol", "momentum", "beta1",
+              "beta2", "eps", "dtype"},
+}
+
+
+def _check_keys(table, section, spec_path):
+    allowed = SPEC_KEYS[section]
+    for key in table:
+        if key not in allowed:
+            where = f"[{section}] " if section else ""
+            raise UsageError(f"{spec_path}: unknown key {where}{key!r}; known: {', '.join(sorted(allowed))}")
+
+
+def _require(table, key, section, spec_path, kind):
+    if key not in table:
+        raise UsageError(f"{spec_path}: [{section}] needs {key!r}" if section else f"{spec_path}: missing {key!r}")
+    value = table[key]
+    if not isinstance(value, kind):
+        raise UsageError(f"{spec_path}: {key!r} must be a {kind.__name__ if isinstance(kind, type) else 'value'}")
+    return value
+
+
+def load_spec(path):
+    """Read and check a training spec (TOML); see ``matcalc train --help`` for the format."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            spec = tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"no such spec file: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path} is not valid TOML: {error}") from None
+    _check_keys(spec, "", path)
+    for section in ("data", "train"):
+        if not isinstance(spec.get(section, {}), dict):
+            raise UsageError(f"{path}: [{section}] must be a table")
+        _check_keys(spec.get(section, {}), section, path)
+    _require(spec, "loss", "", path, str)
+    wrt = _require(spec, "wrt", "", path, list)
+    shapes = _require(spec, "shapes", "", path, dict)
+    if not wrt or not all(isinstance(w, str) for w in wrt):
+        raise UsageError(f"{path}: 'wrt' must be a list of parameter names")
+    for name, shape in shapes.items():
+        if not isinstance(shape, list):
+            raise UsageError(f"{path}: the shape of {name} must be a list such as [1, \"n\"] (or [] for a scalar)")
+    data = spec.get("data", {})
+    if ("dataset" in data) == ("csv" in data):
+        raise UsageError(f"{path}: [data] needs exactly one of dataset = \"load_digits\" or csv = \"file.csv\"")
+    _require(data, "inputs", "data", path, str)
+    _require(data, "target", "data", path, str)
+    return spec
+
+
+def _load_table(data, spec_dir):
+    """(features N×d float array, target array of N values or labels) from a CSV or a data set."""
+    import numpy as np
+    if "dataset" in data:
+        name = data["dataset"]
+        if name not in DATASETS:
+            raise UsageError(f"unknown dataset {name!r}; bundled with scikit-learn: {', '.join(DATASETS)}")
+        try:
+            from sklearn import datasets
+        except ImportError:
+            raise UsageError("the bundled data sets need scikit-learn: pip install 'matcalc[examples]'") from None
+        features, target = getattr(datasets, name)(return_X_y=True)
+        return np.asarray(features, dtype=float), np.asarray(target)
+    return _read_csv(spec_dir / data["csv"], data.get("target_column"), data.get("header"))
+
+
+def _read_csv(path, target_column, header):
+    import csv
+    import numpy as np
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
+    except FileNotFoundError:
+        raise UsageError(f"no such CSV file: {path}") from None
+    if not rows:
+        raise UsageError(f"{path} has no rows")
+
+    def number(cell):
+        try:
+            return float(cell)
+        except ValueError:
+            return None
+
+    if header is None:   # a first row with any non-number is a header
+        header = any(number(cell) is None for cell in rows[0])
+    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
+    body = rows[1:] if header else rows
+    if not body:
+        raise UsageError(f"{path} has a header but no data rows")
+    if target_column is None:
+        column = len(names) - 1
+    elif isinstance(target_column, int) and not isinstance(target_column, bool):
+        column = target_column if target_column >= 0 else len(names) + target_column
+    elif isinstance(target_column, str) and target_column in names:
+        column = names.index(target_column)
+    else:
+        raise UsageError(f"{path}: no column {target_column!r}; columns are {', '.join(names)}")
+    if not 0 <= column < len(names):
+        raise UsageError(f"{path}: target_column {target_column} is out of range (0..{len(names) - 1})")
+    features, target = [], []
+    for line, row in enumerate(body, start=2 if header else 1):
+        if len(row) != len(names):
+            raise UsageError(f"{path}, line {line}: {len(row)} columns, expected {len(names)}")
+        values = []
+        for index, cell in enumerate(row):
+            if index == column:
+                continue
+            value = number(cell)
+            if value is None:
+                raise UsageError(f"{path}, line {line}, column {names[index]!r}: {cell!r} is not a number")
+            values.append(value)
+        features.append(values)
+        target.append(row[column].strip())
+    numeric = [number(t) for t in target]
+    target = np.array(numeric, dtype=float) if all(v is not None for v in numeric) else np.array(target)
+    return np.array(features, dtype=float), target
+
+
+def _prepare_data(spec, symbols, spec_dir, seed):
+    """Arrays for the inputs and target symbols, laid out as their shapes say; and a test split."""
+    import numpy as np
+    import sympy
+    data = spec["data"]
+    features, target = _load_table(data, spec_dir)
+    scale = data.get("scale", "none")
+    if scale == "standard":
+        spread = features.std(axis=0)
+        features = (features - features.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    elif scale == "minmax":
+        low, high = features.min(axis=0), features.max(axis=0)
+        features = (features - low) / np.where(high > low, high - low, 1.0)
+    elif scale != "none":
+        raise UsageError(f"[data] scale must be \"none\", \"standard\" or \"minmax\", not {scale!r}")
+    if data.get("bias_column", False):
+        features = np.hstack([np.ones((features.shape[0], 1)), features])
+
+    inputs_name, target_name = data["inputs"], data["target"]
+    for name in (inputs_name, target_name):
+        if name not in symbols or not hasattr(symbols[name], "shape"):
+            raise UsageError(f"[data] names {name!r}, which is not a matrix in [shapes]")
+    inputs, target_symbol = symbols[inputs_name], symbols[target_name]
+    if "samples" in data:
+        samples = sympy.Symbol(str(data["samples"]), integer=True, positive=True)
+    else:
+        shared = ({d for d in inputs.shape if d.is_Symbol} & {d for d in target_symbol.shape if d.is_Symbol})
+        if len(shared) != 1:
+            raise UsageError(f"cannot tell which dimension counts the samples ({inputs_name} is "
+                             f"{inputs.shape[0]}×{inputs.shape[1]}, {target_name} is "
+                             f"{target_symbol.shape[0]}×{target_symbol.shape[1]}); set [data] samples = \"N\"")
+        samples = shared.pop()
+    if samples not in inputs.shape or samples not in target_symbol.shape:
+        raise UsageError(f"the sample dimension {samples} must be a dimension of both {inputs_name} and {target_name}")
+
+    rows, cols = target_symbol.shape
+    other = cols if rows == samples else rows
+    classes = None
+    if other == 1:
+        if target.dtype.kind not in "fiu":
+            raise UsageError(f"{target_name} is a vector but the target column holds labels, not numbers")
+        encoded = target.astype(float)[:, None]
+    else:
+        classes = np.unique(target)
+        encoded = (target[:, None] == classes[None, :]).astype(float)
+        if other.is_Integer and int(other) != len(classes):
+            raise UsageError(f"{target_name} has {other} classes in [shapes] but the data has {len(classes)}")
+
+    order = np.random.default_rng(seed).permutation(len(features))
+    n_test = int(round(float(data.get("test_fraction", 0.0)) * len(features)))
+    if not 0 <= n_test < len(features):
+        raise UsageError("[data] test_fraction must be at least 0 and below 1")
+    splits = {"train": order[n_test:], "test": order[:n_test]}
+
+    def arrays(index):
+        x, y = features[index], encoded[index]
+        return {inputs_name: x if inputs.shape[0] == samples else x.T,
+                target_name: y if rows == samples else y.T}
+
+    return arrays(splits["train"]), (arrays(splits["test"]) if n_test else None), classes
+
+
+def command_train(args):
+    import numpy as np
+    from ..backends.compile import compile as compile_expression
+    from .train import Trainer
+    from .parse import declare, parse
+    spec = load_spec(args.spec)
+    spec_dir = Path(args.spec).resolve().parent
+    settings = dict(spec.get("train", {}))
+    for option in ("epochs", "lr", "seed", "batch_size"):
+        if getattr(args, option) is not None:
+            settings[option] = getattr(args, option)
+    seed = int(settings.get("seed", 0))
+    shapes = {name: tuple(shape) for name, shape in spec["shapes"].items()}
+    assumptions = {flag: spec.get(flag, []) for flag in ("symmetric", "spd", "positive", "onehot")}
+    symbols = declare(shapes, **assumptions)[0]
+    loss = parse(spec["loss"], shapes, **assumptions)
+    for name in spec["wrt"]:
+        if name not in symbols:
+            raise UsageError(f"{args.spec}: wrt names {name!r}, which is not in [shapes]")
+    parameters = [symbols[name] for name in spec["wrt"]]
+    train_data, test_data, classes = _prepare_data(spec, symbols, spec_dir, int(spec["data"].get("seed", seed)))
+
+    trainer = Trainer(loss, parameters, optimizer=settings.get("optimizer", "adam"), lr=settings.get("lr"),
+                      momentum=settings.get("momentum"), beta1=settings.get("beta1"), beta2=settings.get("beta2"),
+                      eps=settings.get("eps"), dtype=settings.get("dtype", "float64"))
+    _say(f"training {', '.join(spec['wrt'])} on {len(next(iter(train_data.values())))} samples "
+         f"({settings.get('optimizer', 'adam')}, {settings.get('epochs', 100)} epochs)")
+    result = trainer.fit(train_data, epochs=int(settings.get("epochs", 100)), batch_size=settings.get("batch_size"),
+                         seed=seed, tol=settings.get("tol"), grad_tol=settings.get("grad_tol"),
+                         progress=not args.no_progress, dims=spec.get("dims") or None)
+
+    summary = [f"epochs: {result.epochs} ({result.reason})", f"final training loss: {result.final_loss:.6g}"]
+    if test_data is not None:
+        test_loss, _ = trainer.evaluate(test_data, result.params)
+        summary.append(f"test loss: {float(np.asarray(test_loss).reshape(-1)[0]):.6g}")
+    if "predict" in spec:
+        predict = compile_expression(parse(spec["predict"], shapes, **assumptions))
+        target_name = spec["data"]["target"]
+        for split, arrays in (("train", train_data), ("test", test_data)):
+            if arrays is None:
+                continue
+            inputs = {k: v for k, v in arrays.items() if k != target_name}
+            predicted = np.asarray(predict(**inputs, **result.params, **_dims_for(predict, spec)))
+            truth = arrays[target_name]
+            if classes is not None:
+                axis = 1 if truth.shape[0] != len(classes) or truth.shape[1] == len(classes) else 0
+                accuracy = float(np.mean(predicted.argmax(axis=axis) == truth.argmax(axis=axis)))
+                summary.append(f"{split} accuracy: {accuracy:.2%}")
+            else:
+                summary.append(f"{split} mean squared error: {float(np.mean((predicted - truth) ** 2)):.6g}")
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **result.params, loss_history=np.asarray(result.history, dtype=float))
+    write_output(args.output, buffer.getvalue(), binary=True)
+    if args.output != "-":
+        summary.append(f"wrote {args.output} (parameters {', '.join(spec['wrt'])} and loss_history)")
+    if args.loss_curve is not None:
+        _write_loss_curve(args.loss_curve, result)
+        if args.loss_curve != "-":
+            summary.append(f"wrote {args.loss_curve}")
+    report = sys.stderr if args.output == "-" else sys.stdout
+    for line in summary:
+        print(line, file=report)
+    return EXIT_OK
+
+
+def _dims_for(function, spec):
+    free = {getattr(d, "name", str(d)) for d in getattr(function, "_free_dims", ())}
+    return {k: v for k, v in (spec.get("dims") or {}).items() if k in free}
+
+
+def _write_loss_curve(path, result):
+    if str(path).endswith(".png"):
+        from .plot import plot_loss
+        with _atomic(path) as temporary:
+            plot_loss(result.history, temporary)
+        return
+    lines = ["epoch,loss"] + [f"{i},{loss!r}" for i, loss in enumerate(result.history, 1)]
+    write_output(path, "\n".join(lines) + "\n")
+
+
+# ================================================================ the parser
+
+EXAMPLES = {
+    "derive": """examples:
+  matcalc derive "x @ A @ x.T" --wrt x --shape x=1,n --shape A=n,n
+  matcalc derive "x @ A + b" --wrt x --jacobian --shape x=1,n --shape A=n,m --shape b=1,m
+  matcalc derive "norm(A @ x - b)**2" --wrt x --hessian --shape A=m,n --shape x=n,1 --shape b=m,1
+  matcalc derive "-sum(Y * log(softmax(sigmoid(X @ W1 + b1) @ W2 + b2))) / N" \\
+      --wrt W1 --wrt b1 --wrt W2 --wrt b2 --onehot Y --shape X=N,d --shape Y=N,K \\
+      --shape W1=d,h --shape b1=1,h --shape W2=h,K --shape b2=1,K --pdf mlp.pdf
+  matcalc derive "trace(A @ X)" --wrt X --shape A=m,n --shape X=n,m --latex - --template fragment""",
+    "verify": """examples:
+  matcalc verify "x @ A @ x.T" --wrt x --expected "x @ (A + A.T)" --shape x=1,n --shape A=n,n
+  matcalc verify "x.T @ A @ x" --wrt x --expected "2 * A @ x" --shape x=n,1 --shape A=n,n   # exits 1
+  matcalc verify "logdet(X)" --wrt X --expected "inv(X).T" --shape X=n,n
+  matcalc verify --catalogue
+exit status: 0 when the formula holds, 1 when it does not, 2 for bad input.""",
+    "export": """examples:
+  matcalc export "norm(X @ w - y)**2 / n" --wrt w --shape X=n,d --shape w=d,1 --shape y=n,1 -o ols.py
+  matcalc export "-sum(Y * log(softmax(X @ W + b))) / N" --wrt W --wrt b --onehot Y \\
+      --shape X=N,d --shape Y=N,K --shape W=d,K --shape b=1,K -o softmax_regression.py""",
+    "train": """the spec (TOML):
+  loss = "-sum(Y * log(softmax(X @ W + b))) / N"
+  wrt = ["W", "b"]
+  onehot = ["Y"]
+  predict = "softmax(X @ W + b)"          # optional: reports accuracy (or squared error)
+  [shapes]
+  X = ["N", "d"]
+  Y = ["N", "K"]
+  W = ["d", "K"]
+  b = [1, "K"]
+  [dims]                                  # sizes the data does not fix (hidden layers)
+  [data]
+  dataset = "load_iris"                   # bundled with scikit-learn: load_diabetes, load_digits,
+                                          # load_iris, load_breast_cancer, load_wine; or
+                                          # csv = "data.csv" (relative to the spec) with
+                                          # target_column = "label" (default: the last column)
+  inputs = "X"                            # the symbol that receives the features
+  target = "Y"                            # the symbol that receives the target (one-hot when it
+                                          # has a column per class, else the values themselves)
+  scale = "standard"                      # "none" (default), "standard" or "minmax"
+  bias_column = false                     # prepend a column of ones to the features
+  test_fraction = 0.2
+  [train]
+  optimizer = "adam"                      # "gd", "momentum" or "adam"
+  lr = 0.05
+  epochs = 200
+  batch_size = 32                         # omit for full-batch gradient descent
+  seed = 0
+examples:
+  matcalc train iris.toml -o iris.npz --loss-curve iris_loss.png
+  matcalc train ols.toml --epochs 500 --no-progress --loss-curve -""",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line and exits with status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser():
+    from .._version import __version__
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
+    parser = _Parser(prog="matcalc", description="Symbolic matrix calculus: derive, verify, export and train.",
+                     epilog="Run 'matcalc COMMAND --help' for the options and examples of each command.")
+    parser.add_argument("--version", action="version", version=f"matcalc {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    derive = commands.add_parser("derive", parents=[debug], formatter_class=formatter, epilog=EXAMPLES["derive"],
+                                 help="differentiate an expression and print (or typeset) the result",
+                                 description="Differentiate EXPR (NumPy syntax: @ * / + - ** .T and functions "
+                                             "such as sigmoid, softmax, log, sum, trace, inv).")
+    derive.add_argument("expression", metavar="EXPR", help="the function, e.g. \"x @ A @ x.T\" ('-' reads stdin)")
+    derive.add_argument("--wrt", action="append", metavar="NAME", help="differentiate with respect to NAME (repeat)")
+    kind = derive.add_mutually_exclusive_group()
+    kind.add_argument("--jacobian", action="store_true", help="the Jacobian of a vector function")
+    kind.add_argument("--hessian", action="store_true", help="the Hessian of a scalar function of a vector")
+    derive.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                        help="Jacobian layout (default: numerator, rows follow the function)")
+    derive.add_argument("--steps", action="store_true", help="also print every step with its rule")
+    _add_declarations(derive)
+    out = derive.add_argument_group("step-by-step documents")
+    out.add_argument("--latex", metavar="FILE", help="write the derivation as LaTeX ('-' for stdout)")
+    out.add_argument("--markdown", metavar="FILE", help="write the derivation as Markdown ('-' for stdout)")
+    out.add_argument("--pdf", metavar="FILE", help="compile the derivation to PDF with pdflatex")
+    out.add_argument("--template", metavar="NAME|PATH",
+                     help="LaTeX template: article (default), fragment, or a template name/path")
+    out.add_argument("--template-dir", metavar="DIR", help="look for templates in DIR first")
+    out.add_argument("--bold-vectors", action="store_true", help="typeset vectors in bold")
+    out.add_argument("--title", help="the heading of the derivation")
+    derive.set_defaults(run=command_derive)
+
+    verify = commands.add_parser("verify", parents=[debug], formatter_class=formatter, epilog=EXAMPLES["verify"],
+                                 help="check a claimed derivative (exit 1 when it is wrong)",
+                                 description="Check that --expected is the derivative of EXPR, symbolically "
+                                             "and numerically, and say how it fails when it does not.")
+    verify.add_argument("expression", metavar="EXPR", nargs="?", help="the function ('-' reads stdin)")
+    verify.add_argument("--expected", metavar="EXPR", help="the claimed derivative")
+    verify.add_argument("--wrt", action="append", metavar="NAME", help="the variable")
+    kind = verify.add_mutually_exclusive_group()
+    kind.add_argument("--jacobian", action="store_true", help="the claim is a Jacobian")
+    kind.add_argument("--hessian", action="store_true", help="the claim is a Hessian")
+    kind.add_argument("--stationary", action="store_true", help="the claim solves ∇f = 0 for the variable")
+    verify.add_argument("--layout", choices=("numerator", "denominator"), default="numerator")
+    verify.add_argument("--convention", choices=("unconstrained", "symmetric"), default="unconstrained",
+                        help="for a symmetric variable: the plain gradient G, or G + Gᵀ − G ⊙ I")
+    verify.add_argument("--tolerance", type=float, default=1e-6, help="largest relative error (default 1e-6)")
+    verify.add_argument("--seed", type=int, default=0, help="seed of the random instances")
+    verify.add_argument("--where", action="append", metavar="NAME=EXPR",
+                        help="a symbol of the claim that abbreviates an expression (declare its shape too)")
+    verify.add_argument("--catalogue", action="store_true", help="check the built-in catalogue of identities")
+    verify.add_argument("--only", action="append", metavar="ID", help="with --catalogue: only these entries")
+    verify.add_argument("--markdown", metavar="FILE", help="with --catalogue: write the Markdown report")
+    _add_declarations(verify)
+    verify.set_defaults(run=command_verify)
+
+    export = commands.add_parser("export", parents=[debug], formatter_class=formatter, epilog=EXAMPLES["export"],
+                                 help="write a standalone NumPy module for a loss and its gradients",
+                                 description="Write a Python module, needing only NumPy, that computes the loss "
+                                             "EXPR and its gradients, with a finite-difference check_gradient.")
+    export.add_argument("expression", metavar="EXPR", help="the scalar loss ('-' reads stdin)")
+    export.add_argument("--wrt", action="append", metavar="NAME", help="a parameter (repeat)")
+    export.add_argument("-o", "--output", default="-", metavar="FILE", help="the module to write (default: stdout)")
+    export.add_argument("--function-name", default="loss_and_gradients", help="name of the generated function")
+    export.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    export.add_argument("--title", help="the first line of the module's docstring")
+    _add_declarations(export)
+    export.set_defaults(run=command_export)
+
+    train = commands.add_parser("train", parents=[debug], formatter_class=formatter, epilog=EXAMPLES["train"],
+                                help="train a model described in a TOML spec",
+                                description="Train the parameters of a loss on a CSV file or a data set bundled "
+                                            "with scikit-learn, with gradients derived and compiled by matcalc.")
+    train.add_argument("spec", metavar="SPEC", help="the TOML spec")
+    train.add_argument("-o", "--output", default="params.npz", metavar="FILE",
+                       help="the parameters and loss history (.npz; default params.npz; '-' for stdout)")
+    train.add_argument("--loss-curve", metavar="FILE", help="write the loss per epoch (.csv, or .png plot; '-' for stdout)")
+    train.add_argument("--epochs", type=int, help="override [train] epochs")
+    train.add_argument("--lr", type=float, help="override [train] lr")
+    train.add_argument("--batch-size", type=int, dest="batch_size", help="override [train] batch_size")
+    train.add_argument("--seed", type=int, help="override [train] seed")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(run=command_train)
+    return parser
+
+
+# ================================================================ main
+
+def _one_line(error) -> str:
+    """An error as one line; a parse error shows its text with the culprit between » «."""
+    text, position = getattr(error, "text", None), getattr(error, "position", None)
+    message = getattr(error, "message", None) or str(error).splitlines()[0]
+    if isinstance(error, MatcalcError) and text and position is not None and "\n" not in text:
+        length = max(1, getattr(error, "length", 1))
+        start = max(0, position - 40)
+        shown = (("…" if start else "") + text[start:position] + "»" + text[position:position + length] + "«"
+                 + text[position + length:position + length + 40] + ("…" if position + length + 40 < len(text) else ""))
+        return f"{message} (column {error.column}): {shown}"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "; ".join(lines) if len(lines) <= 3 else "; ".join(lines[:3]) + " …"
+
+
+def main(argv=None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("matcalc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as error:  # noqa: BLE001 - reported in one line; --debug shows the traceback
+        if args.debug:
+            raise
+        expected = isinstance(error, (MatcalcError, OSError))
+        kind = "error" if expected else f"internal error ({type(error).__name__}; --debug shows where)"
+        print(f"matcalc {args.command}: {kind}: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

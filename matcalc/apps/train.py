@@ -1,0 +1,361 @@
+"""Optimisers and a training loop over compiled loss-and-gradient functions.
+
+``Trainer(loss, wrt)`` compiles ``[loss, ∂loss/∂p for p in wrt]`` once (gradients from
+``matcalc.gradient`` unless given) and ``fit(data, init)`` runs full-batch gradient descent
+or minibatch SGD with plain steps, momentum or Adam.  The minibatch axis is found from the
+shapes: the one dimension that the data symbols carry and the parameters do not (``n`` for
+X n×d, y 1×n and w 1×d), so row- and column-vector conventions both work.
+
+The loop calls the compiled function directly after checking every array once, updates the
+parameters in place (copies of ``init``), records the loss of every epoch and stops early on
+a tolerance.  A NaN or infinite loss or gradient raises :class:`DivergenceError` naming the
+epoch, instead of training on garbage.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+from sympy.matrices.expressions import MatrixSymbol
+
+from ..backends.compile import CompiledFunction, DTYPES
+from ..errors import ArgumentError, DivergenceError, MatcalcError
+
+__all__ = ["Trainer", "TrainResult", "train", "GradientDescent", "Momentum", "Adam", "OPTIMIZERS"]
+
+
+# ---------------------------------------------------------------- optimisers
+
+class GradientDescent:
+    """p ← p − η ∇p."""
+
+    def __init__(self, lr=0.1):
+        self.lr = lr
+
+    def start(self, params):
+        pass
+
+    def step(self, params, grads):
+        for p, g in zip(params, grads):
+            p -= self.lr * g
+
+
+class Momentum:
+    """Heavy ball: v ← μ v − η ∇p, p ← p + v."""
+
+    def __init__(self, lr=0.1, momentum=0.9):
+        self.lr, self.momentum = lr, momentum
+
+    def start(self, params):
+        self.velocity = [np.zeros_like(p) for p in params]
+
+    def step(self, params, grads):
+        for p, g, v in zip(params, grads, self.velocity):
+            v *= self.momentum
+            v -= self.lr * g
+            p += v
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015): bias-corrected first and second moment estimates."""
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+
+    def start(self, params):
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.t = 0
+
+    def step(self, params, grads):
+        self.t += 1
+        scale = self.lr * math.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            m *= self.beta1
+            m += (1 - self.beta1) * g
+            v *= self.beta2
+            v += (1 - self.beta2) * (g * g)
+            p -= scale * m / (np.sqrt(v) + self.eps)
+
+
+OPTIMIZERS = {"gd": GradientDescent, "sgd": GradientDescent, "momentum": Momentum, "adam": Adam}
+
+
+def make_optimizer(optimizer, **options):
+    """An optimiser from its name ("gd"/"sgd", "momentum", "adam") or an instance."""
+    if not isinstance(optimizer, str):
+        return optimizer
+    if optimizer not in OPTIMIZERS:
+        raise MatcalcError(f"unknown optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
+    cls = OPTIMIZERS[optimizer]
+    accepted = cls.__init__.__code__.co_varnames[1:cls.__init__.__code__.co_argcount]
+    return cls(**{k: v for k, v in options.items() if k in accepted and v is not None})
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class TrainResult:
+    """What ``fit`` returns: final ``params`` (name → array), the loss ``history`` (one
+    value per epoch: the mean minibatch loss, or the full-batch loss before the epoch's
+    step), the number of ``epochs`` run, whether a tolerance stopped it (``converged``)
+    and why it stopped (``reason``)."""
+    params: dict
+    history: list = field(default_factory=list)
+    epochs: int = 0
+    converged: bool = False
+    reason: str = ""
+
+    @property
+    def final_loss(self) -> float:
+        return self.history[-1] if self.history else float("nan")
+
+    def plot(self, path, **options):
+        """Save the loss curve as a PNG (needs matplotlib: ``pip install matcalc[plot]``)."""
+        from .plot import plot_loss
+        return plot_loss(self.history, path, **options)
+
+
+# ---------------------------------------------------------------- the trainer
+
+def _key(k):
+    return k.name if isinstance(k, MatrixSymbol) else str(k)
+
+
+class Trainer:
+    """Train the parameters ``wrt`` of a scalar ``loss`` with gradients compiled by matcalc.
+
+    ``gradients`` (optional) are the gradient expressions, in the order of ``wrt``;
+    otherwise ``matcalc.gradient`` derives them.  ``optimizer`` is "gd" (= "sgd"),
+    "momentum", "adam" or an object with ``start(params)`` and ``step(params, grads)``;
+    ``lr``, ``momentum``, ``beta1``, ``beta2`` and ``eps`` configure it.  ``dtype`` and
+    ``backend`` go to :func:`matcalc.compile`.
+    """
+
+    def __init__(self, loss, wrt, *, gradients=None, optimizer="adam", lr=None, momentum=None,
+                 beta1=None, beta2=None, eps=None, dtype="float64", backend="numpy"):
+        self.wrt = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+        for p in self.wrt:
+            if not isinstance(p, MatrixSymbol):
+                raise MatcalcError(f"can only train matrix symbols, got {p!r}")
+        if gradients is None:
+            from ..calculus.derive import gradient   # the differentiator sits below this layer
+            gradients = [gradient(loss, p) for p in self.wrt]
+        gradients = list(gradients) if isinstance(gradients, (list, tuple)) else [gradients]
+        if len(gradients) != len(self.wrt):
+            raise MatcalcError(f"got {len(gradients)} gradients for {len(self.wrt)} parameters")
+        for p, g in zip(self.wrt, gradients):
+            if tuple(g.shape) != tuple(p.shape):
+                raise MatcalcError(f"the gradient for {p.name} has shape {g.shape}, not {p.shape}")
+        self.loss, self.gradients = loss, gradients
+        self.function = CompiledFunction([loss, *gradients], single=False, dtype=dtype, backend=backend)
+        self.dtype = dtype
+        self.optimizer = make_optimizer(optimizer, lr=lr if lr is not None else (1e-3 if optimizer == "adam" else 0.1),
+                                        momentum=momentum, beta1=beta1, beta2=beta2, eps=eps)
+        names = {p.name for p in self.wrt}
+        missing = names - {a.name for a in sympy.sympify(loss).atoms(MatrixSymbol)}
+        if missing:
+            raise MatcalcError(f"the loss does not depend on {', '.join(sorted(missing))}")
+        self.data_names = [n for n in self.function.inputs if n not in names]
+
+    # -- set-up
+
+    def batch_dimension(self, batch_dim=None):
+        """The dimension symbol minibatches are cut along (see the module docstring)."""
+        inputs = {inp.name: inp for inp in self.function._inputs}
+        data_dims, param_dims = set(), set()
+        for name, inp in inputs.items():
+            target = param_dims if name in {p.name for p in self.wrt} else data_dims
+            for d in inp.shape:
+                target |= sympy.sympify(d).free_symbols
+        if batch_dim is not None:
+            chosen = [d for d in data_dims if d.name == str(batch_dim)]
+            if not chosen:
+                raise MatcalcError(f"batch_dim {batch_dim!r} is not a dimension of the data "
+                                   f"({', '.join(sorted(d.name for d in data_dims)) or 'none'})")
+            return chosen[0]
+        candidates = sorted(data_dims - param_dims, key=lambda d: d.name)
+        if len(candidates) != 1:
+            raise MatcalcError("cannot tell which dimension holds the samples "
+                               f"(candidates: {', '.join(d.name for d in candidates) or 'none'}); "
+                               "pass batch_dim=")
+        return candidates[0]
+
+    def initial_params(self, init, dims, rng):
+        """Copies of ``init``; missing parameters get small random matrices (scaled by
+        1/√rows) or zero vectors, with dimensions from the data or ``dims``."""
+        init = {_key(k): v for k, v in (init or {}).items()}
+        unknown = set(init) - {p.name for p in self.wrt}
+        if unknown:
+            raise ArgumentError(f"init for {sorted(unknown)[0]!r}, which is not a parameter")
+        values = {}
+        for p in self.wrt:
+            if p.name in init:
+                values[p.name] = np.array(init[p.name], dtype=DTYPES[self.dtype])
+                continue
+            shape = []
+            for d in p.shape:
+                d = sympy.sympify(d)
+                if d.is_Integer:
+                    shape.append(int(d))
+                elif d.name in dims:
+                    shape.append(int(dims[d.name]))
+                else:
+                    raise ArgumentError(f"cannot initialise {p.name}: the size of {d} is unknown; "
+                                        f"pass init={{{p.name!r}: ...}} or dims={{{d.name!r}: ...}}")
+            rows, cols = shape
+            if rows == 1 or cols == 1:
+                values[p.name] = np.zeros(shape, dtype=DTYPES[self.dtype])
+            else:
+                values[p.name] = (rng.standard_normal(shape) / math.sqrt(rows)).astype(DTYPES[self.dtype])
+        return values
+
+    def _dims_of(self, data):
+        dims = {}
+        for inp in self.function._inputs:
+            if inp.name in data and inp.shape:
+                arr = np.asarray(data[inp.name])
+                if arr.ndim == 2:
+                    for d, size in zip(inp.shape, arr.shape):
+                        if sympy.sympify(d).is_Symbol:
+                            dims.setdefault(sympy.sympify(d).name, size)
+                elif arr.ndim == 1:
+                    rows, cols = inp.shape
+                    d = cols if sympy.sympify(rows) == 1 else rows
+                    if sympy.sympify(d).is_Symbol:
+                        dims.setdefault(sympy.sympify(d).name, arr.shape[0])
+        return dims
+
+    # -- training
+
+    def evaluate(self, data, params):
+        """The loss (a float) and gradients (a dict) at ``params`` on ``data``."""
+        kwargs = {**{_key(k): v for k, v in data.items()}, **{_key(k): v for k, v in params.items()}}
+        loss, *grads = self.function(**kwargs)
+        return loss, {p.name: g for p, g in zip(self.wrt, grads)}
+
+    def fit(self, data, init=None, *, epochs=100, batch_size=None, seed=0, tol=None, grad_tol=None,
+            progress=True, batch_dim=None, dims=None, callback=None) -> TrainResult:
+        """Train on ``data`` (symbol or name → array) from ``init`` (name → array).
+
+        ``batch_size=None`` is full-batch gradient descent; an int cuts shuffled minibatches
+        along the sample dimension each epoch.  ``tol`` stops when the epoch loss changes by
+        less than ``tol`` relative to its size; ``grad_tol`` when the norm of all gradients of
+        a full-batch step drops below it.  ``callback(epoch, loss, params)`` is called after
+        each epoch and may return True to stop.  ``progress`` shows a tqdm bar.
+        """
+        data = {_key(k): v for k, v in data.items()}
+        unknown = set(data) - set(self.data_names)
+        if unknown:
+            raise ArgumentError(f"unexpected data {sorted(unknown)[0]!r}; the loss reads "
+                                f"{', '.join(self.data_names) or 'no data'}")
+        if epochs < 1:
+            raise ArgumentError(f"epochs must be at least 1, got {epochs}")
+        rng = np.random.default_rng(seed)
+        known_dims = {**self._dims_of(data), **{str(k): v for k, v in (dims or {}).items()}}
+        params = self.initial_params(init, known_dims, rng)
+        # check every array once; the loop below calls the generated function directly
+        args = self.function.prepare({**data, **params, **{k: v for k, v in (dims or {}).items()
+                                                          if k in {d.name for d in self.function._free_dims}}})
+        position = {inp.name: i for i, inp in enumerate(self.function._inputs)}
+        for p in self.wrt:   # train the prepared (converted, reshaped) copies in place
+            if args[position[p.name]] is params[p.name] or np.shares_memory(args[position[p.name]], params[p.name]):
+                params[p.name] = args[position[p.name]]
+            else:
+                params[p.name] = args[position[p.name]] = np.array(args[position[p.name]])
+        plist = [params[p.name] for p in self.wrt]
+        self.optimizer.start(plist)
+
+        slices = []   # (argument position, axis) of every data array cut into minibatches
+        n_samples = None
+        if batch_size is not None:
+            if int(batch_size) < 1:
+                raise ArgumentError(f"batch_size must be at least 1, got {batch_size}")
+            batch = self.batch_dimension(batch_dim)
+            for inp in self.function._inputs:
+                if inp.name in data:
+                    for axis, d in enumerate(inp.shape):
+                        if sympy.sympify(d) == batch:
+                            slices.append((position[inp.name], axis))
+                            n_samples = args[position[inp.name]].shape[axis]
+            if n_samples is None:
+                raise MatcalcError(f"no data array has the sample dimension {batch}")
+        full = list(args)
+
+        result = TrainResult(params=params)
+        bar = _progress(epochs, progress)
+        every = max(1, epochs // 200)
+        try:
+            for epoch in range(1, epochs + 1):
+                if batch_size is None:
+                    loss, grads = self._step(full, plist, epoch)
+                    epoch_loss = loss
+                else:
+                    order = rng.permutation(n_samples)
+                    total, count = 0.0, 0
+                    for start in range(0, n_samples, int(batch_size)):
+                        index = order[start:start + int(batch_size)]
+                        batch_args = list(full)
+                        for pos, axis in slices:
+                            batch_args[pos] = np.take(full[pos], index, axis=axis)
+                        loss, grads = self._step(batch_args, plist, epoch)
+                        total += loss * len(index)
+                        count += len(index)
+                    epoch_loss = total / count
+                result.history.append(epoch_loss)
+                result.epochs = epoch
+                if bar is not None and (epoch % every == 0 or epoch == epochs):
+                    bar.set_postfix(loss=f"{epoch_loss:.6g}", refresh=False)
+                    bar.update(epoch - bar.n)
+                if callback is not None and callback(epoch, epoch_loss, params):
+                    result.reason = "callback"
+                    break
+                if grad_tol is not None and batch_size is None:
+                    norm = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
+                    if norm <= grad_tol:
+                        result.converged, result.reason = True, f"gradient norm {norm:.3g} <= {grad_tol}"
+                        break
+                if tol is not None and len(result.history) > 1:
+                    previous = result.history[-2]
+                    if abs(previous - epoch_loss) <= tol * max(abs(epoch_loss), 1e-300):
+                        result.converged, result.reason = True, f"relative loss change <= {tol}"
+                        break
+            else:
+                result.reason = f"{epochs} epochs"
+        finally:
+            if bar is not None:
+                bar.close()
+        return result
+
+    def _step(self, args, plist, epoch):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            # a diverging run is reported once, below, instead of as a stream of warnings
+            loss, *grads = self.function._fn(*args)
+        loss = float(np.asarray(loss).reshape(-1)[0])
+        if self.function.backend != "numpy":
+            grads = [np.asarray(g) for g in grads]
+        if not math.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads):
+            bad = "loss" if not math.isfinite(loss) else next(
+                p.name for p, g in zip(self.wrt, grads) if not np.all(np.isfinite(g)))
+            raise DivergenceError(f"training diverged at epoch {epoch}: the {'loss' if bad == 'loss' else 'gradient of ' + bad} "
+                                  f"became {loss if bad == 'loss' else 'non-finite'}; try a smaller learning rate "
+                                  f"(lr={getattr(self.optimizer, 'lr', '?')})")
+        self.optimizer.step(plist, grads)
+        return loss, grads
+
+
+def _progress(epochs, progress):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=epochs, desc="training", unit="epoch", leave=False)
+
+
+def train(loss, wrt, data, init=None, *, gradients=None, optimizer="adam", lr=None, momentum=None,
+          beta1=None, beta2=None, eps=None, dtype="float64", backend="numpy", **fit_options) -> TrainResult:
+    """One call: build a :class:`Trainer` and ``fit`` it.  See both for the options."""
+    trainer = Trainer(loss, wrt, gradients=gradients, optimizer=optimizer, lr=lr, momentum=momentum,
+                      beta1=beta1, beta2=beta2, eps=eps, dtype=dtype, backend=backend)
+    return trainer.fit(data, init, **fit_options)

@@ -1,0 +1,385 @@
+"""The derivation engine: gradients, Jacobians and Hessians as recorded derivations.
+
+* ``gradient(f, X)`` — reverse mode.  Starting from f̄ = 1, walk the expression DAG from
+  the top (each shared subexpression once, after all its uses), apply each node's adjoint
+  rule from :mod:`matcalc.rules` and simplify each adjoint as it is formed.  The result has
+  X's shape (the layout convention of the seeds: ∂f/∂x of a row vector is a row).
+* ``jacobian(y, x)`` — forward mode.  Build the differential dy (linear in dx) bottom-up,
+  then read the Jacobian off it: dy = J dx for column vectors (numerator layout,
+  J[i, j] = ∂yᵢ/∂xⱼ); denominator layout is the transpose.
+* ``hessian(f, x)`` — the Jacobian of the gradient.
+
+Each node visited becomes a :class:`Step` (rule, target, before, after); a
+:class:`Derivation` holds them: data for printers and templates, which do no math.
+"""
+from __future__ import annotations
+
+import sympy
+from sympy import Basic, S
+from sympy.core.sympify import _sympify
+from sympy.matrices.expressions import (
+    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, Trace, Transpose, ZeroMatrix,
+)
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
+from sympy.matrices.expressions.special import OneMatrix
+
+from ..core import algebra
+from ..errors import DifferentiationError
+from .rules import adjoint_rule, differential_rule
+from ..core.shapes import shape_text
+from .derivation import Derivation, Step
+from .simplify import simplify
+from ..core.symbols import MatrixSymbol, matrix_symbols
+
+
+# ------------------------------------------------------------------ checks
+
+def _check_variables(f, wrt):
+    if isinstance(wrt, (list, tuple)):
+        variables = tuple(wrt)
+    else:
+        variables = (wrt,)
+    if not variables:
+        raise DifferentiationError("no variable to differentiate with respect to")
+    free = set(matrix_symbols(f))
+    for x in variables:
+        if not isinstance(x, SympyMatrixSymbol):
+            kind = type(x).__name__
+            raise DifferentiationError(
+                f"can only differentiate with respect to a matrix symbol (made with rowvec, colvec or "
+                f"matrix), not the {kind} {x}")
+        if x not in free:
+            twins = [s for s in free if s.name == x.name]
+            if twins:
+                raise DifferentiationError(
+                    f"{shape_text(x)} does not occur in the function, but a different symbol named "
+                    f"{x.name} does: {shape_text(twins[0])}; use the same symbol object")
+    return variables
+
+
+def _check_scalar(f):
+    if isinstance(f, MatrixExpr):
+        if f.shape != (1, 1):
+            raise DifferentiationError(
+                f"a gradient needs a scalar function, but {shape_text(f)} is a matrix; "
+                f"use jacobian for vector functions")
+    elif not isinstance(f, sympy.Expr):
+        raise DifferentiationError(f"cannot differentiate {f!r}: not a SymPy expression")
+
+
+class _Dependence:
+    """Which subexpressions depend on the variables (memoised)."""
+
+    def __init__(self, variables):
+        self.variables = set(variables)
+        self.memo = {}
+
+    def __call__(self, node) -> bool:
+        if node in self.variables:
+            return True
+        if not isinstance(node, Basic) or isinstance(node, SympyMatrixSymbol) or not node.args:
+            return False
+        if node not in self.memo:
+            self.memo[node] = any(self(a) for a in node.args)
+        return self.memo[node]
+
+
+def _topological(root, depends):
+    """Nodes that depend on the variables, each after every node that uses it."""
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen or not depends(node):
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        if not isinstance(node, SympyMatrixSymbol):
+            for child in node.args:
+                if child not in seen:
+                    stack.append((child, False))
+    return list(reversed(order))
+
+
+# ------------------------------------------------------------------ reverse mode
+
+def _reverse(f, variables):
+    depends = _Dependence(variables)
+    adjoints = {f: [S.One]}
+    sources = {f: []}
+    steps, results = [], {}
+    for node in _topological(f, depends):
+        contributions = [c for c in adjoints.get(node, []) if not algebra.is_zero(c)]
+        if not contributions:
+            continue
+        raw = algebra.add(*contributions)
+        value = simplify(raw)
+        if node is not f:
+            rule = " and ".join(dict.fromkeys(sources[node]))
+            steps.append(Step(rule, node, raw, value))
+        if node in depends.variables:
+            results[node] = value
+            continue
+        if algebra.is_zero(value):
+            continue
+        rule = adjoint_rule(node)
+        for child, contribution in rule.function(node, value):
+            if contribution is None or not depends(child):
+                continue
+            adjoints.setdefault(child, []).append(contribution)
+            sources.setdefault(child, []).append(rule.name)
+    ordered = {}
+    for x in variables:
+        value = results.get(x)
+        ordered[x] = ZeroMatrix(*x.shape) if value is None or algebra.is_zero(value) else value
+    return ordered, steps
+
+
+def derive(f, wrt, *, kind="gradient", layout="numerator"):
+    """Differentiate and keep the steps.
+
+    ``kind="gradient"`` (scalar f, any matrix symbols), ``"jacobian"`` (vector f, one vector
+    symbol) or ``"hessian"`` (scalar f, one vector symbol).  Returns a :class:`Derivation`.
+    """
+    if isinstance(f, str):
+        raise TypeError("derive takes an expression, not text; use mc.parse(text, shapes) first")
+    f = _sympify(f) if not isinstance(f, Basic) else f
+    if layout not in ("numerator", "denominator"):
+        raise ValueError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
+    variables = _check_variables(f, wrt)
+    if kind == "gradient":
+        _check_scalar(f)
+        results, steps = _reverse(f, variables)
+        return Derivation(f, variables, "gradient", results, steps, layout)
+    if kind == "jacobian":
+        results, steps = {}, []
+        for x in variables:
+            results[x], more = _jacobian(f, x, layout)
+            steps.extend(more)
+        return Derivation(f, variables, "jacobian", results, steps, layout)
+    if kind == "hessian":
+        _check_scalar(f)
+        results, steps = {}, []
+        for x in variables:
+            _require_vector(x, "a Hessian")
+            grads, first = _reverse(f, (x,))
+            hess, second = _jacobian(grads[x], x, "numerator")
+            results[x] = hess
+            steps.extend(first + [Step("gradient", x, grads[x], grads[x])] + second)
+        return Derivation(f, variables, "hessian", results, steps, "numerator")
+    raise ValueError(f"kind must be 'gradient', 'jacobian' or 'hessian', not {kind!r}")
+
+
+def gradient(f, X):
+    """∂f/∂X for a scalar f (a SymPy scalar or a 1×1 matrix expression), shaped like X."""
+    return derive(f, X, kind="gradient").result
+
+
+def jacobian(y, x, layout="numerator"):
+    """The Jacobian of a vector y with respect to a vector symbol x.
+
+    ``layout="numerator"``: (len y)×(len x), J[i, j] = ∂yᵢ/∂xⱼ (seed 000: ∂(xA + b)/∂x = Aᵀ).
+    ``layout="denominator"``: the transpose.
+    """
+    return derive(y, x, kind="jacobian", layout=layout).result
+
+
+def hessian(f, x):
+    """The n×n Hessian H[i, j] = ∂²f/∂xᵢ∂xⱼ of a scalar f with respect to a vector symbol x."""
+    return derive(f, x, kind="hessian").result
+
+
+# ------------------------------------------------------------------ forward mode
+
+def _require_vector(x, what):
+    if x.shape[0] != 1 and x.shape[1] != 1:
+        raise DifferentiationError(
+            f"{what} is taken with respect to a vector, but {shape_text(x)} is a matrix; "
+            f"differentiate with respect to a row or column vector, or use gradient for matrices")
+
+
+def _differential(expr, x, dx):
+    """(dexpr, steps): the differential of expr, linear in the symbol dx."""
+    depends = _Dependence([x])
+    memo, steps = {}, []
+
+    def d(node):
+        if node == x:
+            return dx
+        if not depends(node):
+            return None
+        if node not in memo:
+            rule = differential_rule(node)
+            raw = rule.function(node, d)
+            value = simplify(raw)
+            memo[node] = value
+            if raw is not None:
+                steps.append(Step(rule.name, node, raw, value))
+        return memo[node]
+
+    return d(expr), steps
+
+
+def _jacobian(y, x, layout):
+    _require_vector(x, "a Jacobian")
+    if not isinstance(y, MatrixExpr):
+        y_shape = (1, 1)
+    else:
+        y_shape = y.shape
+        if y_shape[0] != 1 and y_shape[1] != 1:
+            raise DifferentiationError(
+                f"a Jacobian is taken of a vector, but {shape_text(y)} is a matrix; "
+                f"use gradient of a scalar, or vectorise")
+    y_length = y_shape[1] if y_shape[0] == 1 else y_shape[0]
+    x_length = x.shape[1] if x.shape[0] == 1 else x.shape[0]
+    dx = MatrixSymbol(f"d{x.name}", *x.shape)
+    dy, steps = _differential(y, x, dx)
+    if dy is None or algebra.is_zero(dy):
+        J = ZeroMatrix(y_length, x_length)
+    else:
+        # Read the Jacobian off dy in column form: dy = J dξ with dξ a column.
+        column = MatrixSymbol(f"d{x.name}", x_length, 1) if x.shape[0] == 1 else dx
+        if x.shape[0] == 1:
+            dy = dy.xreplace({dx: Transpose(column)})
+        if not isinstance(dy, MatrixExpr):
+            dy = dy * Identity(1)
+        if dy.shape[0] == 1 and dy.shape[1] != 1 or (y_shape[0] == 1 and y_shape[1] != 1):
+            dy = Transpose(dy)
+        dy = simplify(dy)
+        J = simplify(_coefficient(dy, column))
+        steps.append(Step("read off the Jacobian", y, dy, J))
+    if layout == "denominator":
+        J = simplify(Transpose(J))
+    return J, steps
+
+
+def _coefficient(expr, v):
+    """M with expr = M v, for a column expr linear in the column symbol v."""
+    if expr == v:
+        return Identity(v.shape[0])
+    if isinstance(expr, MatAdd):
+        return algebra.add(*[_coefficient(t, v) for t in expr.args if t.has(v)])
+    if isinstance(expr, HadamardProduct):
+        inside = [f for f in expr.args if f.has(v)]
+        outside = [f for f in expr.args if not f.has(v)]
+        if len(inside) != 1:
+            raise _not_linear(expr)
+        scale = outside[0] if len(outside) == 1 else HadamardProduct(*outside)
+        return algebra.mul(DiagMatrix(scale), _coefficient(inside[0], v))
+    if isinstance(expr, MatMul):
+        coefficient, matrices = expr.as_coeff_matrices()
+        positions = [i for i, m in enumerate(matrices) if m.has(v)]
+        if not positions and coefficient.has(v):
+            # s(v) u with a scalar s linear in v: the outer product u (∂s/∂v)
+            constant, linear = coefficient.as_independent(v, as_Add=False)
+            return algebra.mul(constant, *matrices, _row_coefficient(linear, v))
+        if len(positions) != 1 or coefficient.has(v):
+            raise _not_linear(expr)
+        i = positions[0]
+        left, inner, right = matrices[:i], matrices[i], matrices[i + 1:]
+        if isinstance(inner, MatAdd):
+            # L (P + Q) R = L P R + L Q R
+            return algebra.add(*[_coefficient(simplify(algebra.mul(coefficient, *left, term, *right)), v)
+                                 for term in inner.args if term.has(v)])
+        if inner.shape[1] == 1:
+            # L g(v) r with r 1×1: the scalar r scales.
+            scale = [Trace(algebra.mul(*right))] if right else []
+            return algebra.mul(coefficient, *scale, *left, _coefficient(inner, v))
+        if inner.shape[0] == 1 and right:
+            # L gᵀ R with gᵀ a row: L (gᵀR) = L (Rᵀ g) for a column R.
+            g = simplify(Transpose(inner))
+            R = algebra.mul(*right)
+            return algebra.mul(coefficient, *left, algebra.transpose(R), _coefficient(g, v))
+        if isinstance(inner, DiagMatrix) and right:
+            R = algebra.mul(*right)
+            if R.shape[1] == 1:
+                return algebra.mul(coefficient, *left, DiagMatrix(R), _coefficient(inner.args[0], v))
+        raise _not_linear(expr)
+    if isinstance(expr, DiagonalOf):
+        return _diagonal_coefficient(expr.arg, v)
+    if not isinstance(expr, MatrixExpr) and expr.is_Mul:
+        scalars = [a for a in expr.args if not a.has(v)]
+        inside = [a for a in expr.args if a.has(v)]
+        if len(inside) == 1:
+            return algebra.mul(*scalars, _coefficient(inside[0], v))
+    raise _not_linear(expr)
+
+
+def _row_coefficient(s, v):
+    """The row r with s = r v, for a scalar s linear in the column symbol v."""
+    from ..core.functions import SumAll
+    if isinstance(s, MatrixExpr):  # a 1×1 matrix expression
+        return _coefficient(s, v)
+    if isinstance(s, SumAll):
+        inner = s.arg
+        if inner.shape[1] != 1 and inner.shape[0] == 1:
+            inner = simplify(Transpose(inner))  # the sum of a row is the sum of its transpose
+        if inner.shape[1] != 1:
+            raise _not_linear(s)
+        return algebra.mul(OneMatrix(1, inner.shape[0]), _coefficient(inner, v))
+    if isinstance(s, Trace):
+        return _trace_coefficient(s.arg, v)
+    if s.is_Add:
+        return algebra.add(*[_row_coefficient(t, v) for t in s.args if t.has(v)])
+    if s.is_Mul:
+        constant, linear = s.as_independent(v, as_Add=False)
+        if constant != 1:
+            return algebra.mul(constant, _row_coefficient(linear, v))
+    raise _not_linear(s)
+
+
+def _diagonal_coefficient(M, v):
+    """M' with diagonal(M) = M' v, for an M linear in v through a diagonal matrix."""
+    if isinstance(M, DiagMatrix):
+        g = M.args[0]
+        return _coefficient(g if g.shape[1] == 1 else simplify(Transpose(g)), v)
+    if isinstance(M, MatAdd):
+        return algebra.add(*[_diagonal_coefficient(t, v) for t in M.args if t.has(v)])
+    if isinstance(M, MatMul):
+        coefficient, matrices = M.as_coeff_matrices()
+        positions = [i for i, m in enumerate(matrices) if m.has(v)]
+        if len(positions) == 1 and isinstance(matrices[positions[0]], DiagMatrix) and not coefficient.has(v):
+            # diagonal(L diag(g) R)ᵢ = Σⱼ Lᵢⱼ gⱼ Rⱼᵢ = ((L ⊙ Rᵀ) g)ᵢ
+            i = positions[0]
+            L = algebra.mul(*matrices[:i]) if i else Identity(matrices[i].shape[0])
+            R = algebra.mul(*matrices[i + 1:]) if i + 1 < len(matrices) else Identity(matrices[i].shape[0])
+            g = matrices[i].args[0]
+            g = g if g.shape[1] == 1 else simplify(Transpose(g))
+            return algebra.mul(coefficient, algebra.hadamard(L, algebra.transpose(R)), _coefficient(g, v))
+    raise _not_linear(DiagonalOf(M))
+
+
+def _trace_coefficient(M, v):
+    """The row r with tr M = r v, for a square M linear in the column symbol v."""
+    if M.shape == (1, 1) and not isinstance(M, MatAdd):
+        return _coefficient(M, v)
+    if isinstance(M, MatAdd):
+        return algebra.add(*[_trace_coefficient(t, v) for t in M.args if t.has(v)])
+    if isinstance(M, MatMul):
+        coefficient, matrices = M.as_coeff_matrices()
+        positions = [i for i, m in enumerate(matrices) if m.has(v)]
+        if len(positions) == 1 and not coefficient.has(v):
+            i = positions[0]
+            inner = matrices[i]
+            if isinstance(inner, MatAdd):
+                return algebra.add(*[
+                    _trace_coefficient(simplify(algebra.mul(coefficient, *matrices[:i], t, *matrices[i + 1:])), v)
+                    for t in inner.args if t.has(v)])
+            around = algebra.mul(*matrices[i + 1:], *matrices[:i])  # tr(L g R) = tr(R L g)
+            if inner.shape[1] == 1:
+                return algebra.mul(coefficient, around, _coefficient(inner, v))
+            if inner.shape[0] == 1:
+                # tr(L gᵀ R) = gᵀ (R L) = (R L)ᵀ g
+                g = simplify(Transpose(inner))
+                return algebra.mul(coefficient, algebra.transpose(around), _coefficient(g, v))
+    raise _not_linear(Trace(M))
+
+
+def _not_linear(expr):
+    return DifferentiationError(
+        f"cannot read a Jacobian off the differential {expr} ({type(expr).__name__}); "
+        f"this form of vector function is not supported yet")

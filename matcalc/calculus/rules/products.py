@@ -1,0 +1,101 @@
+"""Bilinear nodes: matrix products, Hadamard products and powers.
+
+One identity covers each: d(AB) = dA B + A dB (the product rule), whose adjoint is
+Ā = C̄Bᵀ, B̄ = AᵀC̄; for an n-ary product every factor sees the product of the others.
+"""
+import sympy
+from sympy import HadamardProduct, MatMul
+from sympy.matrices.expressions.hadamard import HadamardPower
+from sympy.matrices.expressions.matpow import MatPow
+
+from ...core.algebra import add, hadamard, is_matrix, mul, sum_entries, transpose
+from . import adjoint, differential
+
+
+def _split(node):
+    coefficient, matrices = node.as_coeff_matrices()
+    return coefficient, list(matrices)
+
+
+@adjoint(MatMul, "product rule")
+def matmul_adjoint(node, adj):
+    """C = α A₁⋯Aₖ  ⇒  Āᵢ = α (A₁⋯Aᵢ₋₁)ᵀ C̄ (Aᵢ₊₁⋯Aₖ)ᵀ,  ᾱ = sum(C̄ ⊙ A₁⋯Aₖ)."""
+    coefficient, matrices = _split(node)
+    for i, factor in enumerate(matrices):
+        left = [transpose(m) for m in reversed(matrices[:i])]
+        right = [transpose(m) for m in reversed(matrices[i + 1:])]
+        yield factor, mul(coefficient, *left, adj, *right)
+    if coefficient != 1:
+        yield coefficient, sum_entries(hadamard(adj, mul(*matrices)))
+
+
+@differential(MatMul, "product rule")
+def matmul_differential(node, d):
+    """d(α A₁⋯Aₖ) = dα A₁⋯Aₖ + Σᵢ α A₁⋯dAᵢ⋯Aₖ."""
+    coefficient, matrices = _split(node)
+    terms = [mul(coefficient, *matrices[:i], d(factor), *matrices[i + 1:])
+             for i, factor in enumerate(matrices)]
+    if coefficient != 1:
+        terms.append(mul(d(coefficient), *matrices))
+    return add(*terms)
+
+
+@adjoint(HadamardProduct, "Hadamard product rule")
+def hadamard_adjoint(node, adj):
+    """C = A ⊙ B  ⇒  Ā = C̄ ⊙ B, B̄ = C̄ ⊙ A."""
+    factors = list(node.args)
+    for i, factor in enumerate(factors):
+        yield factor, hadamard(adj, *factors[:i], *factors[i + 1:])
+
+
+@differential(HadamardProduct, "Hadamard product rule")
+def hadamard_differential(node, d):
+    """d(A ⊙ B) = dA ⊙ B + A ⊙ dB."""
+    factors = list(node.args)
+    return add(*[hadamard(*factors[:i], d(f), *factors[i + 1:]) for i, f in enumerate(factors)])
+
+
+@adjoint(HadamardPower, "power rule")
+def hadamard_power_adjoint(node, adj):
+    """C = A^{∘p}  ⇒  Ā = C̄ ⊙ p A^{∘(p−1)}  (p a constant)."""
+    base, exponent = node.args
+    yield base, hadamard(adj, mul(exponent, _power(base, exponent - 1)))
+
+
+@differential(HadamardPower, "power rule")
+def hadamard_power_differential(node, d):
+    """d(A^{∘p}) = p A^{∘(p−1)} ⊙ dA."""
+    base, exponent = node.args
+    return hadamard(mul(exponent, _power(base, exponent - 1)), d(base))
+
+
+def _power(base, exponent):
+    from ...core.algebra import ones_like
+    if exponent == 0:
+        return ones_like(base)
+    if exponent == 1:
+        return base
+    return HadamardPower(base, exponent)
+
+
+@adjoint(MatPow, "matrix power rule")
+def matpow_adjoint(node, adj):
+    """C = Aᵏ (k ≥ 1 an integer)  ⇒  Ā = Σᵢ (Aⁱ)ᵀ C̄ (Aᵏ⁻¹⁻ⁱ)ᵀ."""
+    base, k = node.args
+    k = _positive_integer(node, k)
+    yield base, add(*[mul(*[transpose(base)] * i, adj, *[transpose(base)] * (k - 1 - i)) for i in range(k)])
+
+
+@differential(MatPow, "matrix power rule")
+def matpow_differential(node, d):
+    """d(Aᵏ) = Σᵢ Aⁱ dA Aᵏ⁻¹⁻ⁱ."""
+    base, k = node.args
+    k = _positive_integer(node, k)
+    return add(*[mul(*[base] * i, d(base), *[base] * (k - 1 - i)) for i in range(k)])
+
+
+def _positive_integer(node, k):
+    from ...errors import DifferentiationError
+    if not (k.is_Integer and k >= 1):
+        raise DifferentiationError(f"matrix power {node}: only positive integer powers have a rule (use inv for −1)")
+    return int(k)

@@ -1,0 +1,587 @@
+"""Canonical form and textbook factoring of matrix expressions.
+
+``simplify`` rewrites bottom-up until nothing changes:
+
+* transposes are pushed down onto symbols ((AB)ᵀ → BᵀAᵀ, symmetric Sᵀ → S);
+* zero, identities and ones are pruned (A ⊙ 1 → A, I A → A, 1ᵀ1 → n, Y1 → 1 for one-hot Y);
+* like terms are collected and a sum is expanded only when that makes terms cancel
+  (y ⊙ (1 − p) − (1 − y) ⊙ p → y − p);
+* common factors are pulled out: the scalar one (Ŷ/N − Y/N → (Ŷ − Y)/N), a left or right
+  matrix factor (xA + xAᵀ → x(A + Aᵀ)) and a Hadamard factor (A ⊙ C + B ⊙ C → (A + B) ⊙ C).
+
+No calculus here: rules produce raw derivatives, this layer makes them read like a textbook.
+"""
+from __future__ import annotations
+
+import itertools
+from functools import reduce
+
+import sympy
+from sympy import Basic, S
+from sympy.core.sorting import default_sort_key
+from sympy.matrices.expressions import (
+    HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose,
+    ZeroMatrix,
+)
+from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.hadamard import HadamardPower
+from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
+
+from ..core import algebra
+from ..core.algebra import is_matrix
+from ..core.functions import Elementwise, LogSumExp, Softmax, SumAll
+from ..core.symbols import assumptions_of
+
+MAX_PASSES = 12
+MAX_EXPANDED_TERMS = 64
+
+
+def simplify(expr):
+    """Canonicalise and factor ``expr`` (a matrix or scalar expression); None → None."""
+    if expr is None:
+        return None
+    for _ in range(MAX_PASSES):
+        new = _rewrite(expr)
+        if new == expr:
+            break
+        expr = new
+    return _present(new)
+
+
+def _present(expr):
+    """Fold a sum of transposes back into the transpose of a sum: xᵀ − μᵀ → (x − μ)ᵀ.  Canonical forms stay canonical: this is a fixed,
+    deterministic last step, and the next ``simplify`` pushes the transpose down again."""
+    if not isinstance(expr, Basic) or not expr.args or isinstance(
+            expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)):
+        return expr
+    if isinstance(expr, (Softmax, LogSumExp)):
+        node = type(expr)(_present(expr.arg), expr.axis)
+    else:
+        args = [_present(a) for a in expr.args]
+        node = expr if tuple(args) == expr.args else expr.func(*args)
+    if isinstance(node, MatAdd) and all(isinstance(_split(t)[1], Transpose) for t in node.args):
+        return Transpose(_sum_of([(c, m.arg) for c, m in (_split(t) for t in node.args)]))
+    return node
+
+
+def size(expr) -> int:
+    """A node count: the measure "shorter" refers to (symbols count 1, transposes 1 more)."""
+    if isinstance(expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)) or not expr.args:
+        return 1
+    if isinstance(expr, (Softmax, LogSumExp)):
+        return 1 + size(expr.arg)
+    return 1 + sum(size(a) for a in expr.args)
+
+
+# ------------------------------------------------------------------ the bottom-up pass
+
+def _zero(result, like):
+    if result is None:
+        return algebra.zero_like(like)
+    return result
+
+
+_MEMO: dict = {}
+_MEMO_LIMIT = 200_000
+
+
+def _rewrite(expr):
+    """One bottom-up pass.  Memoised: rewriting is pure, and derivatives repeat the forward
+    expressions in every step, so each distinct subexpression is rewritten once."""
+    try:
+        return _MEMO[expr]
+    except KeyError:
+        pass
+    except TypeError:
+        return _rewrite_node(expr)
+    if len(_MEMO) > _MEMO_LIMIT:
+        _MEMO.clear()
+    result = _MEMO[expr] = _rewrite_node(expr)
+    return result
+
+
+def _rewrite_node(expr):
+    if isinstance(expr, OneMatrix) and expr.shape == (1, 1):
+        return Identity(1)  # SymPy's own canonical 1×1 matrix of ones
+    if not isinstance(expr, Basic) or not expr.args or isinstance(expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)):
+        return expr
+    if isinstance(expr, (Softmax, LogSumExp)):
+        node = type(expr)(_rewrite(expr.arg), expr.axis)
+    else:
+        args = [_rewrite(a) for a in expr.args]
+        node = _rebuild(expr, args)
+    for klass in type(node).__mro__:
+        if klass in REWRITES:
+            return _zero(REWRITES[klass](node), node)
+    return node
+
+
+def _rebuild(expr, args):
+    if isinstance(expr, MatMul):
+        return _zero(algebra.mul(*args), expr)
+    if isinstance(expr, MatAdd):
+        return _zero(algebra.add(*args), expr)
+    if isinstance(expr, HadamardProduct):
+        return _zero(algebra.hadamard(*args), expr)
+    if tuple(args) == expr.args:
+        return expr
+    return expr.func(*args)
+
+
+REWRITES = {}
+
+
+def rewrite(cls):
+    def register(function):
+        REWRITES[cls] = function
+        return function
+    return register
+
+
+# ------------------------------------------------------------------ transposes
+
+@rewrite(Transpose)
+def _transpose(node):
+    """Push a transpose down onto symbols."""
+    arg = node.arg
+    if arg.shape == (1, 1):
+        return arg  # a 1×1 matrix is its own transpose
+    if isinstance(arg, SympyMatrixSymbol):
+        return arg._eval_transpose() if hasattr(arg, "assumptions") else node
+    if isinstance(arg, Transpose):
+        return arg.arg
+    if isinstance(arg, MatMul):
+        coefficient, matrices = arg.as_coeff_matrices()
+        return algebra.mul(coefficient, *[_transpose(Transpose(m)) for m in reversed(matrices)])
+    if isinstance(arg, MatAdd):
+        return algebra.add(*[_transpose(Transpose(t)) for t in arg.args])
+    if isinstance(arg, HadamardProduct):
+        return algebra.hadamard(*[_transpose(Transpose(f)) for f in arg.args])
+    if isinstance(arg, HadamardPower):
+        return HadamardPower(_transpose(Transpose(arg.args[0])), arg.args[1])
+    if isinstance(arg, (OneMatrix, ZeroMatrix)):
+        return type(arg)(arg.shape[1], arg.shape[0])
+    if isinstance(arg, (Identity, DiagMatrix)):
+        return arg
+    if isinstance(arg, Inverse):
+        return _inverse(Inverse(_transpose(Transpose(arg.arg))))
+    # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
+    return node
+
+
+@rewrite(Inverse)
+def _inverse(node):
+    arg = node.arg
+    if isinstance(arg, Inverse):
+        return arg.arg
+    if isinstance(arg, Identity):
+        return arg
+    if isinstance(arg, Transpose) and {"symmetric", "spd"} & assumptions_of(arg.arg):
+        return Inverse(arg.arg)
+    return node
+
+
+# ------------------------------------------------------------------ products
+
+def _is_onehot(expr) -> bool:
+    return "onehot" in assumptions_of(expr)
+
+
+@rewrite(MatMul)
+def _matmul(node):
+    coefficient, matrices = node.as_coeff_matrices()
+    matrices = list(matrices)
+    changed = True
+    while changed and len(matrices) > 1:
+        changed = False
+        for i in range(len(matrices) - 1):
+            left, right = matrices[i], matrices[i + 1]
+            merged = _merge_pair(left, right)
+            if merged is not None:
+                factor, replacement = merged
+                coefficient *= factor
+                matrices[i:i + 2] = replacement
+                changed = True
+                break
+    coefficient, matrices = _normalise_sign(coefficient, matrices)
+    product = algebra.mul(coefficient, *matrices)
+    distributed = _distribute_diagonal(coefficient, matrices)
+    if distributed is not None and size(distributed) < size(product):
+        return distributed
+    return product
+
+
+def _distribute_diagonal(coefficient, matrices):
+    """diag(s)(I − 1 sᵀ) → diag(s) − s sᵀ: distribute a sum next to a diagonal matrix,
+    kept only when the result is shorter."""
+    for i, m in enumerate(matrices):
+        if not isinstance(m, MatAdd):
+            continue
+        neighbours = matrices[max(i - 1, 0):i] + matrices[i + 1:i + 2]
+        if not any(isinstance(n, DiagMatrix) for n in neighbours):
+            continue
+        terms = [algebra.mul(coefficient, *matrices[:i], t, *matrices[i + 1:]) for t in m.args]
+        # local rewrites and like terms only: factoring here would pull diag(s) back out
+        collected = _collect([simplify_term(t) for t in terms if t is not None])
+        return _sum_of(collected) if collected else None
+    return None
+
+
+def _normalise_sign(coefficient, matrices):
+    """−c (y − wXᵀ) X → c (wXᵀ − y) X: move a leading minus into a sum that has as many
+    negative terms as positive ones, so results read like textbooks."""
+    if not coefficient.could_extract_minus_sign():
+        return coefficient, matrices
+    for i, m in enumerate(matrices):
+        if isinstance(m, MatAdd):
+            negatives = sum(1 for t in m.args if _split(t)[0].could_extract_minus_sign())
+            if 2 * negatives >= len(m.args):
+                flipped = _sum_of([(-c, t) for c, t in (_split(t) for t in m.args)])
+                return -coefficient, matrices[:i] + [flipped] + matrices[i + 1:]
+    return coefficient, matrices
+
+
+def _merge_pair(left, right):
+    """(scalar factor, replacement factors) for an adjacent pair that simplifies, else None."""
+    if isinstance(left, OneMatrix) and isinstance(right, OneMatrix):
+        # 1_{a×b} 1_{b×c} = b 1_{a×c}
+        return left.shape[1], [OneMatrix(left.shape[0], right.shape[1])]
+    if _is_onehot(left) and isinstance(right, OneMatrix):
+        # one-hot rows sum to 1: Y 1 = 1
+        return S.One, [OneMatrix(left.shape[0], right.shape[1])]
+    if isinstance(left, OneMatrix) and isinstance(right, Transpose) and _is_onehot(right.arg):
+        return S.One, [OneMatrix(left.shape[0], right.shape[1])]
+    if isinstance(right, Inverse) and right.arg == left or isinstance(left, Inverse) and left.arg == right:
+        return S.One, [Identity(left.shape[0])]
+    if isinstance(left, OneMatrix) and isinstance(right, DiagMatrix):
+        # 1 diag(s) = 1 sᵀ (each column scaled)
+        return S.One, [OneMatrix(left.shape[0], 1), _as_row(right.args[0])]
+    if isinstance(left, DiagMatrix) and isinstance(right, OneMatrix):
+        return S.One, [_as_column(left.args[0]), OneMatrix(1, right.shape[1])]
+    if isinstance(left, DiagMatrix) and right.shape[1] == 1:
+        # diag(u) v = u ⊙ v
+        u = left.args[0]
+        u = u if u.shape[1] == 1 else u.T
+        return S.One, [algebra.hadamard(u, right)]
+    if isinstance(right, DiagMatrix) and left.shape[0] == 1:
+        u = right.args[0]
+        u = u if u.shape[0] == 1 else u.T
+        return S.One, [algebra.hadamard(left, u)]
+    return None
+
+
+def _as_row(v):
+    return v if v.shape[0] == 1 else _transpose(Transpose(v))
+
+
+def _as_column(v):
+    return v if v.shape[1] == 1 else _transpose(Transpose(v))
+
+
+@rewrite(HadamardProduct)
+def _hadamard(node):
+    """Sort the (commuting) factors and merge powers of one base when that cancels."""
+    coefficient, product = _split(node)
+    if not isinstance(product, HadamardProduct):
+        return node
+    powers = {}
+    order = []
+    for factor in product.args:
+        base, exponent = (factor.args[0], factor.args[1]) if isinstance(factor, HadamardPower) else (factor, S.One)
+        if base not in powers:
+            powers[base] = []
+            order.append(base)
+        powers[base].append(exponent)
+    factors = []
+    for base in order:
+        exponents = powers[base]
+        if len(exponents) > 1 and any(e.is_negative for e in exponents):
+            total = sum(exponents)
+            if total != 0:
+                factors.append(base if total == 1 else HadamardPower(base, total))
+        else:
+            factors.extend(base if e == 1 else HadamardPower(base, e) for e in exponents)
+    if not factors:
+        return algebra.mul(coefficient, algebra.ones_like(node))
+    factors.sort(key=_hadamard_order)
+    return algebra.mul(coefficient, algebra.hadamard(*factors))
+
+
+def _hadamard_order(factor):
+    """Textbook order of commuting factors: the incoming gradient (a product) first,
+    then functions and symbols, then sums such as (1 − A)."""
+    if isinstance(factor, MatAdd):
+        rank = 2 if any(algebra.is_ones(t) for t in factor.args) else 0
+    else:
+        rank = 0 if isinstance(factor, MatMul) else 1
+    return (rank, default_sort_key(factor))
+
+
+@rewrite(HadamardPower)
+def _hadamard_power(node):
+    base, exponent = node.args
+    if exponent == 1:
+        return base
+    if exponent == 0 or isinstance(base, OneMatrix):
+        return algebra.ones_like(base)
+    if isinstance(base, HadamardPower):
+        return _hadamard_power(HadamardPower(base.args[0], base.args[1] * exponent))
+    return node
+
+
+@rewrite(SumAll)
+def _sum_all(node):
+    arg = node.arg
+    if isinstance(arg, OneMatrix):
+        return arg.shape[0] * arg.shape[1]
+    if isinstance(arg, ZeroMatrix):
+        return S.Zero
+    if isinstance(arg, MatMul):
+        coefficient, matrices = arg.as_coeff_matrices()
+        if coefficient != 1:
+            return coefficient * SumAll(algebra.mul(*matrices))
+    if isinstance(arg, MatAdd):
+        return sympy.Add(*[_sum_all(SumAll(t)) for t in arg.args])
+    return node
+
+
+@rewrite(sympy.Trace)
+def _trace(node):
+    arg = node.arg
+    if isinstance(arg, Identity):
+        return arg.shape[0]
+    if isinstance(arg, MatMul):
+        coefficient, matrices = arg.as_coeff_matrices()
+        if coefficient != 1:
+            return coefficient * sympy.Trace(algebra.mul(*matrices))
+    return node
+
+
+# ------------------------------------------------------------------ sums
+
+def _split(term):
+    """(scalar coefficient, matrix part) of a term."""
+    if isinstance(term, MatMul):
+        coefficient, matrices = term.as_coeff_matrices()
+        return coefficient, algebra.mul(*matrices)
+    return S.One, term
+
+
+def _collect(terms):
+    """Like terms added: [(coefficient, matrix)] with distinct matrices, zeros dropped."""
+    coefficients = {}
+    order = []
+    for term in terms:
+        coefficient, matrix = _split(term)
+        if matrix is None or algebra.is_zero(matrix):
+            continue
+        if matrix not in coefficients:
+            coefficients[matrix] = S.Zero
+            order.append(matrix)
+        coefficients[matrix] += coefficient
+    return [(sympy.expand(coefficients[m]) if coefficients[m].is_Add else coefficients[m], m)
+            for m in order if coefficients[m] != 0]
+
+
+def _expand(expr):
+    """The terms of ``expr`` with products distributed over sums; None if there are too many."""
+    if isinstance(expr, MatAdd):
+        parts = [_expand(t) for t in expr.args]
+        if any(p is None for p in parts):
+            return None
+        terms = [t for p in parts for t in p]
+    elif isinstance(expr, (MatMul, HadamardProduct)):
+        if isinstance(expr, MatMul):
+            coefficient, factors = expr.as_coeff_matrices()
+            combine = algebra.mul
+        else:
+            coefficient, factors = S.One, expr.args
+            combine = algebra.hadamard
+        expanded = [_expand(f) for f in factors]
+        if any(e is None for e in expanded):
+            return None
+        count = reduce(lambda a, b: a * len(b), expanded, 1)
+        if count > MAX_EXPANDED_TERMS:
+            return None
+        terms = [algebra.mul(coefficient, combine(*choice)) for choice in itertools.product(*expanded)]
+        terms = [t for t in terms if t is not None]
+    else:
+        terms = [expr]
+    if len(terms) > MAX_EXPANDED_TERMS:
+        return None
+    return [simplify_term(t) for t in terms]
+
+
+def simplify_term(term):
+    """Local rewrites of one product (no factoring), to make like terms look alike."""
+    for _ in range(MAX_PASSES):
+        new = _rewrite_local(term)
+        if new == term:
+            return new
+        term = new
+    return term
+
+
+def _rewrite_local(expr):
+    if not isinstance(expr, Basic) or not expr.args or isinstance(expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)):
+        return expr
+    if isinstance(expr, MatAdd):
+        return expr
+    node = _rebuild(expr, [_rewrite_local(a) for a in expr.args]) if not isinstance(expr, (Softmax, LogSumExp)) else expr
+    for klass in type(node).__mro__:
+        if klass in REWRITES and klass is not MatAdd:
+            return _zero(REWRITES[klass](node), node)
+    return node
+
+
+@rewrite(MatAdd)
+def _matadd(node):
+    terms = _collect(_flatten_sum(node))
+    if not terms:
+        return algebra.zero_like(node)
+    best = _factor(terms)
+    expanded = _expand(node)
+    if expanded is not None:
+        expanded_terms = _collect(expanded)
+        if len(expanded_terms) < len(expanded):  # something cancelled
+            candidate = _factor(expanded_terms) if expanded_terms else algebra.zero_like(node)
+            if size(candidate) < size(best):
+                best = candidate
+    return best
+
+
+def _flatten_sum(node):
+    terms = []
+    for term in node.args:
+        if isinstance(term, MatAdd):
+            terms.extend(_flatten_sum(term))
+        else:
+            terms.append(term)
+    return terms
+
+
+def _factor(terms):
+    """A short sum of [(coefficient, matrix)] terms: the common scalar, then common factors."""
+    if len(terms) == 1:
+        coefficient, matrix = terms[0]
+        return algebra.mul(coefficient, matrix)
+    common, terms = _common_scalar(terms)
+    candidates = [_sum_of(terms)]
+    for side in ("left", "right"):
+        grouped = _group_by_factor(terms, side)
+        if grouped is not None:
+            candidates.append(grouped)
+    grouped = _group_by_hadamard_factor(terms)
+    if grouped is not None:
+        candidates.append(grouped)
+    best = min(candidates, key=size)
+    return algebra.mul(common, best)
+
+
+def _sum_of(terms):
+    ordered = [algebra.mul(c, m) for c, m in sorted(terms, key=_term_order)]
+    return ordered[0] if len(ordered) == 1 else MatAdd(*ordered)
+
+
+def _term_order(term):
+    return algebra.term_order(algebra.mul(*term))
+
+
+def _common_scalar(terms):
+    """Pull the common scalar factor out of the coefficients: (common, new terms)."""
+    dummies = [sympy.Dummy(f"t{i}") for i in range(len(terms))]
+    masked, unmask = _mask_matrix_scalars([c for c, _ in terms])
+    total = sympy.factor_terms(sympy.Add(*[c * d for c, d in zip(masked, dummies)]))
+    common, rest = total.as_independent(*dummies, as_Add=False)
+    common = common.xreplace(unmask)
+    if common == 1 or common == 0:
+        negatives = sum(1 for c, _ in terms if c.could_extract_minus_sign())
+        if negatives == len(terms):
+            return S.NegativeOne, [(-c, m) for c, m in terms]
+        return S.One, terms
+    # Plain arithmetic only: sympy.simplify would rewrite the arguments of matcalc's
+    # scalar nodes (‖x − a‖) into scalars.
+    return common, [(sympy.expand(c / common) if (c / common).is_Add else c / common, m)
+                    for c, m in terms]
+
+
+def _mask_matrix_scalars(coefficients):
+    """Coefficients with every scalar-of-a-matrix (‖A‖, sum(A), tr A, det A) replaced by a
+    dummy symbol, so SymPy's scalar algebra never descends into matrix arguments."""
+    masks = {}
+
+    def mask(expr):
+        if isinstance(expr, MatrixExpr):
+            return expr
+        if any(isinstance(a, MatrixExpr) for a in expr.args):
+            if expr not in masks:
+                masks[expr] = sympy.Dummy("m")
+            return masks[expr]
+        if not expr.args:
+            return expr
+        return expr.func(*[mask(a) for a in expr.args])
+
+    masked = [mask(c) for c in coefficients]
+    return masked, {dummy: expr for expr, dummy in masks.items()}
+
+
+def _factors(matrix):
+    if isinstance(matrix, MatMul):
+        coefficient, matrices = matrix.as_coeff_matrices()
+        return coefficient, list(matrices)
+    return S.One, [matrix]
+
+
+def _group_by_factor(terms, side):
+    """Group terms sharing a leftmost (rightmost) matrix factor: xA + xB → x(A + B)."""
+    index = 0 if side == "left" else -1
+    groups = {}
+    order = []
+    for coefficient, matrix in terms:
+        inner_coefficient, factors = _factors(matrix)
+        if len(factors) < 2:
+            key = None
+        else:
+            key = factors[index]
+        groups.setdefault(key, []).append((coefficient * inner_coefficient, factors))
+        if key not in order:
+            order.append(key)
+    if not any(k is not None and len(groups[k]) > 1 for k in order):
+        return None
+    parts = []
+    for key in order:
+        members = groups[key]
+        if key is None or len(members) == 1:
+            parts.extend(algebra.mul(c, *f) for c, f in members)
+            continue
+        rests = [(c, algebra.mul(*(f[1:] if side == "left" else f[:-1]))) for c, f in members]
+        inner = simplify(_factor(_collect([algebra.mul(c, r) for c, r in rests])))
+        if algebra.is_zero(inner):
+            continue
+        parts.append(algebra.mul(key, inner) if side == "left" else algebra.mul(inner, key))
+    return _zero(algebra.add(*parts), terms[0][1])
+
+
+def _group_by_hadamard_factor(terms):
+    """A ⊙ C + B ⊙ C → (A + B) ⊙ C, for the factor most terms share."""
+    counts = {}
+    for coefficient, matrix in terms:
+        if isinstance(matrix, HadamardProduct):
+            for factor in set(matrix.args):
+                counts[factor] = counts.get(factor, 0) + 1
+    shared = [f for f, n in counts.items() if n > 1]
+    if not shared:
+        return None
+    factor = max(shared, key=lambda f: (counts[f], size(f), default_sort_key(f)))
+    inside, outside = [], []
+    for coefficient, matrix in terms:
+        if isinstance(matrix, HadamardProduct) and factor in matrix.args:
+            rest = list(matrix.args)
+            rest.remove(factor)
+            inside.append(algebra.mul(coefficient, rest[0] if len(rest) == 1 else HadamardProduct(*rest)))
+        else:
+            outside.append(algebra.mul(coefficient, matrix))
+    inner = simplify(algebra.add(*inside))
+    if inner is None or algebra.is_zero(inner):
+        return _zero(algebra.add(*outside), terms[0][1])
+    return _zero(algebra.add(algebra.hadamard(inner, factor), *outside), terms[0][1])

@@ -1,0 +1,51 @@
+"""Strict shape checking for SymPy's matrix arithmetic.
+
+SymPy only rejects a product or sum when the shapes are *provably* different, so
+``x (1×n) * A (m×m)`` passes silently with symbolic ``n`` and ``m``.  matcalc treats two
+dimensions as equal only when they are the same expression, which is what a person means
+by naming them differently.  Importing matcalc swaps SymPy's validators for these (they
+raise :class:`matcalc.ShapeError`, a subclass of SymPy's own ``ShapeError``, so SymPy code
+that catches its error keeps working).
+"""
+from sympy.matrices.expressions import hadamard, matadd, matmul
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from ..errors import ShapeError
+
+
+def shape_text(expr) -> str:
+    return f"{expr} ({'×'.join(str(s) for s in expr.shape)})"
+
+
+def check_product(*operands):
+    """Raise ShapeError unless every adjacent pair of matrices can be multiplied."""
+    matrices = [m for m in operands if isinstance(m, MatrixExpr)]
+    for left, right in zip(matrices, matrices[1:]):
+        if left.shape[1] != right.shape[0]:
+            raise ShapeError(
+                f"cannot multiply {shape_text(left)} by {shape_text(right)}: "
+                f"{left.shape[1]} columns against {right.shape[0]} rows")
+
+
+def check_same_shape(*operands, operation="add"):
+    """Raise ShapeError unless every operand has the same shape."""
+    first = operands[0]
+    for other in operands[1:]:
+        if other.shape != first.shape:
+            raise ShapeError(f"cannot {operation} {shape_text(first)} and {shape_text(other)}: shapes differ")
+
+
+def _check_hadamard(*operands):
+    if len(operands) == 2 and not isinstance(operands[1], MatrixExpr):
+        return  # HadamardPower(base, exponent)
+    check_same_shape(*operands, operation="multiply elementwise")
+
+
+def install():
+    """Make SymPy's MatMul, MatAdd and HadamardProduct check shapes strictly."""
+    matmul.validate = check_product
+    matadd.validate = check_same_shape
+    hadamard.validate = _check_hadamard
+
+
+install()

@@ -1,0 +1,399 @@
+"""LaTeX for matrix expressions, in textbook notation.
+
+A subclass of SymPy's ``LatexPrinter`` with one ``_print_<Class>`` method per matcalc node
+and per SymPy matrix node whose default output is not what a textbook writes: ``X^{\\top}``
+rather than ``X^{T}``, ``\\odot`` rather than ``\\circ``, ``\\mathbf{1}_{N} b`` for a
+broadcast row, ``I_{n}``, ``\\operatorname{tr}``, ``\\det``, ``X^{-\\top}``, ``\\sigma(Z)``.
+Symbol names follow SymPy's conventions (``W1`` → ``W_{1}``, ``Yhat`` → ``\\hat{Y}``,
+``alpha`` → ``\\alpha``); ``bold_vectors=True`` sets row and column vectors in bold.
+
+The printer only *prints*: it never simplifies, reorders factors or changes a value.  The
+one liberty it takes is the order of the terms of a sum (positive terms first, broadcast
+and constant terms last), which is how people write ``X W_{1} + \\mathbf{1}_{N} b_{1}``
+and ``\\hat{Y} - Y``.
+
+Also here: the small notation helpers the templates need (``\\frac{\\partial L}{\\partial X}``,
+``\\mathbb{R}^{n \\times m}``, escaped text and rule names) so that every piece of LaTeX
+matcalc writes comes from one module.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import sympy
+from sympy import Add, Mul, Pow
+from sympy.matrices.expressions import (
+    Determinant, HadamardProduct, Identity, Inverse, KroneckerProduct, MatAdd, MatMul,
+    MatPow, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix,
+)
+from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.hadamard import HadamardPower
+from sympy.printing.latex import LatexPrinter
+
+from ..core.functions import Elementwise, LogSumExp, Norm, Softmax, SumAll
+
+__all__ = ["MatcalcLatexPrinter", "latex", "partial", "shape_space", "escape_text", "rule_text"]
+
+
+_TALL = (r"\frac", r"\left", r"\sum", r"\sqrt", r"\begin", r"\dfrac")
+
+
+def _is_vector(expr) -> bool:
+    rows, cols = expr.shape
+    return (rows == 1) != (cols == 1)
+
+
+def _is_matrix_scalar(expr) -> bool:
+    """A scalar computed from a matrix (sum, norm, trace, det, log det), or a power of one."""
+    if isinstance(expr, Pow):
+        return _is_matrix_scalar(expr.base) and expr.exp.is_positive is True
+    if isinstance(expr, sympy.log):
+        return isinstance(expr.args[0], Determinant)
+    return isinstance(expr, (SumAll, Norm, Trace, Determinant))
+
+
+class MatcalcLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer, with matcalc's nodes and textbook matrix notation.
+
+    Settings beyond SymPy's: ``bold_vectors`` (vectors as ``\\boldsymbol{x}``) and
+    ``ones_sizes`` (``\\mathbf{1}_{N}`` rather than a bare ``\\mathbf{1}`` in products).
+    """
+
+    printmethod = "_matcalc_latex"
+    _default_settings = {**LatexPrinter._default_settings, "bold_vectors": False, "ones_sizes": True}
+
+    # ------------------------------------------------------------ symbols
+
+    def _print_MatrixSymbol(self, expr):
+        given = self._settings["symbol_names"].get(expr)
+        if given is not None:
+            return given
+        name, supers, subs = self._split_super_sub(str(expr.name))
+        if self._settings["bold_vectors"] and _is_vector(expr):
+            name = r"\boldsymbol{%s}" % name
+        if supers:
+            name += "^{%s}" % " ".join(supers)
+        if subs:
+            name += "_{%s}" % " ".join(subs)
+        return name
+
+    def _print_OneMatrix(self, expr):
+        rows, cols = expr.shape
+        if rows == cols == 1:
+            return "1"
+        if not self._settings["ones_sizes"]:
+            return r"\mathbf{1}^{\top}" if rows == 1 and cols != 1 else r"\mathbf{1}"
+        if cols == 1:
+            return r"\mathbf{1}_{%s}" % self._print(rows)
+        if rows == 1:
+            return r"\mathbf{1}_{%s}^{\top}" % self._print(cols)
+        return r"\mathbf{1}_{%s \times %s}" % (self._print(rows), self._print(cols))
+
+    def _print_Identity(self, expr):
+        # The 1×1 identity is the number 1 (SymPy turns a 1×1 matrix of ones into it).
+        return "1" if expr.rows == 1 else r"I_{%s}" % self._print(expr.rows)
+
+    def _print_ZeroMatrix(self, expr):
+        return r"\mathbf{0}"
+
+    # ------------------------------------------------------------ sums and products
+
+    def _add_parens(self, s) -> str:
+        # Big \left( \right) only around tall content; (\hat{Y}) needs none.
+        if any(tall in s for tall in _TALL):
+            return r"\left(%s\right)" % s
+        return "(%s)" % s
+
+    def _term(self, expr):
+        """A term of a sum or an entrywise product: ones need no size there."""
+        if isinstance(expr, OneMatrix):
+            return "1" if expr.shape == (1, 1) else r"\mathbf{1}"
+        if isinstance(expr, MatMul):
+            coeff, factors = expr.as_coeff_matrices()
+            if len(factors) == 1 and isinstance(factors[0], OneMatrix):
+                sign = "- " if coeff.could_extract_minus_sign() else ""
+                coeff = -coeff if sign else coeff
+                return sign + ("" if coeff == 1 else self._coefficient(coeff) + " ") + r"\mathbf{1}"
+        if isinstance(expr, (MatAdd, Add)):
+            return self._add_parens(self._print(expr))
+        return self._print(expr)
+
+    @staticmethod
+    def _term_order(term):
+        """Positive terms first; broadcast rows (1 b) and constants after the rest."""
+        negative = term.could_extract_minus_sign()
+        factors = term.args if isinstance(term, MatMul) else (term,)
+        constant = any(isinstance(f, (OneMatrix, Identity, ZeroMatrix)) for f in factors)
+        return (negative, constant)
+
+    def _print_MatAdd(self, expr):
+        out = ""
+        for i, term in enumerate(sorted(expr.args, key=self._term_order)):
+            text = self._term(term)
+            if text.startswith("-"):
+                out += (" - " if i else "- ") + text[1:].lstrip()
+            else:
+                out += (" + " if i else "") + text
+        return out
+
+    def _coefficient(self, coeff):
+        if isinstance(coeff, Add):
+            return self._add_parens(self._print(coeff))
+        return self._print(coeff)
+
+    def _factor(self, expr):
+        """A factor of a matrix product, in parentheses when it is itself a sum or product."""
+        if isinstance(expr, (MatAdd, HadamardProduct, KroneckerProduct, MatMul, Add)):
+            return self._add_parens(self._print(expr))
+        return self._print(expr)
+
+    def _print_MatMul(self, expr):
+        coeff, factors = expr.as_coeff_matrices()
+        sign = ""
+        if coeff.could_extract_minus_sign():
+            sign, coeff = "- ", -coeff
+        parts = [] if coeff == 1 else [self._coefficient(coeff)]
+        # A 1×1 identity or ones factor is the number 1: no need to print it.
+        ones = [f for f in factors if isinstance(f, (Identity, OneMatrix)) and f.shape == (1, 1)]
+        if ones and len(ones) < len(factors) + len(parts):
+            factors = [f for f in factors if f not in ones]
+        if len(factors) == 1 and isinstance(factors[0], HadamardProduct):
+            # c (A ⊙ B) = (c A) ⊙ B: the parentheses would only add noise.
+            return sign + " ".join(parts + [self._print(factors[0])])
+        parts += [self._factor(f) for f in factors]
+        return sign + " ".join(parts)
+
+    def _print_Mul(self, expr):
+        # ``-sum(Y ⊙ log Ŷ)/N`` reads as -\frac{1}{N} sum(...), not -\frac{sum(...)}{N}.
+        # SymPy also routes a negative power (‖x‖⁻¹) here: that is a fraction, not a product.
+        matrix_scalars = [a for a in expr.args if _is_matrix_scalar(a)] if isinstance(expr, Mul) else []
+        if not matrix_scalars:
+            return super()._print_Mul(expr)
+        coeff = Mul(*[a for a in expr.args if not _is_matrix_scalar(a)])
+        sign = ""
+        if coeff.could_extract_minus_sign():
+            sign, coeff = "- ", -coeff
+        parts = [] if coeff == 1 else [self._coefficient(coeff)]
+        parts += [self._print(a) for a in matrix_scalars]
+        return sign + " ".join(parts)
+
+    def _print_HadamardProduct(self, expr):
+        numerators, denominators = [], []
+        for factor in expr.args:
+            if isinstance(factor, HadamardPower) and factor.exp == -1:
+                denominators.append(factor.base)
+            else:
+                numerators.append(factor)
+
+        def operand(f):
+            if isinstance(f, OneMatrix):
+                return r"\mathbf{1}"
+            if isinstance(f, (MatAdd, MatMul, HadamardProduct, KroneckerProduct, Add)):
+                return self._add_parens(self._print(f))
+            return self._print(f)
+
+        text = r" \odot ".join(operand(f) for f in numerators) if numerators else r"\mathbf{1}"
+        for d in denominators:
+            text += r" \oslash " + operand(d)
+        return text
+
+    def _print_KroneckerProduct(self, expr):
+        return r" \otimes ".join(self._factor(f) for f in expr.args)
+
+    # ------------------------------------------------------------ superscripts
+
+    def _superscript(self, base, sup):
+        """``base^{sup}``, with parentheses around anything that is not a single symbol
+        or function call, and braces around a base that has a superscript already."""
+        atomic = isinstance(base, (MatrixSymbol, OneMatrix, Identity, Elementwise, Softmax,
+                                   LogSumExp, DiagMatrix))
+        text = self._print(base)
+        if not atomic:
+            return r"%s^{%s}" % (self._add_parens(text), sup)
+        if "^" in text and not isinstance(base, OneMatrix):
+            return r"{%s}^{%s}" % (text, sup)
+        if isinstance(base, OneMatrix) and "^" in text:
+            return r"\left(%s\right)^{%s}" % (text, sup)
+        return r"%s^{%s}" % (text, sup)
+
+    def _print_Transpose(self, expr):
+        if isinstance(expr.arg, Inverse):
+            return self._superscript(expr.arg.arg, r"-\top")
+        return self._superscript(expr.arg, r"\top")
+
+    def _print_Inverse(self, expr):
+        if isinstance(expr.arg, Transpose):
+            return self._superscript(expr.arg.arg, r"-\top")
+        return self._superscript(expr.arg, "-1")
+
+    def _print_MatPow(self, expr):
+        return self._superscript(expr.base, self._print(expr.exp))
+
+    def _print_HadamardPower(self, expr):
+        return self._superscript(expr.base, r"\odot %s" % self._print(expr.exp))
+
+    # ------------------------------------------------------------ functions of matrices
+
+    def _call(self, name, arg):
+        return name + self._add_parens(self._print(arg))
+
+    def _print_Trace(self, expr):
+        return self._call(r"\operatorname{tr}", expr.arg)
+
+    def _print_Determinant(self, expr):
+        return self._call(r"\det", expr.arg)
+
+    def _print_log(self, expr, exp=None):
+        if isinstance(expr.args[0], Determinant):
+            tex = self._call(r"\log\det", expr.args[0].arg)
+            return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
+        return super()._print_log(expr, exp)
+
+    def _print_DiagMatrix(self, expr):
+        return self._call(r"\operatorname{diag}", expr.args[0])
+
+    def _print_SumAll(self, expr):
+        return self._call(r"\operatorname{sum}", expr.arg)
+
+    def _print_Norm(self, expr):
+        text = self._print(expr.arg)
+        if any(tall in text for tall in _TALL):
+            return r"\left\lVert %s\right\rVert" % text
+        return r"\lVert %s\rVert" % text
+
+    def _print_Exp(self, expr):
+        return self._call(r"\exp", expr.arg)
+
+    def _print_Log(self, expr):
+        return self._call(r"\log", expr.arg)
+
+    def _print_Tanh(self, expr):
+        return self._call(r"\tanh", expr.arg)
+
+    def _print_Sigmoid(self, expr):
+        return self._call(r"\sigma", expr.arg)
+
+    def _print_Relu(self, expr):
+        return self._call(r"\operatorname{relu}", expr.arg)
+
+    def _print_Step(self, expr):
+        return self._call(r"\operatorname{step}", expr.arg)
+
+    def _print_Sqrt(self, expr):
+        return r"\sqrt{%s}" % self._print(expr.arg)
+
+    def _print_Elementwise(self, expr):
+        """A subclass without its own method: its ``latex_name`` applied entrywise."""
+        return self._call(expr.latex_name or r"\operatorname{%s}" % type(expr).__name__.lower(), expr.arg)
+
+    def _along_axis(self, name, expr):
+        # The axis is shown only when it is not the one a reader would assume.
+        rows, cols = expr.arg.shape
+        usual = 0 if (cols == 1 and rows != 1) else 1
+        if expr.axis != usual:
+            name += r"_{\mathrm{%s}}" % ("col" if expr.axis == 0 else "row")
+        return self._call(name, expr.arg)
+
+    def _print_Softmax(self, expr):
+        return self._along_axis(r"\operatorname{softmax}", expr)
+
+    def _print_LogSumExp(self, expr):
+        return self._along_axis(r"\operatorname{logsumexp}", expr)
+
+
+def latex(expr, *, bold_vectors: bool = False, **settings) -> str:
+    """The LaTeX of a matrix or scalar expression (math mode, no delimiters)."""
+    return MatcalcLatexPrinter({"bold_vectors": bold_vectors, **settings}).doprint(expr)
+
+
+# ---------------------------------------------------------------- notation helpers
+
+def partial(numerator: str, target, *, bold_vectors: bool = False, order: int = 1) -> str:
+    """``\\frac{\\partial L}{\\partial X}`` (``order=2``: ``\\frac{\\partial^{2} f}{\\partial x \\partial x^{\\top}}``)."""
+    target_tex = latex(target, bold_vectors=bold_vectors)
+    if isinstance(target, (MatAdd, MatMul, HadamardProduct, KroneckerProduct, Add, Mul)):
+        target_tex = MatcalcLatexPrinter()._add_parens(target_tex)
+    if order == 2:
+        second = latex(Transpose(target) if isinstance(target, MatrixExpr) else target,
+                       bold_vectors=bold_vectors)
+        return r"\frac{\partial^{2} %s}{\partial %s \, \partial %s}" % (numerator, target_tex, second)
+    return r"\frac{\partial %s}{\partial %s}" % (numerator, target_tex)
+
+
+def shape_space(shape) -> str:
+    """``(n, m)`` → ``\\mathbb{R}^{n \\times m}``; a scalar shape ``()`` → ``\\mathbb{R}``."""
+    if not shape:
+        return r"\mathbb{R}"
+    return r"\mathbb{R}^{%s}" % r" \times ".join(latex(sympy.sympify(s)) for s in shape)
+
+
+_TEXT_ESCAPES = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}",
+}
+
+# Characters people type in rule names and titles that LaTeX text mode cannot take.
+_MATH_CHARACTERS = {
+    "⊙": r"\odot", "⊗": r"\otimes", "⊘": r"\oslash", "∂": r"\partial", "∇": r"\nabla",
+    "×": r"\times", "·": r"\cdot", "ᵀ": r"^{\top}", "⁻¹": r"^{-1}", "√": r"\surd",
+    "∑": r"\sum", "Σ": r"\Sigma", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "→": r"\to",
+    "∈": r"\in", "ℝ": r"\mathbb{R}", "‖": r"\|", "²": "^{2}", "⁻": "^{-}", "−": "-",
+    "ŷ": r"\hat{y}", "Ŷ": r"\hat{Y}", "λ": r"\lambda",
+}
+
+
+def _math_for(char: str) -> str | None:
+    if char in _MATH_CHARACTERS:
+        return _MATH_CHARACTERS[char]
+    name = unicodedata.name(char, "")
+    match = re.fullmatch(r"GREEK (SMALL|CAPITAL) LETTER (\w+)", name)
+    if match:
+        letter = match.group(2).lower()
+        if letter == "final sigma":
+            letter = "sigma"
+        if match.group(1) == "CAPITAL":
+            letter = letter.capitalize()
+        return "\\" + letter
+    return None
+
+
+def _split_text(text: str):
+    """Split user text into ('text', s) and ('math', tex) runs."""
+    runs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(text):
+        two = text[i:i + 2]
+        math = _MATH_CHARACTERS.get(two) if len(two) == 2 else None
+        step = 2 if math else 1
+        math = math or _math_for(text[i])
+        if math:
+            runs.append(("math", math))
+        elif runs and runs[-1][0] == "text":
+            runs[-1] = ("text", runs[-1][1] + text[i])
+        else:
+            runs.append(("text", text[i]))
+        i += step
+    return runs
+
+
+def escape_text(text: str) -> str:
+    """User text for LaTeX text mode: specials escaped, math characters as ``$\\sigma$``."""
+    out = []
+    for kind, run in _split_text(str(text)):
+        if kind == "math":
+            out.append("$%s$" % run)
+        else:
+            out.append("".join(_TEXT_ESCAPES.get(c, c) for c in run))
+    return "".join(out)
+
+
+def rule_text(rule: str) -> str:
+    """A rule name for math mode: ``chain rule through σ`` → ``\\text{chain rule through }\\sigma``."""
+    out = []
+    for kind, run in _split_text(str(rule)):
+        if kind == "math":
+            out.append(run)
+        else:
+            out.append(r"\text{%s}" % "".join(_TEXT_ESCAPES.get(c, c) for c in run))
+    return "".join(out)

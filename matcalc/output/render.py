@@ -1,0 +1,916 @@
+"""Derivations as documents: LaTeX articles, ``align*`` fragments and Markdown.
+
+A :class:`~matcalc.derive.Derivation` is data (function, variables, steps, results).
+This module turns it into text in three stages, none of which does any calculus:
+
+1. **Naming** (:func:`name_intermediates`): a pure-structure pass that finds the
+   subexpressions a textbook would name and substitutes named symbols for them — the
+   forward pass (``Z_1 = X W_1 + 1 b_1``, ``A_1 = σ(Z_1)``, ``Ŷ = softmax(Z_2)``), the
+   backpropagated errors (``G_2 = ∂L/∂Z_2``) and any large subexpression that repeats.
+   Names come from the user's ``names={expr: "G"}`` first, then from these defaults.
+2. **Presenting** (:func:`present`): every expression printed once by
+   :mod:`matcalc.latex`, arranged as a plain dict of LaTeX strings and sentences.
+3. **Templating** (:func:`to_latex`): a Jinja2 template arranges the strings.  Delimiters
+   that do not fight LaTeX braces (``<% %>``, ``<%= %>``, ``<# #>``), ``autoescape`` off,
+   ``StrictUndefined``, sandboxed.  User text (titles) is escaped; math never is.
+
+Templates are looked up in the user's ``template_dir``, then in the installed package
+(``matcalc/templates``, where the wheel puts the top-level ``templates/``), then in the
+``templates/`` of a source checkout.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import sympy
+from jinja2.sandbox import SandboxedEnvironment
+from sympy import Basic
+from sympy.matrices.expressions import (
+    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose, ZeroMatrix,
+)
+from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
+
+from ..errors import MatcalcError
+from ..core.functions import Elementwise, Relu, Sigmoid, Softmax, Tanh
+from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
+from ..core.symbols import MatrixSymbol, matrix_symbols
+
+__all__ = [
+    "LatexError", "to_latex", "write_pdf", "compile_pdf", "present", "name_intermediates",
+    "template_exists", "repr_latex", "repr_markdown",
+]
+
+TEMPLATES = {
+    "article": "article.tex.j2",
+    "fragment": "fragment.tex.j2",
+    "markdown": "markdown.md.j2",
+    "notebook": "notebook.tex.j2",
+}
+
+
+class LatexError(MatcalcError, RuntimeError):
+    """pdflatex is missing or rejected a document (the message quotes its log)."""
+
+
+# ================================================================ naming intermediates
+
+ACTIVATIONS = (Sigmoid, Tanh, Relu, Softmax)
+_FORBIDDEN_IN_NAMES = set("$%&#\n\r")
+_LEAVES = (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)
+
+
+@dataclass
+class Name:
+    """A named intermediate: ``symbol`` stands for ``definition`` (written with earlier names).
+
+    ``role`` is "forward" (the forward pass), "adjoint" (a backpropagated error) or
+    "repeated"; ``step`` is the index of the step whose result it names, if any.
+    """
+    symbol: Basic
+    definition: Basic
+    role: str
+    step: int | None = None
+
+
+def _is_vector_shape(shape) -> bool:
+    return shape[0] == 1 or shape[1] == 1
+
+
+def _nodes_postorder(expr):
+    """Every distinct subexpression, children before parents, in reading order."""
+    seen, order = set(), []
+
+    def visit(node):
+        if not isinstance(node, Basic) or node in seen:
+            return
+        if not isinstance(node, _LEAVES):
+            for child in node.args:
+                visit(child)
+        seen.add(node)
+        order.append(node)
+
+    visit(expr)
+    return order
+
+
+def _size(expr) -> int:
+    if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
+        return 1
+    return 1 + sum(_size(a) for a in expr.args)
+
+
+def _scalar_symbols(expr, dimensions):
+    return [s for s in sympy.preorder_traversal(expr)
+            if isinstance(s, sympy.Symbol) and s not in dimensions and not isinstance(s, sympy.Dummy)]
+
+
+@lru_cache(maxsize=65536)
+def _canonical(expr):
+    """``expr`` with the terms of sums and the factors of entrywise products in a fixed
+    order: unevaluated SymPy sums keep the order they were built in, and a name must
+    match ``A x - b`` however the engine ordered it.  Used only to compare."""
+    if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
+        return expr
+    args = [_canonical(a) for a in expr.args]
+    if isinstance(expr, (MatAdd, HadamardProduct)):
+        args.sort(key=sympy.default_sort_key)
+    return expr.func(*args) if args != list(expr.args) else expr
+
+
+def _same(a, b) -> bool:
+    return a == b or (isinstance(a, Basic) and isinstance(b, Basic) and _canonical(a) == _canonical(b))
+
+
+def _with_coefficient(coefficient, factors):
+    if coefficient == 1 and len(factors) == 1:
+        return factors[0]
+    return MatMul(*([coefficient] if coefficient != 1 else []), *factors)
+
+
+def _replace_part(expr, pattern, symbol):
+    """Replace an occurrence of ``pattern`` inside a flat product or sum, where
+    ``xreplace`` cannot see it: a run of factors (``c X^T (Ŷ-Y)`` with ``G = c(Ŷ-Y)``),
+    a subset of terms or of entrywise factors, or a scalar that can move into one
+    factor of an entrywise product (``c (A ⊙ B) = (c A) ⊙ B``).  Returns (expr, found)."""
+    if isinstance(expr, MatMul):
+        coefficient, factors = expr.as_coeff_matrices()
+        if isinstance(pattern, MatMul):
+            c, run = pattern.as_coeff_matrices()
+        else:
+            c, run = sympy.S.One, [pattern]
+        ratio = coefficient / c
+        # Only whole multiples: 2 G reads well, ½ G does not.
+        if c == 1 or ratio.is_Integer:
+            n = len(run)
+            for i in range(len(factors) - n + 1):
+                if all(_same(f, r) for f, r in zip(factors[i:i + n], run)) and (n > 1 or c != 1):
+                    return _with_coefficient(ratio, [*factors[:i], symbol, *factors[i + n:]]), True
+        if c != 1 and ratio.is_Integer:
+            for i, factor in enumerate(factors):
+                if not isinstance(factor, HadamardProduct):
+                    continue
+                for j, inner in enumerate(factor.args):
+                    scaled = _with_coefficient(c, [inner] if not isinstance(inner, MatMul)
+                                               else [*inner.as_coeff_matrices()[1]])
+                    if isinstance(inner, MatMul) and inner.as_coeff_matrices()[0] != 1:
+                        continue
+                    new, count = _replace(scaled, pattern, symbol)
+                    if count:
+                        entries = [*factor.args[:j], new, *factor.args[j + 1:]]
+                        return _with_coefficient(ratio, [*factors[:i], HadamardProduct(*entries),
+                                                         *factors[i + 1:]]), True
+    for kind in (MatAdd, HadamardProduct):
+        if isinstance(expr, kind) and isinstance(pattern, kind):
+            have = Counter(_canonical(a) for a in expr.args)
+            want = Counter(_canonical(a) for a in pattern.args)
+            if all(have[a] >= k for a, k in want.items()) and have != want:
+                rest = list((have - want).elements())
+                return kind(symbol, *rest), True
+    return expr, False
+
+
+def _replace(expr, pattern, symbol):
+    """(expr with each occurrence of pattern replaced by symbol, how many were replaced)."""
+    if _same(expr, pattern):
+        return symbol, 1
+    if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
+        return expr, 0
+    total, args = 0, []
+    for child in expr.args:
+        new, count = _replace(child, pattern, symbol)
+        args.append(new)
+        total += count
+    if total:
+        expr = expr.func(*args)
+    while True:
+        expr, found = _replace_part(expr, pattern, symbol)
+        if not found:
+            return expr, total
+        total += 1
+
+
+def _transposed(expr):
+    """(expr)ᵀ with the transpose pushed down to the symbols, the form in which the engine
+    writes the transpose of a named intermediate: (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, (AB)ᵀ = BᵀAᵀ."""
+    if isinstance(expr, Transpose):
+        return expr.arg
+    if isinstance(expr, (MatAdd, HadamardProduct)):
+        return expr.func(*[_transposed(a) for a in expr.args])
+    if isinstance(expr, MatMul):
+        coefficient, factors = expr.as_coeff_matrices()
+        return _with_coefficient(coefficient, [_transposed(f) for f in reversed(factors)])
+    if isinstance(expr, Elementwise):
+        return type(expr)(_transposed(expr.arg))
+    if isinstance(expr, OneMatrix):
+        return OneMatrix(expr.shape[1], expr.shape[0])
+    if isinstance(expr, Identity) or expr.shape == (1, 1):
+        return expr
+    if isinstance(expr, SympyMatrixSymbol):
+        return expr.T
+    return Transpose(expr)
+
+
+def substitute(expr, names):
+    """Write ``expr`` with the named intermediates, earliest name first (a transposed
+    occurrence becomes the name's transpose)."""
+    if expr is None:
+        return None
+    for name in names:
+        expr, _ = _replace(expr, name.definition, name.symbol)
+        if isinstance(name.symbol, MatrixExpr) and _matrix_size(name.definition) > 1:
+            transposed = name.symbol if name.symbol.shape == (1, 1) else Transpose(name.symbol)
+            expr, _ = _replace(expr, _transposed(name.definition), transposed)
+    return expr
+
+
+class _NamePool:
+    """Fresh names that do not print like any symbol of the derivation."""
+
+    def __init__(self, taken_tex):
+        self.taken = set(taken_tex)
+
+    def claim(self, name: str) -> bool:
+        tex = latex(MatrixSymbol(name, 1, 2))
+        if tex in self.taken:
+            return False
+        self.taken.add(tex)
+        return True
+
+    def fresh(self, letters, index, lower=False):
+        for letter in letters:
+            letter = letter.lower() if lower else letter
+            name = letter if index is None else f"{letter}_{index}"
+            if self.claim(name):
+                return name
+        k = 1
+        while not self.claim(f"{letters[0]}_{{{index or ''}{k}}}"):
+            k += 1
+        return f"{letters[0]}_{{{index or ''}{k}}}"
+
+
+def _balanced(text) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _check_name(name):
+    r"""A display name: SymPy style ("Z_1", "Yhat", "delta2") or LaTeX (r"\hat{Y}", "z^{[1]}")."""
+    if not isinstance(name, str) or not name.strip() or set(name) & _FORBIDDEN_IN_NAMES \
+            or not _balanced(name) or name.endswith("\\"):
+        raise ValueError(f"a name must be a symbol name such as 'G', 'Z_1', 'Yhat' or LaTeX such as "
+                         f"r'\\hat{{Y}}' (balanced braces, no $ % & #), not {name!r}")
+    return name
+
+
+def _symbol_for(name, expr):
+    if isinstance(expr, MatrixExpr):
+        return MatrixSymbol(name, *expr.shape)
+    return sympy.Symbol(name, real=True)
+
+
+def _forward_names(function, given, pool):
+    """Names for the forward pass: the user's first, then Z_k for the argument of each
+    activation, A_k for its output, and Ŷ for the single outermost activation."""
+    nodes = _nodes_postorder(function)
+    activations = [n for n in nodes if isinstance(n, ACTIVATIONS)]
+    pre_activations = list(dict.fromkeys(
+        a.arg for a in activations if not isinstance(a.arg, _LEAVES)))
+    inner = {b for a in activations for b in activations if b is not a and a.arg.has(b)}
+    outputs = [a for a in activations if a not in inner]
+    single = len(pre_activations) == 1
+    index = {z: (None if single else k + 1) for k, z in enumerate(pre_activations)}
+
+    chosen = []
+    for node in nodes:
+        lower = isinstance(node, MatrixExpr) and _is_vector_shape(node.shape)
+        if _canonical(node) in given:
+            name = given[_canonical(node)]
+            if not pool.claim(name):
+                raise ValueError(f"the name {name!r} is already used by a symbol of the derivation")
+        elif node in index:
+            name = pool.fresh(["Z", "S", "U"], index[node], lower)
+        elif isinstance(node, ACTIVATIONS) and node.arg in index:
+            name = None
+            if len(outputs) == 1 and node is outputs[0]:
+                name = pool.fresh(["Yhat", "Phat"], None, lower)
+            name = name or pool.fresh(["A", "H", "V"], index[node.arg], lower)
+        else:
+            continue
+        chosen.append((node, name))
+    return chosen
+
+
+def name_intermediates(function, steps, results, *, names=None, definitions=None,
+                       adjoints=True, repeated=True):
+    """The named intermediates of a derivation, in the order a reader meets them.
+
+    ``steps`` are (target, before, after) triples of the reverse-mode steps (forward-mode
+    steps may be passed with ``target=None``); ``results`` the final expressions.
+    Returns a list of :class:`Name`.  Pure structure: no expression changes its value.
+    """
+    given = {}
+    for expr, label in (names or {}).items():
+        given[_canonical(expr)] = _check_name(label)
+    for label, expr in (definitions or {}).items():
+        given.setdefault(_canonical(expr), _check_name(label))
+
+    everything = [function, *results, *(e for s in steps for e in s if e is not None)]
+    taken = {latex(s) for e in everything for s in matrix_symbols(e)}
+    taken |= {latex(s) for e in everything if isinstance(e, Basic) for s in e.free_symbols
+              if isinstance(s, sympy.Symbol)}
+    pool = _NamePool(taken)
+
+    chosen: list[Name] = []
+    forward = _forward_names(function, given, pool)
+    forward_nodes = {_canonical(node) for node, _ in forward}
+    # The error at a pre-activation Z_1 (z^{[1]}, z) is G_1 (g^{[1]}, g): same decoration.
+    pre_activations = {a.arg for a in _nodes_postorder(function) if isinstance(a, ACTIVATIONS)}
+    decoration = {}
+    for node, label in forward:
+        name = Name(_symbol_for(label, node), substitute(node, chosen), "forward")
+        chosen.append(name)
+        if node in pre_activations:
+            decoration[name.symbol] = label[1:] if label[:1].isalpha() else None
+
+    # The user's other names: defined at the step that produces them, if one does.
+    steps = [tuple(substitute(e, chosen) for e in s) for s in steps]
+    for expr, label in given.items():
+        if expr in forward_nodes:
+            continue
+        if not pool.claim(label):
+            raise ValueError(f"the name {label!r} is already used by a symbol of the derivation")
+        definition = substitute(expr, chosen)
+        at = next((i for i, s in enumerate(steps) if _same(s[2], definition)), None)
+        chosen.append(Name(_symbol_for(label, expr), definition, "given", at))
+
+    if adjoints:
+        # ∂L/∂Z_k feeds both W_k and b_k: name it G_k (the seeds' δ), as textbooks do.
+        for i, (target, _, after) in enumerate(steps):
+            if target not in decoration or after is None:
+                continue
+            after = substitute(after, chosen)
+            if isinstance(after, _LEAVES) or any(n.step == i for n in chosen):
+                continue
+            letter = "g" if _is_vector_shape(after.shape) else "G"
+            label = letter + decoration[target] if decoration[target] is not None else None
+            if label is None or not pool.claim(label):
+                label = pool.fresh(["G", "D", "E"], None, letter == "g")
+            chosen.append(Name(_symbol_for(label, after), after, "adjoint", i))
+
+    if repeated:
+        chosen += _repeated_names(steps, results, chosen, pool)
+    return chosen
+
+
+def _matrix_size(expr) -> int:
+    """How many matrix nodes an expression has (scalar coefficients do not count)."""
+    if not isinstance(expr, MatrixExpr):
+        return 0
+    if isinstance(expr, _LEAVES) or not expr.args:
+        return 1
+    return 1 + sum(_matrix_size(a) for a in expr.args)
+
+
+def _repeated_names(steps, results, chosen, pool, *, minimum_size=5, limit=3):
+    """Large subexpressions that occur more than once *inside* the results and the steps'
+    results, named R (or R_1, R_2, … when there are several), largest first."""
+    found: list[Name] = []
+    for k in range(limit):
+        expressions = [substitute(e, chosen + found)
+                       for e in [*results, *(s[2] for s in steps if s[2] is not None)]]
+        counts, first_seen = Counter(), {}
+        for e in dict.fromkeys(expressions):
+            for node in _nodes_postorder(e):
+                if node is e or not isinstance(node, MatrixExpr) or isinstance(node, _LEAVES):
+                    continue
+                if _matrix_size(node) >= minimum_size:
+                    counts[node] += 1
+                    first_seen.setdefault(node, len(first_seen))
+        candidates = [n for n, c in counts.items() if c >= 2]
+        if not candidates:
+            break
+        best = max(candidates, key=lambda n: (_matrix_size(n), -first_seen[n]))
+        lower = _is_vector_shape(best.shape)
+        found.append(Name(_symbol_for(pool.fresh(["R", "Q", "T"], k + 1, lower), best), best, "repeated"))
+    if len(found) == 1 and pool.claim(str(found[0].symbol.name)[0]):
+        found[0].symbol = _symbol_for(str(found[0].symbol.name)[0], found[0].definition)
+    for name in found:
+        name.step = next((i for i, s in enumerate(steps)
+                          if s[2] is not None and _same(substitute(s[2], chosen), name.definition)), None)
+    return found
+
+
+# ================================================================ presentation
+
+def _function_name(derivation, given):
+    if given:
+        return given
+    name = getattr(derivation, "name", None)
+    if isinstance(name, str) and name:
+        return latex(sympy.Symbol(name))
+    return "y" if derivation.kind == "jacobian" else "L"
+
+
+def _results(derivation):
+    results = getattr(derivation, "results", None)
+    if results:
+        return dict(results)
+    values = derivation.result if isinstance(derivation.result, tuple) else (derivation.result,)
+    return dict(zip(derivation.wrt, values))
+
+
+def _sections(derivation):
+    """Split the steps into one run per variable and mode: reverse-mode steps end at a
+    variable or at the gradient step of a Hessian; forward-mode steps end where the
+    Jacobian is read off."""
+    sections, current = [], []
+    forward = derivation.kind == "jacobian"
+    variables = list(derivation.wrt)
+    for step in derivation.steps:
+        current.append(step)
+        if step.rule == "gradient" and derivation.kind == "hessian":
+            sections.append(("reverse", current))
+            current, forward = [], True
+        elif step.rule == "read off the Jacobian":
+            sections.append(("forward", current))
+            current = []
+            forward = derivation.kind == "jacobian"
+    if current:
+        sections.append(("forward" if forward else "reverse", current))
+    # Attach the variable each run belongs to, in the order the engine walked them.
+    labelled, k = [], 0
+    for mode, steps in sections:
+        wrt = variables[min(k, len(variables) - 1)] if variables else None
+        labelled.append((mode, steps, wrt if derivation.kind != "gradient" else None))
+        if mode == "forward" or derivation.kind == "gradient":
+            k += 1
+    return labelled
+
+
+def _differential_symbols(derivation, bold_vectors):
+    """The engine writes dx as a symbol named "d" + the variable's name; print it as d x."""
+    names = {}
+    for x in derivation.wrt:
+        tex = latex(x, bold_vectors=bold_vectors)
+        for e in [s.before for s in derivation.steps] + [s.after for s in derivation.steps]:
+            for s in matrix_symbols(e):
+                if str(s.name) == "d" + str(x.name):
+                    transposed = s.shape != x.shape and s.shape == x.shape[::-1]
+                    names[s] = r"\mathrm{d}%s%s" % (tex, r"^{\top}" if transposed else "")
+    return names
+
+
+@dataclass
+class _Printer:
+    bold_vectors: bool
+    symbol_names: dict = field(default_factory=dict)
+
+    def __call__(self, expr) -> str:
+        return latex(expr, bold_vectors=self.bold_vectors, symbol_names=self.symbol_names)
+
+    def partial(self, numerator, target):
+        return partial(numerator, target, bold_vectors=self.bold_vectors)
+
+
+def _needs_parens(expr) -> bool:
+    return isinstance(expr, (MatAdd, MatMul, HadamardProduct, sympy.Add, sympy.Mul))
+
+
+def _join_and(items):
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+_ASSUMPTION_TEXT = {
+    "symmetric": "is symmetric",
+    "spd": "is symmetric positive definite",
+    "positive": "has positive entries",
+    "onehot": "has one-hot rows",
+}
+
+
+def present(derivation, *, names=None, function_name=None, bold_vectors=False, compact=True,
+            title=None, escape=escape_text) -> dict:
+    """A derivation as a dict of LaTeX strings and sentences, ready for a template.
+
+    ``names``: ``{expression: "G"}`` for intermediates to name (defaults otherwise);
+    ``function_name``: the LaTeX of the function's name (``"L"``, ``r"\\mathcal{L}"``);
+    ``compact``: leave out sum-rule steps that only pass a derivative through unchanged;
+    ``title``: user text, escaped with ``escape``.
+    """
+    results = _results(derivation)
+    fname = _function_name(derivation, function_name)
+    sections = _sections(derivation)
+    reverse_steps = [(s.target, s.before, s.after) for mode, steps, _ in sections
+                     if mode == "reverse" for s in steps if s.rule != "gradient"]
+    chosen = name_intermediates(derivation.function, reverse_steps, list(results.values()),
+                                names=names, definitions=getattr(derivation, "definitions", None))
+    show = _Printer(bold_vectors, _differential_symbols(derivation, bold_vectors))
+    sub = lambda e: substitute(e, chosen)  # noqa: E731
+
+    # The reverse steps as the naming pass saw them, so "defines" indices line up.
+    defined_at = {n.step: n for n in chosen if n.step is not None and n.role != "forward"}
+    # Names not tied to a step and not built from step names are defined up front.
+    step_symbols = {n.symbol for n in chosen if n.step is not None}
+    forward = [n for n in chosen if n.role == "forward" or (
+        n.step is None and not (matrix_symbols(n.definition) and
+                                set(matrix_symbols(n.definition)) & step_symbols))]
+    function_tex = show(substitute(derivation.function, forward))
+
+    rendered_sections, reverse_index = [], 0
+    gradient_names = []
+    names_in_use = _NamePool({latex(s) for step in derivation.steps
+                              for e in (step.target, step.before, step.after)
+                              for s in matrix_symbols(e)} | {latex(n.symbol) for n in chosen})
+    for mode, steps, wrt in sections:
+        rows, seen_afters = [], set()
+        for step in steps:
+            if mode == "reverse" and step.rule == "gradient":
+                g = _symbol_for(names_in_use.fresh(["g", "h", "q"], None, True), step.after)
+                value = sub(step.after)
+                rows.append({"lhs": show.partial(fname, step.target), "rhs": show(value),
+                             "rule": rule_text("gradient"), "defines": show(g)})
+                gradient_names.append(Name(g, value, "gradient"))
+                continue
+            if mode == "reverse":
+                index, reverse_index = reverse_index, reverse_index + 1
+                earlier = [n for n in chosen if n.role == "forward"
+                           or (n.step is not None and n.step < index)
+                           or (n.step is None and n.role != "forward")]
+                target, before, after = (substitute(e, earlier) for e in
+                                         (step.target, step.before, step.after))
+                lhs = show.partial(fname, target)
+                defines = defined_at.get(index)
+                if compact and step.rule == "sum rule" and _canonical(after) in seen_afters \
+                        and defines is None:
+                    continue
+                seen_afters.add(_canonical(after))
+                if defines is not None:
+                    seen_afters.add(defines.symbol)
+            else:
+                target = substitute(sub(step.target), gradient_names)
+                before = substitute(sub(step.before), gradient_names)
+                after = substitute(sub(step.after), gradient_names)
+                defines = None
+                if step.rule == "read off the Jacobian":
+                    row = isinstance(target, MatrixExpr) and target.shape[0] == 1 != target.shape[1]
+                    name = fname if step.target == derivation.function else _paren(show, target)
+                    rows.append({"lhs": r"\mathrm{d}%s%s" % (name, r"^{\top}" if row else ""),
+                                 "rhs": show(before), "rule": "", "defines": None})
+                    rows.append({"lhs": _jacobian_lhs(derivation, fname, wrt, show),
+                                 "rhs": show(after), "rule": rule_text(step.rule), "defines": None})
+                    continue
+                if compact and step.rule == "sum rule" and _canonical(after) in seen_afters \
+                        and step.target != derivation.function:
+                    continue
+                seen_afters.add(_canonical(after))
+                name = fname if step.target == derivation.function else _paren(show, target)
+                lhs = r"\mathrm{d}%s" % name
+            rule = rule_text(step.rule) if step.rule else ""
+            if before is not None and show(before) != show(after):
+                rows.append({"lhs": lhs, "rhs": show(before), "rule": rule, "defines": None})
+                rows.append({"lhs": "", "rhs": show(after), "rule": "",
+                             "defines": show(defines.symbol) if defines else None})
+            else:
+                rows.append({"lhs": lhs, "rhs": show(after), "rule": rule,
+                             "defines": show(defines.symbol) if defines else None})
+        rows = _merge_repeated_rows(rows)
+        if rows:
+            rendered_sections.append({
+                "mode": mode,
+                "wrt": show(wrt) if wrt is not None else None,
+                "intro": _section_intro(mode, fname, wrt, show, derivation.kind),
+                "rows": rows,
+            })
+
+    where = [{"name": show(n.symbol), "expression": show(n.definition)}
+             for n in chosen if n.step is None and n not in forward]
+    result_rows = []
+    for x in derivation.wrt:
+        value = sub(results[x])
+        shape = value.shape if isinstance(value, MatrixExpr) else ()
+        result_rows.append({"lhs": _result_lhs(derivation, fname, x, show),
+                            "rhs": show(value), "space": shape_space(shape)})
+
+    return {
+        "title": escape(title) if title else None,
+        "heading": _heading(derivation, fname, show),
+        "kind": derivation.kind,
+        "givens": _givens(derivation, show, forward),
+        "let": _let_sentence(derivation, show, forward),
+        "function": {"name": fname, "expression": function_tex},
+        "layout": _layout_sentence(derivation, fname, show),
+        "forward": [{"name": show(n.symbol), "expression": show(n.definition)} for n in forward],
+        "sections": rendered_sections,
+        "where": where,
+        "results": result_rows,
+    }
+
+
+def _merge_repeated_rows(rows):
+    """One row where two consecutive rows say the same thing (keeping both annotations)."""
+    merged = []
+    for row in rows:
+        if merged and (row["lhs"], row["rhs"]) == (merged[-1]["lhs"], merged[-1]["rhs"]):
+            last = merged[-1]
+            last["defines"] = last["defines"] or row["defines"]
+            last["rule"] = last["rule"] or row["rule"]
+            continue
+        merged.append(dict(row))
+    return merged
+
+
+def _paren(show, expr):
+    text = show(expr)
+    return MatcalcLatexPrinter()._add_parens(text) if _needs_parens(expr) else text
+
+
+def _jacobian_lhs(derivation, fname, wrt, show):
+    if derivation.kind == "hessian":
+        return r"\nabla^{2}_{%s} %s" % (show(wrt), fname)
+    return show.partial(fname, wrt)
+
+
+def _result_lhs(derivation, fname, x, show):
+    if derivation.kind == "hessian":
+        return r"\nabla^{2}_{%s} %s" % (show(x), fname)
+    return show.partial(fname, x)
+
+
+def _heading(derivation, fname, show):
+    variables = _join_and("$%s$" % show(x) for x in derivation.wrt)
+    noun = {"gradient": "Gradient", "jacobian": "Jacobian", "hessian": "Hessian"}[derivation.kind]
+    plural = "s" if len(derivation.wrt) > 1 else ""
+    return f"{noun}{plural} of ${fname}$ with respect to {variables}"
+
+
+def _reading_order(expr):
+    """Matrix symbols in the order a reader meets them in the printed expression."""
+    found = []
+
+    def visit(node):
+        if isinstance(node, SympyMatrixSymbol):
+            if node not in found:
+                found.append(node)
+            return
+        if not isinstance(node, Basic) or isinstance(node, _LEAVES):
+            return
+        args = node.args
+        if isinstance(node, MatAdd):
+            args = sorted(args, key=MatcalcLatexPrinter._term_order)
+        for child in args:
+            visit(child)
+
+    visit(expr)
+    return found
+
+
+def _symbols_in_reading_order(derivation, forward):
+    """The symbols as a reader meets them: through the forward pass, then the function."""
+    symbols = []
+    for expr in [*(n.definition for n in forward), substitute(derivation.function, forward)]:
+        symbols += [s for s in _reading_order(expr) if s not in symbols]
+    named = {n.symbol for n in forward}
+    return [s for s in symbols if s not in named]
+
+
+def _givens(derivation, show, forward=()):
+    symbols = _symbols_in_reading_order(derivation, forward)
+    symbols += [x for x in derivation.wrt if x not in symbols]
+    givens = [r"%s \in %s" % (show(s), shape_space(s.shape)) for s in symbols]
+    dimensions = {d for s in symbols for d in s.shape}
+    for s in dict.fromkeys(_scalar_symbols(derivation.function, dimensions)):
+        givens.append(r"%s \in \mathbb{R}" % show(s))
+    return givens
+
+
+def _let_sentence(derivation, show, forward=()):
+    sentence = "Let " + _join_and("$%s$" % g for g in _givens(derivation, show, forward)) + "."
+    notes = []
+    for s in _symbols_in_reading_order(derivation, forward):
+        flags = sorted(getattr(s, "assumptions", ()) or ())
+        if "spd" in flags and "symmetric" in flags:
+            flags.remove("symmetric")
+        for flag in flags:
+            notes.append("$%s$ %s" % (show(s), _ASSUMPTION_TEXT.get(flag, escape_text(flag))))
+    if notes:
+        sentence += " Here " + _join_and(notes) + "."
+    return sentence
+
+
+def _layout_sentence(derivation, fname, show):
+    x = show(derivation.wrt[0]) if derivation.wrt else "x"
+    if derivation.kind == "gradient":
+        return (r"Each derivative of the scalar $%s$ has the shape of its variable: the $(i, j)$ "
+                r"entry of $\frac{\partial %s}{\partial %s}$ is $\partial %s / \partial (%s)_{ij}$."
+                % (fname, fname, x, fname, x))
+    if derivation.kind == "hessian":
+        return (r"The Hessian $\nabla^{2}_{%s} %s$ is the Jacobian of the gradient "
+                r"$\frac{\partial %s}{\partial %s}$ in numerator layout: its $(i, j)$ entry is "
+                r"$\partial^{2} %s / \partial %s_{i} \partial %s_{j}$." % (x, fname, fname, x, fname, x, x))
+    if getattr(derivation, "layout", "numerator") == "denominator":
+        return (r"Jacobians are in denominator layout: $\frac{\partial %s}{\partial %s}$ has one row "
+                r"per entry of $%s$ and one column per entry of $%s$, with $(i, j)$ entry "
+                r"$\partial %s_{j} / \partial %s_{i}$." % (fname, x, x, fname, fname, x))
+    return (r"Jacobians are in numerator layout: $\frac{\partial %s}{\partial %s}$ has one row per "
+            r"entry of $%s$ and one column per entry of $%s$, with $(i, j)$ entry "
+            r"$\partial %s_{i} / \partial %s_{j}$." % (fname, x, fname, x, fname, x))
+
+
+def _section_intro(mode, fname, wrt, show, kind):
+    if mode == "reverse":
+        start = r"$\frac{\partial %s}{\partial %s} = 1$" % (fname, fname)
+        return (r"Reverse mode: starting from %s, each line is the derivative of $%s$ with "
+                r"respect to one subexpression, by the rule named on the right." % (start, fname))
+    x = show(wrt) if wrt is not None else "x"
+    what = "the gradient" if kind == "hessian" else "$%s$" % fname
+    return (r"Forward mode with respect to $%s$: each line is the differential of a "
+            r"subexpression of %s, and the Jacobian is read off $\mathrm{d}%s$ as a column." % (x, what, fname))
+
+
+# ================================================================ templates
+
+def _package_templates() -> Path | None:
+    try:
+        from importlib.resources import files
+        path = Path(str(files("matcalc") / "templates"))
+    except (ModuleNotFoundError, TypeError):
+        return None
+    return path if path.is_dir() else None
+
+
+def template_dirs(template_dir=None) -> list[Path]:
+    """Where templates are looked up, in order: the user's directory, the installed
+    package's ``matcalc/templates``, the checkout's top-level ``templates/``."""
+    dirs = []
+    if template_dir is not None:
+        template_dir = Path(template_dir)
+        if not template_dir.is_dir():
+            raise FileNotFoundError(f"template directory {template_dir} does not exist")
+        dirs.append(template_dir)
+    packaged = _package_templates()
+    if packaged:
+        dirs.append(packaged)
+    checkout = Path(__file__).resolve().parents[2] / "templates"
+    if checkout.is_dir() and checkout not in dirs:
+        dirs.append(checkout)
+    return dirs
+
+
+def environment(template_dir=None) -> jinja2.Environment:
+    """The Jinja2 environment: LaTeX-safe delimiters, no autoescape, strict, sandboxed."""
+    return SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(template_dir)]),
+        block_start_string="<%", block_end_string="%>",
+        variable_start_string="<%=", variable_end_string="%>",
+        comment_start_string="<#", comment_end_string="#>",
+        autoescape=False, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+
+
+def _resolve_template(template, template_dir):
+    """(environment, template name) for a built-in name, a name in template_dir, or a path."""
+    if isinstance(template, Path) or (isinstance(template, str) and (
+            os.sep in template or "/" in template or template.endswith(".j2"))):
+        path = Path(template)
+        if not path.is_file():
+            raise FileNotFoundError(f"template file {path} does not exist")
+        return environment(path.parent), path.name
+    env = environment(template_dir)
+    for candidate in (TEMPLATES.get(template), f"{template}.tex.j2", f"{template}.md.j2", template):
+        if candidate and _exists(env, candidate):
+            return env, candidate
+    known = ", ".join(TEMPLATES)
+    raise ValueError(f"no template named {template!r} (built in: {known}; or pass a path)")
+
+
+def _exists(env, name):
+    try:
+        env.get_template(name)
+    except jinja2.TemplateNotFound:
+        return False
+    return True
+
+
+def template_exists(name, template_dir=None) -> bool:
+    """Whether ``to_latex(..., template=name)`` would find a template."""
+    try:
+        _resolve_template(name, template_dir)
+    except (ValueError, FileNotFoundError):
+        return False
+    return True
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>#|$~])")
+
+
+def escape_markdown(text: str) -> str:
+    """User text for Markdown: every character Markdown (or its math) might act on, escaped."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
+
+
+def to_latex(derivation, template="article", template_dir=None, bold_vectors=False, *,
+             names=None, function_name=None, title=None, compact=True) -> str:
+    """A derivation (or a list of them) as a document from a template.
+
+    ``title`` is the heading of a single derivation, or the title of a document of several.
+    ``template``: "article" (a complete pdflatex document), "fragment" (``align*`` blocks
+    to paste into a paper), "markdown" (``$$`` math for READMEs and notebooks), "notebook"
+    (one ``$$\\begin{aligned}`` block, for Jupyter), another name found in
+    ``template_dir``, or the path of a template file.  A list may hold derivations or
+    ``(derivation, options)`` pairs, the options overriding ``names``, ``function_name``
+    and ``title`` for that one.
+    """
+    env, name = _resolve_template(template, template_dir)
+    markdown = name.endswith(".md.j2") or name.endswith(".md")
+    escape = escape_markdown if markdown else escape_text
+    several = isinstance(derivation, (list, tuple))
+    items = derivation if several else [derivation]
+    documents = []
+    for item in items:
+        item, options = item if isinstance(item, tuple) else (item, {})
+        settings = {"names": names, "function_name": function_name,
+                    "title": None if several else title, **options}
+        documents.append(present(item, bold_vectors=bold_vectors, compact=compact,
+                                 escape=escape, **settings))
+    from .._version import __version__
+    return env.get_template(name).render(
+        derivations=documents, title=escape(title) if title and several else None,
+        bold_vectors=bold_vectors, version=__version__)
+
+
+def repr_latex(derivation) -> str:
+    """Jupyter's ``_repr_latex_``: one display-math block."""
+    return to_latex(derivation, template="notebook")
+
+
+def repr_markdown(derivation) -> str:
+    """Jupyter's ``_repr_markdown_``."""
+    return to_latex(derivation, template="markdown")
+
+
+# ================================================================ PDF
+
+def pdflatex() -> str | None:
+    """The pdflatex on PATH, or None."""
+    return shutil.which("pdflatex")
+
+
+def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
+    """Compile a complete LaTeX document with ``pdflatex -halt-on-error`` in a temporary
+    directory and copy the PDF to ``pdf_path``.  Raises :class:`LatexError` with the
+    error lines of the log when pdflatex fails or is missing."""
+    engine = pdflatex()
+    if engine is None:
+        raise LatexError("pdflatex is not on PATH; install a TeX distribution "
+                         "(apt-get install texlive-latex-base texlive-latex-recommended)")
+    pdf_path = Path(pdf_path)
+    with tempfile.TemporaryDirectory(prefix="matcalc-tex-") as work:
+        tex = Path(work) / "derivation.tex"
+        tex.write_text(source, encoding="utf-8")
+        for _ in range(runs):
+            try:
+                done = subprocess.run(
+                    [engine, "-halt-on-error", "-interaction=nonstopmode", "-no-shell-escape",
+                     tex.name], cwd=work, capture_output=True, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise LatexError(f"pdflatex took more than {timeout} s") from exc
+            if done.returncode != 0:
+                log = (Path(work) / "derivation.log")
+                text = log.read_text(errors="replace") if log.exists() else done.stdout.decode(errors="replace")
+                raise LatexError("pdflatex failed:\n" + _log_errors(text))
+        pdf_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(work) / "derivation.pdf", pdf_path)
+    return pdf_path
+
+
+def _log_errors(log: str) -> str:
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("!"):
+            return "\n".join(lines[i:i + 8])
+    return "\n".join(lines[-20:])
+
+
+def write_pdf(derivation, path, template="article", template_dir=None, bold_vectors=False,
+              **options) -> Path:
+    """Render ``derivation`` with a complete-document template and compile it to ``path``."""
+    source = to_latex(derivation, template=template, template_dir=template_dir,
+                      bold_vectors=bold_vectors, **options)
+    return compile_pdf(source, path)

@@ -1,0 +1,171 @@
+"""Plain-text (Unicode) printing of matrix expressions, as a textbook would write them.
+
+``to_text(x * (A + A.T))`` → ``'x (A + Aᵀ)'``.  A SymPy ``StrPrinter`` subclass with one
+``_print_<Class>`` method per construct; it does no math.  LaTeX lives in ``latex.py``.
+"""
+from __future__ import annotations
+
+import sympy
+from sympy.matrices.expressions import (
+    Determinant, HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatrixExpr, OneMatrix,
+    Trace, Transpose, ZeroMatrix,
+)
+from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.hadamard import HadamardPower
+from sympy.matrices.expressions.matexpr import MatrixSymbol
+from sympy.printing.str import StrPrinter
+
+from ..core import functions as F
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_NAMES = {F.Exp: "exp", F.Log: "log", F.Tanh: "tanh", F.Sigmoid: "σ", F.Relu: "relu",
+          F.Step: "step", F.Sqrt: "√"}
+
+
+class TextPrinter(StrPrinter):
+    """Unicode text: ᵀ, ⁻¹, ⊙, σ, 𝟏, ‖·‖, tr, det."""
+
+    printmethod = "_matcalc_text"
+
+    def _atomic(self, expr) -> bool:
+        return isinstance(expr, (MatrixSymbol, OneMatrix, Identity, ZeroMatrix, F.Elementwise,
+                                 F.Softmax, F.LogSumExp, Transpose, Inverse, sympy.Symbol,
+                                 F.Norm, F.SumAll, Trace, Determinant, DiagMatrix)) or (
+            getattr(expr, "is_Number", False) and expr >= 0)
+
+    def _wrap(self, expr) -> str:
+        text = self._print(expr)
+        return text if self._atomic(expr) else f"({text})"
+
+    def _print_MatrixSymbol(self, expr):
+        return expr.name
+
+    def _print_Transpose(self, expr):
+        if isinstance(expr.arg, Inverse):
+            return f"{self._wrap(expr.arg.arg)}⁻ᵀ"
+        return f"{self._wrap(expr.arg)}ᵀ"
+
+    def _print_Inverse(self, expr):
+        if isinstance(expr.arg, Transpose):
+            return f"{self._wrap(expr.arg.arg)}⁻ᵀ"
+        return f"{self._wrap(expr.arg)}⁻¹"
+
+    def _print_OneMatrix(self, expr):
+        rows, cols = expr.shape
+        return "𝟏ᵀ" if rows == 1 and cols != 1 else "𝟏"
+
+    def _print_Identity(self, expr):
+        return "1" if expr.shape == (1, 1) else "I"
+
+    def _print_ZeroMatrix(self, expr):
+        return "0"
+
+    def _coefficient(self, c):
+        if c == 1:
+            return ""
+        if c == -1:
+            return "−"
+        text = self._print(c)
+        if c.is_Number and c.is_negative:
+            return f"−{self._print(-c)} " if (-c).is_Integer else f"−({self._print(-c)}) "
+        if c.is_Rational and not c.is_Integer:
+            return f"({text}) "
+        return f"{text} " if (c.is_Integer or c.is_Symbol or self._atomic(c)) else f"({text}) "
+
+    def _print_MatMul(self, expr):
+        c, matrices = expr.as_coeff_matrices()
+        factors = [self._wrap(m) if isinstance(m, (MatAdd, HadamardProduct, MatMul)) or not self._atomic(m)
+                   else self._print(m) for m in matrices]
+        return self._coefficient(c) + " ".join(factors)
+
+    def _print_Pow(self, expr):
+        base, exponent = expr.args
+        if exponent == sympy.S.Half:
+            return f"√{self._wrap(base)}"
+        if exponent.is_Integer and exponent < 0:
+            power = "" if exponent == -1 else str(-exponent).translate(_SUPERSCRIPT)
+            return f"1/{self._wrap(base)}{power}"
+        if exponent.is_Integer:
+            return f"{self._wrap(base)}{str(exponent).translate(_SUPERSCRIPT)}"
+        return super()._print_Pow(expr).replace("**", "^")
+
+    def _print_MatAdd(self, expr):
+        parts = []
+        # positive terms first (x − a, not −a + x); otherwise the expression's own order
+        terms = sorted(expr.args, key=lambda t: bool(t.as_coeff_mmul()[0].could_extract_minus_sign()))
+        for i, term in enumerate(terms):
+            c, matrices = term.as_coeff_mmul() if isinstance(term, MatMul) else (sympy.S.One, term)
+            negative = c.could_extract_minus_sign()
+            body = self._print(-term if negative else term) if negative else self._print(term)
+            if i == 0:
+                parts.append(("−" if negative else "") + body)
+            else:
+                parts.append((" − " if negative else " + ") + body)
+        return "".join(parts)
+
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(self._wrap(f) for f in expr.args)
+
+    def _print_HadamardPower(self, expr):
+        base, exponent = expr.args
+        if exponent == -1:
+            return f"1 ⊘ {self._wrap(base)}"
+        if exponent.is_Integer:
+            return f"{self._wrap(base)}∘{str(exponent).translate(_SUPERSCRIPT)}"
+        return f"{self._wrap(base)}∘({self._print(exponent)})"
+
+    def _print_Elementwise(self, expr):
+        return f"{_NAMES.get(type(expr), type(expr).__name__.lower())}({self._print(expr.arg)})"
+
+    _print_Exp = _print_Log = _print_Tanh = _print_Sigmoid = _print_Relu = _print_Step = \
+        _print_Sqrt = _print_Elementwise
+
+    def _print_Softmax(self, expr):
+        return f"softmax({self._print(expr.arg)})"
+
+    def _print_LogSumExp(self, expr):
+        return f"logsumexp({self._print(expr.arg)})"
+
+    def _print_SumAll(self, expr):
+        if expr.arg.shape == (1, 1):
+            return self._print(expr.arg)  # the sum of a 1×1 matrix is its entry
+        return f"sum({self._print(expr.arg)})"
+
+    def _print_Norm(self, expr):
+        return f"‖{self._print(expr.arg)}‖"
+
+    def _print_Trace(self, expr):
+        return f"tr({self._print(expr.arg)})"
+
+    def _print_Determinant(self, expr):
+        return f"det({self._print(expr.arg)})"
+
+    def _print_log(self, expr):
+        if isinstance(expr.args[0], Determinant):
+            return f"log det({self._print(expr.args[0].arg)})"
+        return f"log({self._print(expr.args[0])})"
+
+    def _print_DiagMatrix(self, expr):
+        return f"diag({self._print(expr.args[0])})"
+
+    def _print_DiagonalOf(self, expr):
+        return f"diagonal({self._print(expr.args[0])})"
+
+    def _print_Mul(self, expr):
+        return super()._print_Mul(expr).replace("*", "·").replace("-", "−")
+
+    def _print_Add(self, expr):
+        return super()._print_Add(expr).replace(" - ", " − ").replace("-", "−")
+
+
+def to_text(expr) -> str:
+    """A one-line Unicode rendering of a matrix or scalar expression."""
+    return TextPrinter().doprint(expr)
+
+
+def derivation_text(derivation) -> str:
+    """A derivation's results, one line per variable."""
+    lines = [f"{derivation.kind} of {to_text(derivation.function)}"]
+    for x in derivation.wrt:
+        lines.append(f"  with respect to {x.name}: {to_text(derivation.results[x])}")
+    return "\n".join(lines)

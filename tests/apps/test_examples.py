@@ -1,0 +1,38 @@
+"""Every example runs (quick setting) and delivers what it promises."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ols_diabetes_reaches_the_closed_form():
+    pytest.importorskip("sklearn")
+    report = load("ols_diabetes").main(quick=True, progress=False)
+    assert report["relative_error"] < 1e-6
+    assert report["closed_form_vs_lstsq"] < 1e-10     # the closed form itself is right
+
+
+def test_mlp_digits_reaches_95_percent():
+    pytest.importorskip("sklearn")
+    report = load("mlp_digits").main(quick=True, progress=False)
+    assert report["test_accuracy"] >= 0.95
+    assert report["history"][-1] < report["history"][0]
+
+
+def test_seed001_worked_example_matches_the_hand_calculation():
+    report = load("seed001_worked_example").main(quick=True)
+    assert report["max_difference"] < 1e-12
+    ours = report["matcalc"]
+    sig = lambda v: 1 / (1 + np.exp(-v))   # noqa: E731
+    assert ours["y_hat"] == pytest.approx(sig(ours["v_in2"]).item())
+    assert not np.allclose(ours["W01_new"], load("seed001_worked_example").W01)   # an update happened

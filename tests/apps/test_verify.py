@@ -1,0 +1,280 @@
+"""mc.verify: verdicts, diagnoses, counterexamples, conventions.
+
+Every numeric claim here is checked against NumPy written out in the test (or the
+independent interpreter in tests/numeric.py), never against values verify itself printed.
+"""
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from sympy import HadamardProduct, Identity
+
+import matcalc as mc
+from matcalc.errors import ArgumentError, DifferentiationError
+from matcalc.apps.verify import DIFFERENCE_TOLERANCE
+
+from numeric import evaluate
+
+
+@pytest.fixture
+def column():
+    return mc.colvec("x", "n"), mc.matrix("A", "n", "n")
+
+
+def test_seed000_quadratic_form_holds_symbolically_and_numerically():
+    x, A = mc.rowvec("x", "n"), mc.matrix("A", "n", "n")
+    r = mc.verify(x * A * x.T, wrt=x, expected=x * (A + A.T))
+    assert r.ok and bool(r)
+    assert r.diagnosis == "holds"
+    assert r.symbolic_equal is True
+    assert r.max_rel_error <= 1e-12
+    assert r.derivation_agrees and r.derivation_error < DIFFERENCE_TOLERANCE
+    assert r.counterexample is None
+    assert len(r.instances) == 3
+
+
+def test_instances_use_distinct_sizes_per_dimension():
+    X = mc.matrix("X", "m", "n")
+    a, b = mc.colvec("a", "m"), mc.colvec("b", "n")
+    r = mc.verify(a.T * X * b, X, a * b.T)
+    assert r.ok
+    for instance in r.instances:
+        assert instance.sizes["m"] != instance.sizes["n"]
+    assert len({tuple(sorted(i.sizes.items())) for i in r.instances}) == 3
+
+
+def test_common_misquote_2Ax_holds_only_for_symmetric_A(column):
+    x, A = column
+    r = mc.verify(x.T * A * x, x, 2 * A * x)
+    assert not r.ok
+    assert r.diagnosis == "holds only for symmetric A"
+    assert r.symbolic_equal is False
+    # the counterexample is a real one: recompute both sides with NumPy
+    ce = r.counterexample
+    A_, x_ = ce.inputs["A"], ce.inputs["x"]
+    np.testing.assert_allclose(ce.claimed, 2 * A_ @ x_, rtol=1e-12)
+    np.testing.assert_allclose(ce.correct, (A_ + A_.T) @ x_, rtol=1e-12)
+    assert not np.allclose(ce.claimed, ce.correct)
+    assert ce.sizes == {"n": 2}  # the smallest instance
+    text = r.explain()
+    assert "holds only for symmetric A" in text and "counterexample" in text and "x =" in text
+
+
+def test_symmetric_A_makes_2Ax_hold():
+    x, S = mc.colvec("x", "n"), mc.matrix("S", "n", "n", symmetric=True)
+    assert mc.verify(x.T * S * x, x, 2 * S * x).ok
+
+
+def test_transposed_claim():
+    X, A = mc.matrix("X", "n", "n"), mc.matrix("A", "n", "n")
+    r = mc.verify(mc.trace(X * A), X, A)
+    assert r.diagnosis == "transposed" and not r.ok
+    ce = r.counterexample
+    np.testing.assert_allclose(ce.correct, ce.inputs["A"].T)
+
+
+@pytest.mark.parametrize("claim_factor, expected", [(1, "off by a factor of 1/2"), (-2, "off by a factor of -1"),
+                                                    (4, "off by a factor of 2")])
+def test_constant_factor(column, claim_factor, expected):
+    x, _ = column
+    r = mc.verify(x.T * x, x, claim_factor * x)
+    assert r.diagnosis == expected
+    assert r.factor == Fraction(claim_factor, 2)
+    if claim_factor == -2:
+        assert "sign is wrong" in r.explain()
+
+
+def test_wrong_shape_with_transpose_hint():
+    X = mc.matrix("X", "m", "n")
+    a, b = mc.colvec("a", "m"), mc.colvec("b", "n")
+    r = mc.verify(a.T * X * b, X, b * a.T)
+    assert r.diagnosis == "wrong shape" and not r.ok
+    assert "transpose holds" in r.detail
+    assert "shapes differ" in r.explain()
+
+
+def test_a_claim_that_cannot_be_formed_is_a_wrong_shape():
+    X, W = mc.matrix("X", "N", "d"), mc.matrix("W", "d", "h")
+    G = mc.matrix("G", "N", "h")
+    f = mc.sum(mc.hadamard(G, X * W))
+    r = mc.verify(f, W, lambda: X * G)          # seed 000's Σ xⁿ ∂L/∂zⁿ without the transpose
+    assert r.diagnosis == "wrong shape" and r.expected is None and r.symbolic_equal is None
+    assert "cannot be formed" in r.explain()
+    assert mc.verify(f, W, lambda: X.T * G).ok
+
+
+def test_close_but_not_within_tolerance(column):
+    x, _ = column
+    claim = (2 + 2e-8) * x
+    assert mc.verify(x.T * x, x, claim).ok
+    strict = mc.verify(x.T * x, x, claim, tolerance=1e-10)
+    assert not strict.ok and strict.diagnosis == "different"
+    assert "close but not equal" in strict.detail
+
+
+def test_claim_with_a_symbol_the_function_lacks():
+    x, A = mc.colvec("x", "n"), mc.matrix("A", "n", "n")
+    v = mc.colvec("v", "n")
+    r = mc.verify(x.T * A * x, x, (A + A.T) * v)
+    assert r.diagnosis == "different"
+    assert "v" in r.detail and "does not contain" in r.detail
+
+
+def test_text_input_through_parse():
+    shapes = {"x": (1, "n"), "A": ("n", "n")}
+    r = mc.verify("x @ A @ x.T", "x", "x @ (A + A.T)", shapes=shapes)
+    assert r.ok and r.symbolic_equal
+    r = mc.verify("x @ A @ x.T", "x", "2 * x @ A", shapes=shapes, symmetric=["A"])
+    assert r.ok
+    wrong = mc.verify("x @ A @ x.T", "x", "x @ A", shapes=shapes)
+    assert wrong.diagnosis == "different" and not wrong.ok
+
+
+def test_where_substitutes_abbreviations():
+    W, x, y = mc.matrix("W", "K", "d"), mc.colvec("x", "d"), mc.colvec("y", "K")
+    R = mc.colvec("R", "K")
+    f = mc.norm(W * x - y) ** 2
+    r = mc.verify(f, W, 2 * R * x.T, where={"R": W * x - y})
+    assert r.ok
+
+
+# ---------------------------------------------------------------- symmetric matrices
+
+def _symmetric_difference_gradient(f, S, values, eps=1e-6):
+    """Gradient over the free entries of a symmetric S, by central differences (NumPy only)."""
+    base = values[S.name]
+    n = base.shape[0]
+    grad = np.zeros_like(base)
+    for i in range(n):
+        for j in range(i, n):
+            e = np.zeros_like(base)
+            e[i, j] = e[j, i] = 1.0
+            plus = dict(values, **{S.name: base + eps * e})
+            minus = dict(values, **{S.name: base - eps * e})
+            grad[i, j] = grad[j, i] = (evaluate(f, plus) - evaluate(f, minus)) / (2 * eps)
+    return grad
+
+
+def test_symmetric_convention_matches_free_entry_differences():
+    n = 3
+    S, A = mc.matrix("S", "n", "n", spd=True), mc.matrix("A", "n", "n")
+    f = mc.trace(A * S)
+    r = mc.verify(f, S, A + A.T - HadamardProduct(A, Identity(mc.dim("n"))), symmetric_convention="symmetric")
+    assert r.ok and r.convention == "symmetric"
+    assert "§2.8.2" in r.explain()
+    rng = np.random.default_rng(7)
+    M = rng.standard_normal((n, n))
+    values = {"S": M @ M.T + n * np.eye(n), "A": rng.standard_normal((n, n))}
+    expected = _symmetric_difference_gradient(f, S, values)
+    np.testing.assert_allclose(evaluate(r.derived, values), expected, rtol=1e-7, atol=1e-8)
+
+
+def test_both_conventions_for_log_det():
+    S = mc.matrix("S", "n", "n", spd=True)
+    Si = mc.inv(S)
+    I = Identity(mc.dim("n"))
+    unconstrained = mc.verify(mc.logdet(S), S, Si)
+    assert unconstrained.ok and unconstrained.convention == "unconstrained"
+    assert "unconstrained" in unconstrained.explain()
+    symmetric = mc.verify(mc.logdet(S), S, 2 * Si - HadamardProduct(Si, I), symmetric_convention="symmetric")
+    assert symmetric.ok
+    mixed = mc.verify(mc.logdet(S), S, Si, symmetric_convention="symmetric")
+    assert mixed.diagnosis == "different"
+
+
+def test_convention_is_not_reported_for_a_general_matrix():
+    X = mc.matrix("X", "n", "n")
+    r = mc.verify(mc.trace(X), X, Identity(mc.dim("n")), symmetric_convention="symmetric")
+    assert r.ok and r.convention is None
+
+
+# ---------------------------------------------------------------- other kinds
+
+def test_jacobian_layouts():
+    x, A, b = mc.rowvec("x", "n"), mc.matrix("A", "n", "m"), mc.rowvec("b", "m")
+    assert mc.verify(x * A + b, x, A.T, kind="jacobian").ok
+    assert mc.verify(x * A + b, x, A, kind="jacobian", layout="denominator").ok
+    wrong = mc.verify(x * A + b, x, A, kind="jacobian")
+    assert wrong.diagnosis == "wrong shape" and "transpose holds" in wrong.detail
+
+
+def test_hessian_of_log_sum_exp():
+    x = mc.colvec("x", "n")
+    s = mc.softmax(x)
+    r = mc.verify(mc.logsumexp(x), x, mc.diag(s) - s * s.T, kind="hessian")
+    assert r.ok and r.derivation_agrees
+    assert mc.verify(mc.logsumexp(x), x, mc.diag(s), kind="hessian").diagnosis == "different"
+
+
+def test_stationary_point_of_ols_row_convention():
+    w, X, y = mc.rowvec("w", "d"), mc.matrix("X", "n", "d"), mc.rowvec("y", "n")
+    n = mc.dim("n")
+    L = (y - w * X.T) * (y - w * X.T).T / (2 * n)
+    r = mc.verify(L, w, y * X * mc.inv(X.T * X), kind="stationary", sizes=[{"n": 5, "d": 2}, {"n": 6, "d": 3}])
+    assert r.ok and r.derivation_error < 1e-10
+    doubled = mc.verify(L, w, 2 * y * X * mc.inv(X.T * X), kind="stationary")
+    assert doubled.diagnosis == "off by a factor of 2"
+    assert "stationary point" in doubled.explain()
+
+
+def test_explicit_sizes_are_used():
+    X = mc.matrix("X", "m", "n")
+    r = mc.verify(mc.trace(X.T * X), X, 2 * X, sizes=[{"m": 4, "n": 2}])
+    assert r.ok and [i.sizes for i in r.instances] == [{"m": 4, "n": 2}]
+
+
+def test_same_seed_same_counterexample(column):
+    x, A = column
+    a = mc.verify(x.T * A * x, x, 2 * A * x, seed=3).counterexample
+    b = mc.verify(x.T * A * x, x, 2 * A * x, seed=3).counterexample
+    np.testing.assert_array_equal(a.inputs["A"], b.inputs["A"])
+
+
+def test_assumptions_shape_the_random_instances():
+    Y = mc.matrix("Y", "N", "K", onehot=True)
+    Z = mc.matrix("Z", "N", "K")
+    N = mc.dim("N")
+    L = -mc.sum(mc.hadamard(Y, mc.log(mc.softmax(Z)))) / N
+    r = mc.verify(L, Z, (mc.softmax(Z) - Y) / N)     # needs one-hot rows to hold
+    assert r.ok
+    P = mc.matrix("P", "n", "n", positive=True)
+    r = mc.verify(mc.sum(mc.log(P)), P, mc.power(P, -1))
+    assert r.ok
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_bad_options_are_rejected(column):
+    x, A = column
+    with pytest.raises(ValueError, match="kind"):
+        mc.verify(x.T * x, x, 2 * x, kind="laplacian")
+    with pytest.raises(ValueError, match="symmetric_convention"):
+        mc.verify(x.T * x, x, 2 * x, symmetric_convention="both")
+    with pytest.raises(ValueError, match="tolerance"):
+        mc.verify(x.T * x, x, 2 * x, tolerance=0)
+    with pytest.raises(DifferentiationError, match="'z'"):
+        mc.verify(x.T * x, "z", 2 * x)
+    with pytest.raises(ArgumentError, match="shapes"):
+        mc.verify("x.T @ x", "x", "2 * x")
+    with pytest.raises(ArgumentError, match="claimed formula"):
+        mc.verify(x.T * x, x, None)
+
+
+def test_a_differentiator_bug_is_caught_by_the_cross_check(monkeypatch, column):
+    """If matcalc's own derivative were wrong, the claim is judged against central differences."""
+    verify_module = sys.modules["matcalc.apps.verify"]
+    real = verify_module.derive
+
+    def broken(f, wrt, **options):
+        derivation = real(f, wrt, **options)
+        derivation.results[wrt] = 3 * derivation.results[wrt]
+        return derivation
+
+    monkeypatch.setattr(verify_module, "derive", broken)
+    x, A = column
+    r = mc.verify(x.T * A * x, x, (A + A.T) * x)
+    assert r.ok and not r.derivation_agrees
+    assert "differentiator bug" in r.detail and "DISAGREES" in r.explain()
+    wrong = mc.verify(x.T * A * x, x, 3 * (A + A.T) * x)
+    assert not wrong.ok and wrong.diagnosis == "off by a factor of 3"
