@@ -57,3 +57,16 @@ class ParseError(MatcalcError, ValueError):
 
 class DivergenceError(MatcalcError, FloatingPointError):
     """Training stopped because the loss or a gradient became NaN or infinite."""
+
+
+class BudgetError(MatcalcError, RuntimeError):
+    """A computation ran past its work budget (nodes built or seconds spent).
+
+    ``stage`` names what was running ("derive", "simplify", "compile", …), ``nodes`` how many
+    expression nodes had been built and ``seconds`` how long it had run."""
+
+    def __init__(self, message, *, stage="", nodes=0, seconds=0.0):
+        super().__init__(message)
+        self.stage = stage
+        self.nodes = nodes
+        self.seconds = seconds

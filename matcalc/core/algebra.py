@@ -1,19 +1,76 @@
 """Small constructors that keep expressions tidy as rules build them.
 
-Rules and the simplifier build new expressions through these helpers instead of raw
-``MatMul``/``MatAdd``, so that scalars and 1×1 matrices mix freely, zero is pruned at once
-(JAX's symbolic zero), and ones and identities never pile up.  No calculus here.
+Rules, the simplifier and the parser build new expressions through these helpers instead of
+SymPy's operators, for two reasons:
+
+* **Local work only.**  SymPy's ``A * B``, ``-A``, ``A.T`` and ``doit`` re-canonicalise the
+  whole tree below the new node, so building an expression step by step costs (steps ×
+  tree size), and more where subtrees are shared.  These constructors look at a node's
+  direct arguments only and assume those are already tidy, so building a DAG costs time in
+  proportion to its number of distinct nodes.  Nodes are built with SymPy's
+  non-evaluating constructors and hash-consed (:func:`intern`): equal subexpressions are
+  one object, so comparing and hashing them is cheap.
+* **Scalars and 1×1 matrices are one thing.**  A scalar meets a 1×1 matrix in a sum, a
+  1×1 matrix scales a larger one in a product: SymPy refuses both ("Mix of Matrix and
+  Scalar symbols"), these constructors make them work.
+
+Zero is pruned at once (JAX's symbolic zero, ``None``), and ones and identities never pile
+up.  No calculus here.
 """
 from __future__ import annotations
 
 import sympy
-from sympy import S
+from sympy import Basic, S
+from sympy.core.sorting import default_sort_key
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
-    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose, ZeroMatrix,
+    HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose,
+    ZeroMatrix,
 )
+from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
+from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
+from . import budget as _budget
+
+# ---------------------------------------------------------------- hash-consing
+
+_INTERNED: dict = {}
+_INTERN_LIMIT = 500_000
+
+
+def intern(node):
+    """The canonical object equal to ``node`` (``node`` itself the first time).
+
+    Equal subexpressions built twice become one object, so dictionaries keyed by nodes
+    compare them by identity.  Correctness never depends on it, only speed; the table is
+    dropped when it grows past a limit."""
+    try:
+        return _INTERNED.setdefault(node, node)
+    except TypeError:   # an unhashable argument: nothing to share
+        return node
+    finally:
+        if len(_INTERNED) > _INTERN_LIMIT:
+            _INTERNED.clear()
+
+
+def build(cls, *args):
+    """``cls(*args)`` built without SymPy's evaluation and interned (counts one node
+    against the work budget)."""
+    _budget.charge(1)
+    return intern(Basic.__new__(cls, *[a if isinstance(a, Basic) else _sympify(a) for a in args]))
+
+
+def inverse(expr):
+    """X⁻¹ (SymPy's ``Inverse`` carries its exponent −1 as a second argument)."""
+    if isinstance(expr, Inverse):
+        return expr.arg
+    if isinstance(expr, Identity):
+        return expr
+    return build(Inverse, expr, S.NegativeOne)
+
+
+# ---------------------------------------------------------------- predicates
 
 def is_matrix(expr) -> bool:
     return isinstance(expr, MatrixExpr)
@@ -28,11 +85,11 @@ def is_zero(expr) -> bool:
 
 
 def is_one(expr) -> bool:
-    """The scalar 1 or a 1×1 matrix of ones / 1×1 identity (SymPy turns one into the other)."""
+    """The scalar 1, or a 1×1 matrix of ones or 1×1 identity (SymPy turns one into the other)."""
     if is_matrix(expr):
         if isinstance(expr, MatMul) and len(expr.args) == 1:
             expr = expr.args[0]
-        return expr.shape == (1, 1) and isinstance(expr, (OneMatrix, Identity))
+        return isinstance(expr, (OneMatrix, Identity)) and expr.shape == (1, 1)
     return expr == 1
 
 
@@ -41,8 +98,21 @@ def is_ones(expr) -> bool:
     return isinstance(expr, OneMatrix) or is_one(expr)
 
 
+def shape_of(expr):
+    return expr.shape if is_matrix(expr) else (1, 1)
+
+
+def is_1x1(expr) -> bool:
+    return shape_of(expr) == (1, 1)
+
+
+# ---------------------------------------------------------------- products
+
 def mul(*factors):
-    """The product of scalars and conforming matrices, in order; None or zero → zero."""
+    """The product of scalars and conforming matrices, in order; None or zero → zero.
+
+    A 1×1 matrix between factors it does not conform to acts as the scalar it holds
+    (NumPy's broadcasting; written as its trace)."""
     scalars, matrices = [], []
     for factor in factors:
         if factor is None:
@@ -56,7 +126,10 @@ def mul(*factors):
                 matrices.append(factor)
         else:
             scalars.append(_sympify(factor))
-    coefficient = sympy.Mul(*scalars)
+    matrices = _conforming(matrices, scalars)
+    if len(matrices) > 1 and any(isinstance(m, OneMatrix) for m in matrices):
+        matrices = _merge_ones(matrices, scalars)
+    coefficient = scalar_mul(*scalars)
     # 1×1 identities and ones are the number 1 between conforming factors.
     if len(matrices) > 1:
         matrices = [m for m in matrices if not is_one(m)] or [matrices[0]]
@@ -69,47 +142,198 @@ def mul(*factors):
         return None
     if len(matrices) == 1 and coefficient == 1:
         return matrices[0]
-    return MatMul(coefficient, *matrices) if coefficient != 1 else MatMul(*matrices)
+    if coefficient == 1:
+        return build(MatMul, *matrices)
+    return build(MatMul, coefficient, *matrices)
 
 
-def add(*terms):
-    """The sum of terms of one shape; None (zero) terms are dropped; no terms → None."""
-    terms = [t for t in terms if not is_zero(t)]
-    if not terms:
-        return None
-    if len(terms) == 1:
-        return terms[0]
-    if all(is_matrix(t) for t in terms):
-        total = MatAdd(*terms).doit(deep=False)
-        if isinstance(total, MatAdd):
-            total = MatAdd(*sorted(total.args, key=term_order))
-        return total
-    if not any(is_matrix(t) for t in terms):
-        return sympy.Add(*terms)
-    # a scalar and 1×1 matrices: keep them matrices
-    return MatAdd(*[t if is_matrix(t) else t * OneMatrix(1, 1) for t in terms]).doit(deep=False)
+def _conforming(matrices, scalars):
+    """Move 1×1 matrices that do not conform to their neighbours into the scalars."""
+    if len(matrices) < 2 or not any(m.shape == (1, 1) for m in matrices):
+        return matrices
+    kept = []
+    for i, m in enumerate(matrices):
+        if m.shape == (1, 1):
+            before = kept[-1].shape[1] if kept else None
+            after = next((n.shape[0] for n in matrices[i + 1:] if n.shape != (1, 1)), None)
+            if (before is not None and before != 1) or (after is not None and after != 1):
+                if not is_one(m):
+                    scalars.append(as_scalar(m))
+                continue
+        kept.append(m)
+    return kept or matrices[:1]
 
 
-def term_order(term):
-    """Sort key of the terms of a sum: positive terms first, then a fixed order."""
-    from sympy.core.sorting import default_sort_key
-    if isinstance(term, MatMul):
-        coefficient, matrices = term.as_coeff_matrices()
-        return (bool(coefficient.could_extract_minus_sign()), default_sort_key(MatMul(*matrices)))
-    return (False, default_sort_key(term))
+def _merge_ones(matrices, scalars):
+    """1_{a×b} 1_{b×c} = b 1_{a×c}: adjacent matrices of ones become one."""
+    merged = [matrices[0]]
+    for m in matrices[1:]:
+        last = merged[-1]
+        if isinstance(m, OneMatrix) and isinstance(last, OneMatrix):
+            if last.shape[1] != 1:
+                scalars.append(last.shape[1])
+            merged[-1] = build(OneMatrix, last.shape[0], m.shape[1])
+        else:
+            merged.append(m)
+    return merged
+
+
+def scalar_mul(*factors):
+    """The product of scalar expressions (SymPy's local flattening of a Mul)."""
+    factors = [f for f in factors if f != 1]
+    if not factors:
+        return S.One
+    if len(factors) == 1:
+        return factors[0]
+    return sympy.Mul(*factors)
+
+
+def as_scalar(expr):
+    """A 1×1 matrix as the scalar it holds (its trace); a scalar as itself."""
+    if not is_matrix(expr):
+        return expr
+    if isinstance(expr, MatMul):
+        coeff, mats = expr.as_coeff_matrices()
+        if coeff != 1:
+            return scalar_mul(coeff, as_scalar(mul(*mats)))
+    if is_one(expr):
+        return S.One
+    return build(sympy.Trace, expr)
 
 
 def neg(expr):
     return mul(-1, expr)
 
 
+# ---------------------------------------------------------------- sums
+
+def add(*terms):
+    """The sum of terms of one shape; None (zero) terms are dropped; no terms → None.
+
+    Nested sums are flattened, like terms collected (2A − A → A) and the terms sorted,
+    looking only at the terms themselves."""
+    terms = [t for t in terms if not is_zero(t)]
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return terms[0]
+    matrices = sum(1 for t in terms if is_matrix(t))
+    if not matrices:
+        return sympy.Add(*terms)
+    if matrices != len(terms):
+        # a scalar and 1×1 matrices: keep them matrices
+        terms = [t if is_matrix(t) else scalar_times_one(t) for t in terms]
+    return _matadd(terms)
+
+
+def scalar_times_one(s):
+    """The scalar s as a 1×1 matrix."""
+    return mul(s, build(OneMatrix, 1, 1))
+
+
+def _matadd(terms):
+    flat = []
+    for t in terms:
+        if isinstance(t, MatAdd):
+            flat.extend(t.args)
+        elif not is_zero(t):
+            flat.append(t)
+    coefficients, order = {}, []
+    for t in flat:
+        coefficient, matrix = coeff_matrix(t)
+        if matrix not in coefficients:
+            coefficients[matrix] = []
+            order.append(matrix)
+        coefficients[matrix].append(coefficient)
+    collected = []
+    for matrix in order:
+        parts = coefficients[matrix]
+        coefficient = parts[0] if len(parts) == 1 else sympy.Add(*parts)
+        if coefficient != 0:
+            if coefficient != 1 and isinstance(matrix, HadamardProduct):
+                # a scaled Hadamard product lists its factors in SymPy's canonical order
+                matrix = build(HadamardProduct, *sorted(matrix.args, key=sort_key))
+            collected.append(mul(coefficient, matrix))
+    if not collected:
+        return build(ZeroMatrix, *flat[0].shape)
+    if len(collected) == 1:
+        return collected[0]
+    collected.sort(key=term_order)
+    return build(MatAdd, *collected)
+
+
+def coeff_matrix(term):
+    """(scalar coefficient, matrix part) of a term: 3 A B → (3, A B)."""
+    if isinstance(term, MatMul):
+        coefficient, matrices = term.as_coeff_matrices()
+        if len(matrices) == 1:
+            return coefficient, matrices[0]
+        if coefficient == 1:
+            return S.One, term
+        return coefficient, build(MatMul, *matrices)
+    return S.One, term
+
+
+def term_order(term):
+    """Sort key of the terms of a sum: positive terms first, then a fixed order."""
+    if isinstance(term, MatMul):
+        coefficient, matrices = term.as_coeff_matrices()
+        return (bool(coefficient.could_extract_minus_sign()), sort_key(build(MatMul, *matrices)))
+    return (False, sort_key(term))
+
+
+# ---------------------------------------------------------------- transposes
+
 def transpose(expr):
+    """Xᵀ, pushed onto symbols one level at a time: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ,
+    Sᵀ = S for a symmetric S, a 1×1 matrix is its own transpose."""
     if expr is None:
         return None
     if not is_matrix(expr):
         return expr
-    return expr.T
+    try:
+        return _TRANSPOSES[expr]
+    except KeyError:
+        pass
+    result = _TRANSPOSES[expr] = _transpose(expr)
+    if len(_TRANSPOSES) > _INTERN_LIMIT:
+        _TRANSPOSES.clear()
+    return result
 
+
+_TRANSPOSES: dict = {}
+
+
+def _transpose(expr):
+    if isinstance(expr, SympyMatrixSymbol):
+        if {"symmetric", "spd"} & getattr(expr, "assumptions", frozenset()):
+            return expr
+        return build(Transpose, expr)
+    if isinstance(expr, Transpose):
+        return expr.arg
+    if isinstance(expr, MatMul):
+        coefficient, matrices = expr.as_coeff_matrices()
+        return mul(coefficient, *[transpose(m) for m in reversed(matrices)])
+    if isinstance(expr, MatAdd):
+        return add(*[transpose(t) for t in expr.args])
+    if isinstance(expr, HadamardProduct):
+        # SymPy's canonical order of the factors, as its own transpose gives
+        return hadamard(*sorted((transpose(f) for f in expr.args), key=sort_key))
+    if isinstance(expr, HadamardPower):
+        return build(HadamardPower, transpose(expr.args[0]), expr.args[1])
+    if isinstance(expr, OneMatrix) and expr.shape == (1, 1):
+        return build(Identity, S.One)
+    if isinstance(expr, (OneMatrix, ZeroMatrix)):
+        return build(type(expr), expr.shape[1], expr.shape[0])
+    if isinstance(expr, (Identity, DiagMatrix)):
+        return expr
+    if isinstance(expr, Inverse):
+        return inverse(transpose(expr.arg))
+    # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
+    return build(Transpose, expr)
+
+
+# ---------------------------------------------------------------- entrywise
 
 def hadamard(*factors):
     """Entrywise product; a scalar factor scales; ones are dropped; zero → None."""
@@ -136,23 +360,41 @@ def hadamard(*factors):
     if matrices and not kept:
         kept = [matrices[0]]
     if not kept:
-        return sympy.Mul(*scalars)
-    product = kept[0] if len(kept) == 1 else HadamardProduct(*kept)
+        return scalar_mul(*scalars)
+    if len(kept) > 1 and len(set(kept)) < len(kept):
+        # A ⊙ A = A∘²
+        counts = {}
+        for m in kept:
+            counts[m] = counts.get(m, 0) + 1
+        kept = [m if n == 1 else power(m, n) for m, n in counts.items()]
+    product = kept[0] if len(kept) == 1 else build(HadamardProduct, *kept)
     assert product.shape == shape
     return mul(*scalars, product)
 
 
+def power(expr, exponent):
+    """X∘ᵖ entrywise for a matrix, xᵖ for a scalar."""
+    exponent = _sympify(exponent)
+    if exponent == 1:
+        return expr
+    if is_matrix(expr):
+        if exponent == 0 or isinstance(expr, OneMatrix):
+            return ones_like(expr)
+        return build(HadamardPower, expr, exponent)
+    return expr ** exponent
+
+
 def reciprocal(expr):
     """1 ⊘ X entrywise for a matrix, 1/x for a scalar."""
-    return HadamardPower(expr, -1) if is_matrix(expr) else 1 / expr
+    return power(expr, -1) if is_matrix(expr) else 1 / expr
 
 
 def ones_like(expr):
-    return OneMatrix(*expr.shape)
+    return build(OneMatrix, *expr.shape)
 
 
 def zero_like(expr):
-    return ZeroMatrix(*expr.shape) if is_matrix(expr) else S.Zero
+    return build(ZeroMatrix, *expr.shape) if is_matrix(expr) else S.Zero
 
 
 def one_minus(expr):
@@ -160,15 +402,44 @@ def one_minus(expr):
     return add(ones_like(expr), neg(expr))
 
 
-def shape_of(expr):
-    return expr.shape if is_matrix(expr) else (1, 1)
-
-
 def sum_entries(expr):
     """The scalar sum of the entries of a matrix expression (itself for a scalar)."""
     from .functions import SumAll
-    return SumAll(expr) if is_matrix(expr) else expr
+    return build(SumAll, expr) if is_matrix(expr) else expr
 
 
 def transpose_free(expr) -> bool:
     return not isinstance(expr, Transpose)
+
+
+# ---------------------------------------------------------------- memoised walks
+
+_SORT_KEYS: dict = {}
+
+
+def sort_key(expr):
+    """SymPy's ``default_sort_key``, remembered per node (SymPy recomputes it over the
+    whole tree at every call)."""
+    try:
+        return _SORT_KEYS[expr]
+    except KeyError:
+        pass
+    key = _SORT_KEYS[expr] = default_sort_key(expr)
+    if len(_SORT_KEYS) > _INTERN_LIMIT:
+        _SORT_KEYS.clear()
+    return key
+
+
+def depends(expr, variables, memo) -> bool:
+    """Whether ``expr`` contains one of ``variables`` (a set), remembering answers in
+    ``memo``; linear in the DAG, where SymPy's ``has`` walks the tree."""
+    if expr in variables:
+        return True
+    if not isinstance(expr, Basic) or not expr.args or isinstance(expr, SympyMatrixSymbol):
+        return False
+    try:
+        return memo[expr]
+    except KeyError:
+        pass
+    result = memo[expr] = any(depends(a, variables, memo) for a in expr.args)
+    return result
