@@ -6,6 +6,7 @@ checked against central finite differences.
 """
 from __future__ import annotations
 
+import math
 import numpy as np
 import sympy
 from sympy.matrices.expressions import (
@@ -132,13 +133,25 @@ class _Evaluator:
             return np.log(ev(e.args[0]))
         if isinstance(e, sympy.exp):
             return np.exp(ev(e.args[0]))
+        if type(e) in SCALAR_FUNCTIONS:
+            return SCALAR_FUNCTIONS[type(e)](*[ev(a) for a in e.args])
         if isinstance(e, sympy.Symbol):
             if e in self.dims:
                 return float(self.dims[e])
             return float(self.values[e.name])
-        if e.is_Number:
+        if e.is_Number or isinstance(e, sympy.NumberSymbol):
             return float(e)
         raise NotImplementedError(f"numeric evaluation of {type(e).__name__}")
+
+
+SCALAR_FUNCTIONS = {
+    sympy.tanh: np.tanh, sympy.sin: np.sin, sympy.cos: np.cos, sympy.tan: np.tan,
+    sympy.asin: np.arcsin, sympy.acos: np.arccos, sympy.atan: np.arctan, sympy.sinh: np.sinh,
+    sympy.cosh: np.cosh, sympy.asinh: np.arcsinh, sympy.acosh: np.arccosh, sympy.atanh: np.arctanh,
+    sympy.erf: math.erf, sympy.Abs: abs, sympy.sign: np.sign,
+    sympy.Heaviside: lambda x, at_zero=0.0: float(x > 0) if x != 0 else float(at_zero),
+    sympy.Max: max, sympy.Min: min,
+}
 
 
 def scalar_value(x):

@@ -337,7 +337,9 @@ class _Parser:
             return value
         if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise self.error("this is undefined or infinite (a division by zero, or the log of 0?)", start, length)
-        if value.has(sympy.I) or value.is_extended_real is False:
+        # Only constants are asked: SymPy's assumption queries on expressions holding
+        # matrix scalars (tanh(log det(3R))) run into its own factor_terms bug.
+        if value.has(sympy.I) or (value.is_number and value.is_extended_real is False):
             raise self.error("this is not a real number", start, length)
         for number in value.atoms(sympy.Rational):
             if max(abs(number.p).bit_length(), number.q.bit_length()) > MAX_NUMBER_BITS:

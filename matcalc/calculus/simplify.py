@@ -27,8 +27,8 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
-from ..core import algebra
-from ..core.algebra import is_matrix
+from ..core import algebra, budget
+from ..core.algebra import is_matrix, memoised, rebuild
 from ..core.functions import Elementwise, LogSumExp, Softmax, SumAll
 from ..core.symbols import assumptions_of
 
@@ -37,17 +37,24 @@ MAX_EXPANDED_TERMS = 64
 
 
 def simplify(expr):
-    """Canonicalise and factor ``expr`` (a matrix or scalar expression); None → None."""
+    """Canonicalise and factor ``expr`` (a matrix or scalar expression); None → None.
+
+    Every helper below is memoised per node and looks at a node and its direct
+    arguments, so simplifying a DAG costs time in proportion to its distinct nodes; the
+    results of earlier calls are reused, which is what makes a derivation linear."""
     if expr is None:
         return None
-    for _ in range(MAX_PASSES):
-        new = _rewrite(expr)
-        if new == expr:
-            break
-        expr = new
-    return _present(new)
+    with budget.stage("simplify"):
+        for _ in range(MAX_PASSES):
+            budget.tick()
+            new = _rewrite(expr)
+            if new == expr:
+                break
+            expr = new
+        return _present(new)
 
 
+@memoised
 def _present(expr):
     """Fold a sum of transposes back into the transpose of a sum: xᵀ − μᵀ → (x − μ)ᵀ.  Canonical forms stay canonical: this is a fixed,
     deterministic last step, and the next ``simplify`` pushes the transpose down again."""
@@ -58,12 +65,13 @@ def _present(expr):
         node = type(expr)(_present(expr.arg), expr.axis)
     else:
         args = [_present(a) for a in expr.args]
-        node = expr if tuple(args) == expr.args else expr.func(*args)
+        node = expr if tuple(args) == expr.args else rebuild(expr, args)
     if isinstance(node, MatAdd) and all(isinstance(_split(t)[1], Transpose) for t in node.args):
-        return Transpose(_sum_of([(c, m.arg) for c, m in (_split(t) for t in node.args)]))
+        return algebra.build(Transpose, _sum_of([(c, m.arg) for c, m in (_split(t) for t in node.args)]))
     return node
 
 
+@memoised
 def size(expr) -> int:
     """A node count: the measure "shorter" refers to (symbols count 1, transposes 1 more)."""
     if isinstance(expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)) or not expr.args:
@@ -81,23 +89,11 @@ def _zero(result, like):
     return result
 
 
-_MEMO: dict = {}
-_MEMO_LIMIT = 200_000
-
-
+@memoised
 def _rewrite(expr):
     """One bottom-up pass.  Memoised: rewriting is pure, and derivatives repeat the forward
     expressions in every step, so each distinct subexpression is rewritten once."""
-    try:
-        return _MEMO[expr]
-    except KeyError:
-        pass
-    except TypeError:
-        return _rewrite_node(expr)
-    if len(_MEMO) > _MEMO_LIMIT:
-        _MEMO.clear()
-    result = _MEMO[expr] = _rewrite_node(expr)
-    return result
+    return _rewrite_node(expr)
 
 
 def _rewrite_node(expr):
@@ -125,7 +121,7 @@ def _rebuild(expr, args):
         return _zero(algebra.hadamard(*args), expr)
     if tuple(args) == expr.args:
         return expr
-    return expr.func(*args)
+    return rebuild(expr, args)
 
 
 REWRITES = {}
@@ -143,41 +139,48 @@ def rewrite(cls):
 @rewrite(Transpose)
 def _transpose(node):
     """Push a transpose down onto symbols."""
-    arg = node.arg
+    return transposed(node.arg)
+
+
+@memoised
+def transposed(arg):
+    """argᵀ with the transpose pushed down onto symbols (arg in canonical form)."""
     if arg.shape == (1, 1):
         return arg  # a 1×1 matrix is its own transpose
     if isinstance(arg, SympyMatrixSymbol):
-        return arg._eval_transpose() if hasattr(arg, "assumptions") else node
+        return algebra.transpose(arg)
     if isinstance(arg, Transpose):
         return arg.arg
     if isinstance(arg, MatMul):
         coefficient, matrices = arg.as_coeff_matrices()
-        return algebra.mul(coefficient, *[_transpose(Transpose(m)) for m in reversed(matrices)])
+        return algebra.mul(coefficient, *[transposed(m) for m in reversed(matrices)])
     if isinstance(arg, MatAdd):
-        return algebra.add(*[_transpose(Transpose(t)) for t in arg.args])
+        return algebra.add(*[transposed(t) for t in arg.args])
     if isinstance(arg, HadamardProduct):
-        return algebra.hadamard(*[_transpose(Transpose(f)) for f in arg.args])
+        return algebra.hadamard(*[transposed(f) for f in arg.args])
     if isinstance(arg, HadamardPower):
-        return HadamardPower(_transpose(Transpose(arg.args[0])), arg.args[1])
+        return algebra.build(HadamardPower, transposed(arg.args[0]), arg.args[1])
     if isinstance(arg, (OneMatrix, ZeroMatrix)):
-        return type(arg)(arg.shape[1], arg.shape[0])
+        return algebra.build(type(arg), arg.shape[1], arg.shape[0])
     if isinstance(arg, (Identity, DiagMatrix)):
         return arg
     if isinstance(arg, Inverse):
-        return _inverse(Inverse(_transpose(Transpose(arg.arg))))
+        return _inverse(algebra.inverse(transposed(arg.arg)))
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
-    return node
+    return algebra.build(Transpose, arg)
 
 
 @rewrite(Inverse)
 def _inverse(node):
+    if not isinstance(node, Inverse):
+        return node
     arg = node.arg
     if isinstance(arg, Inverse):
         return arg.arg
     if isinstance(arg, Identity):
         return arg
     if isinstance(arg, Transpose) and {"symmetric", "spd"} & assumptions_of(arg.arg):
-        return Inverse(arg.arg)
+        return algebra.inverse(arg.arg)
     return node
 
 
@@ -271,11 +274,11 @@ def _merge_pair(left, right):
 
 
 def _as_row(v):
-    return v if v.shape[0] == 1 else _transpose(Transpose(v))
+    return v if v.shape[0] == 1 else transposed(v)
 
 
 def _as_column(v):
-    return v if v.shape[1] == 1 else _transpose(Transpose(v))
+    return v if v.shape[1] == 1 else transposed(v)
 
 
 @rewrite(HadamardProduct)
@@ -298,9 +301,9 @@ def _hadamard(node):
         if len(exponents) > 1 and any(e.is_negative for e in exponents):
             total = sum(exponents)
             if total != 0:
-                factors.append(base if total == 1 else HadamardPower(base, total))
+                factors.append(algebra.power(base, total))
         else:
-            factors.extend(base if e == 1 else HadamardPower(base, e) for e in exponents)
+            factors.extend(algebra.power(base, e) for e in exponents)
     if not factors:
         return algebra.mul(coefficient, algebra.ones_like(node))
     factors.sort(key=_hadamard_order)
@@ -325,7 +328,7 @@ def _hadamard_power(node):
     if exponent == 0 or isinstance(base, OneMatrix):
         return algebra.ones_like(base)
     if isinstance(base, HadamardPower):
-        return _hadamard_power(HadamardPower(base.args[0], base.args[1] * exponent))
+        return _hadamard_power(algebra.build(HadamardPower, base.args[0], base.args[1] * exponent))
     return node
 
 
@@ -339,9 +342,9 @@ def _sum_all(node):
     if isinstance(arg, MatMul):
         coefficient, matrices = arg.as_coeff_matrices()
         if coefficient != 1:
-            return coefficient * SumAll(algebra.mul(*matrices))
+            return coefficient * algebra.sum_entries(algebra.mul(*matrices))
     if isinstance(arg, MatAdd):
-        return sympy.Add(*[_sum_all(SumAll(t)) for t in arg.args])
+        return sympy.Add(*[_sum_all(algebra.sum_entries(t)) for t in arg.args])
     return node
 
 
@@ -353,7 +356,7 @@ def _trace(node):
     if isinstance(arg, MatMul):
         coefficient, matrices = arg.as_coeff_matrices()
         if coefficient != 1:
-            return coefficient * sympy.Trace(algebra.mul(*matrices))
+            return coefficient * algebra.build(sympy.Trace, algebra.mul(*matrices))
     return node
 
 
@@ -379,10 +382,17 @@ def _collect(terms):
             coefficients[matrix] = S.Zero
             order.append(matrix)
         coefficients[matrix] += coefficient
-    return [(sympy.expand(coefficients[m]) if coefficients[m].is_Add else coefficients[m], m)
+    return [(_expand_scalar(coefficients[m]) if coefficients[m].is_Add else coefficients[m], m)
             for m in order if coefficients[m] != 0]
 
 
+def _expand_scalar(c):
+    """Products distributed over sums, nothing else: SymPy's full ``expand`` would also
+    split exp(a + b) into exp(a) exp(b), and repeated passes then build exp(2ᵏ a) chains."""
+    return sympy.expand_mul(c)
+
+
+@memoised
 def _expand(expr):
     """The terms of ``expr`` with products distributed over sums; None if there are too many."""
     if isinstance(expr, MatAdd):
@@ -412,6 +422,7 @@ def _expand(expr):
     return [simplify_term(t) for t in terms]
 
 
+@memoised
 def simplify_term(term):
     """Local rewrites of one product (no factoring), to make like terms look alike."""
     for _ in range(MAX_PASSES):
@@ -422,6 +433,7 @@ def simplify_term(term):
     return term
 
 
+@memoised
 def _rewrite_local(expr):
     if not isinstance(expr, Basic) or not expr.args or isinstance(expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)):
         return expr
@@ -480,7 +492,11 @@ def _factor(terms):
 
 def _sum_of(terms):
     ordered = [algebra.mul(c, m) for c, m in sorted(terms, key=_term_order)]
-    return ordered[0] if len(ordered) == 1 else MatAdd(*ordered)
+    if len(ordered) == 1:
+        return ordered[0]
+    if all(algebra.is_matrix(t) for t in ordered):
+        return algebra.build(MatAdd, *ordered)
+    return algebra.add(*ordered)
 
 
 def _term_order(term):
@@ -499,10 +515,15 @@ def _common_scalar(terms):
         if negatives == len(terms):
             return S.NegativeOne, [(-c, m) for c, m in terms]
         return S.One, terms
-    # Plain arithmetic only: sympy.simplify would rewrite the arguments of matcalc's
-    # scalar nodes (‖x − a‖) into scalars.
-    return common, [(sympy.expand(c / common) if (c / common).is_Add else c / common, m)
-                    for c, m in terms]
+    # Each term's share is read off the factored sum rather than computed as c / common:
+    # SymPy does not cancel exp(u) / exp(u), and repeated passes would then pile up
+    # exp(±2ᵏ u) factors that overflow.
+    rest = sympy.expand_mul(rest)
+    shares = [rest.coeff(d) for d in dummies]
+    if sympy.Add(*[s * d for s, d in zip(shares, dummies)]) != rest or any(s == 0 for s in shares):
+        return S.One, terms
+    shares = [s.xreplace(unmask) for s in shares]
+    return common, [(_expand_scalar(s) if s.is_Add else s, m) for s, (_, m) in zip(shares, terms)]
 
 
 def _mask_matrix_scalars(coefficients):
@@ -578,7 +599,7 @@ def _group_by_hadamard_factor(terms):
         if isinstance(matrix, HadamardProduct) and factor in matrix.args:
             rest = list(matrix.args)
             rest.remove(factor)
-            inside.append(algebra.mul(coefficient, rest[0] if len(rest) == 1 else HadamardProduct(*rest)))
+            inside.append(algebra.mul(coefficient, algebra.hadamard(*rest)))
         else:
             outside.append(algebra.mul(coefficient, matrix))
     inner = simplify(algebra.add(*inside))

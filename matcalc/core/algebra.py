@@ -58,6 +58,8 @@ def build(cls, *args):
     """``cls(*args)`` built without SymPy's evaluation and interned (counts one node
     against the work budget)."""
     _budget.charge(1)
+    if cls is DiagMatrix:   # its constructor keeps state of its own
+        return intern(DiagMatrix(*args))
     return intern(Basic.__new__(cls, *[a if isinstance(a, Basic) else _sympify(a) for a in args]))
 
 
@@ -443,3 +445,37 @@ def depends(expr, variables, memo) -> bool:
         pass
     result = memo[expr] = any(depends(a, variables, memo) for a in expr.args)
     return result
+
+
+def memoised(function):
+    """Remember ``function(node)`` per node (bounded; correctness never depends on it)."""
+    table = {}
+
+    def remembered(expr):
+        try:
+            return table[expr]
+        except KeyError:
+            pass
+        except TypeError:   # unhashable
+            return function(expr)
+        if len(table) > _INTERN_LIMIT:
+            table.clear()
+        result = table[expr] = function(expr)
+        return result
+
+    remembered.__name__ = function.__name__
+    remembered.__doc__ = function.__doc__
+    remembered.table = table
+    return remembered
+
+
+def rebuild(expr, args):
+    """``expr`` with new arguments, without SymPy's evaluation (scalar arithmetic, whose
+    evaluation is local, excepted)."""
+    if isinstance(expr, (sympy.Add, sympy.Mul, sympy.Pow)) and not is_matrix(expr):
+        return expr.func(*args)
+    if isinstance(expr, sympy.Function):
+        return intern(expr.func(*args, evaluate=False))
+    if isinstance(expr, Inverse):
+        return inverse(args[0])
+    return build(type(expr), *args)

@@ -206,7 +206,14 @@ def _is_matrix(x) -> bool:
 def _elementwise(node, scalar_function):
     def apply(x):
         x = _sympify(x)
-        return node(x) if _is_matrix(x) else scalar_function(x)
+        if _is_matrix(x):
+            return node(x)
+        if x.is_number:
+            return scalar_function(x)
+        # SymPy's automatic evaluation of tanh, Max, sqrt … rewrites (and on det(3R),
+        # crashes on) arguments that hold matrix expressions: build the node as written.
+        with sympy.evaluate(False):
+            return scalar_function(x)
     apply.__name__ = node.__name__.lower()
     apply.__doc__ = (f"{node.__doc__}\n\nOn a scalar expression this is the scalar function.")
     return apply

@@ -230,6 +230,18 @@ def _scalar_algebra(n, m, k):
     return f, [X, A]
 
 
+def _scalar_functions(n, m, k):
+    # SymPy's scalar functions of scalars made from matrices, each through its own rule
+    X, A = M("X", n, n), M("A", n, n)
+    t, s = mc.trace(A * X) / 4, mc.sum(X) / 5
+    f = (mc.tanh(t) + sympy.sin(s) * sympy.cos(t) + sympy.tan(s / 3) + sympy.atan(t)
+         + sympy.asin(mc.tanh(s) / 2) + sympy.acos(mc.tanh(t) / 2) + sympy.atanh(mc.tanh(s) / 2)
+         + sympy.sinh(t) * sympy.cosh(s) + sympy.asinh(t) + sympy.acosh(2 + s * s) + sympy.erf(s)
+         + mc.relu(t - s) + sympy.Max(t, s) + sympy.Min(t, 2 * s) + sympy.Abs(t + s)
+         + sympy.sign(t) * s + sympy.Heaviside(s, 0) * t)
+    return f, [X, A]
+
+
 def _scalar_quotient(n, m, k):
     x, A = M("x", 1, n), M("A", n, n)
     return mc.sum(mc.exp(x * A)) / (1 + mc.norm(x) ** 2) * mc.trace(A), [x, A]
@@ -321,6 +333,7 @@ CASES = [
     Case("relu", _elementwise(mc.relu)),
     Case("sqrt", _elementwise(mc.sqrt, positive=True), positive=("P",)),
     Case("step", _step),
+    Case("scalar functions", _scalar_functions),
     Case("inverse", _inverse, invertible=("X",)),
     Case("inverse in a product", _inverse_in_product, invertible=("X",)),
     Case("det", _determinant, invertible=("X",)),
@@ -898,7 +911,19 @@ def _hessian_cases():
         v = M("v", n, 1)
         return mc.norm(v) + mc.norm(v) ** 3 / 4 + sympy.log(1 + mc.norm(v) ** 2) - sympy.exp(-mc.sum(v) / 3), [v]
 
+    def scalar_functions(n, m, k):
+        v = M("v", n, 1)
+        t, s = mc.norm(v) ** 2 / 8, mc.sum(v) / 5
+        # functions whose derivative does not contain them are multiplied by s, so that the
+        # Hessian's forward pass meets them too
+        return (mc.tanh(t) + sympy.sin(s) * sympy.cos(t) + sympy.tan(s / 3) + sympy.atan(t) * s
+                + (sympy.asin(mc.tanh(s) / 2) + sympy.acos(mc.tanh(t) / 2) + sympy.atanh(mc.tanh(s) / 2)) * s
+                + sympy.sinh(t) * sympy.cosh(s) + (sympy.asinh(t) + sympy.acosh(2 + s * s) + sympy.erf(s)) * s
+                + mc.relu(t - s) * s + sympy.Max(t, s) * t + sympy.Min(t, 2 * s) * s
+                + sympy.Abs(t - s) * t + sympy.sign(t - s) * s + sympy.Heaviside(s, 0) * t), [v]
+
     return [
+        Case("scalar functions", scalar_functions),
         Case("quadratic form row", quadratic_row), Case("quadratic form column", quadratic_column),
         Case("least squares", least_squares), Case("logistic loss", logistic),
         Case("softplus", softplus), Case("logsumexp column", logsumexp_column),

@@ -65,8 +65,8 @@ def test_construct_without_rule_is_named():
 
 def test_unknown_scalar_function_is_named():
     x = mc.colvec("x", "n")
-    f = sympy.sin(mc.sum(x))
-    with pytest.raises(mc.DifferentiationError, match="sin"):
+    f = sympy.Function("mystery")(mc.sum(x))
+    with pytest.raises(mc.DifferentiationError, match="mystery"):
         mc.gradient(f, x)
 
 
