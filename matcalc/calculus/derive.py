@@ -29,7 +29,7 @@ from ..errors import DifferentiationError
 from .rules import adjoint_rule, differential_rule
 from ..core.shapes import shape_text
 from .derivation import Derivation, Step
-from .simplify import simplify
+from .simplify import simplify, transposed
 from ..core.symbols import MatrixSymbol, matrix_symbols
 
 
@@ -244,139 +244,165 @@ def _jacobian(y, x, layout):
         # Read the Jacobian off dy in column form: dy = J dξ with dξ a column.
         column = MatrixSymbol(f"d{x.name}", x_length, 1) if x.shape[0] == 1 else dx
         if x.shape[0] == 1:
-            dy = dy.xreplace({dx: Transpose(column)})
+            dy = algebra.substitute(dy, {dx: algebra.transpose(column)})
         if not isinstance(dy, MatrixExpr):
-            dy = dy * Identity(1)
+            dy = algebra.scalar_times_one(dy)
         if dy.shape[0] == 1 and dy.shape[1] != 1 or (y_shape[0] == 1 and y_shape[1] != 1):
-            dy = Transpose(dy)
+            dy = algebra.transpose(dy)
         dy = simplify(dy)
-        J = simplify(_coefficient(dy, column))
+        J = simplify(_JacobianReader(column)._coefficient(dy))
         steps.append(Step("read off the Jacobian", y, dy, J))
     if layout == "denominator":
-        J = simplify(Transpose(J))
+        J = simplify(algebra.transpose(J))
     return J, steps
 
 
-def _coefficient(expr, v):
-    """M with expr = M v, for a column expr linear in the column symbol v."""
-    if expr == v:
-        return Identity(v.shape[0])
-    if isinstance(expr, MatAdd):
-        return algebra.add(*[_coefficient(t, v) for t in expr.args if t.has(v)])
-    if isinstance(expr, HadamardProduct):
-        inside = [f for f in expr.args if f.has(v)]
-        outside = [f for f in expr.args if not f.has(v)]
-        if len(inside) != 1:
-            raise _not_linear(expr)
-        scale = outside[0] if len(outside) == 1 else HadamardProduct(*outside)
-        return algebra.mul(DiagMatrix(scale), _coefficient(inside[0], v))
-    if isinstance(expr, MatMul):
-        coefficient, matrices = expr.as_coeff_matrices()
-        positions = [i for i, m in enumerate(matrices) if m.has(v)]
-        if not positions and coefficient.has(v):
-            # s(v) u with a scalar s linear in v: the outer product u (∂s/∂v)
-            constant, linear = coefficient.as_independent(v, as_Add=False)
-            return algebra.mul(constant, *matrices, _row_coefficient(linear, v))
-        if len(positions) != 1 or coefficient.has(v):
-            raise _not_linear(expr)
-        i = positions[0]
-        left, inner, right = matrices[:i], matrices[i], matrices[i + 1:]
-        if isinstance(inner, MatAdd):
-            # L (P + Q) R = L P R + L Q R
-            return algebra.add(*[_coefficient(simplify(algebra.mul(coefficient, *left, term, *right)), v)
-                                 for term in inner.args if term.has(v)])
-        if inner.shape[1] == 1:
-            # L g(v) r with r 1×1: the scalar r scales.
-            scale = [Trace(algebra.mul(*right))] if right else []
-            return algebra.mul(coefficient, *scale, *left, _coefficient(inner, v))
-        if inner.shape[0] == 1 and right:
-            # L gᵀ R with gᵀ a row: L (gᵀR) = L (Rᵀ g) for a column R.
-            g = simplify(Transpose(inner))
-            R = algebra.mul(*right)
-            return algebra.mul(coefficient, *left, algebra.transpose(R), _coefficient(g, v))
-        if isinstance(inner, DiagMatrix) and right:
-            R = algebra.mul(*right)
-            if R.shape[1] == 1:
-                return algebra.mul(coefficient, *left, DiagMatrix(R), _coefficient(inner.args[0], v))
-        raise _not_linear(expr)
-    if isinstance(expr, DiagonalOf):
-        return _diagonal_coefficient(expr.arg, v)
-    if not isinstance(expr, MatrixExpr) and expr.is_Mul:
-        scalars = [a for a in expr.args if not a.has(v)]
-        inside = [a for a in expr.args if a.has(v)]
-        if len(inside) == 1:
-            return algebra.mul(*scalars, _coefficient(inside[0], v))
-    raise _not_linear(expr)
+class _JacobianReader:
+    """Reads M off a column differential dy = M dξ, linear in the column symbol dξ."""
 
+    def __init__(self, v):
+        self.v = v
+        self.memo = {}
 
-def _row_coefficient(s, v):
-    """The row r with s = r v, for a scalar s linear in the column symbol v."""
-    from ..core.functions import SumAll
-    if isinstance(s, MatrixExpr):  # a 1×1 matrix expression
-        return _coefficient(s, v)
-    if isinstance(s, SumAll):
-        inner = s.arg
-        if inner.shape[1] != 1 and inner.shape[0] == 1:
-            inner = simplify(Transpose(inner))  # the sum of a row is the sum of its transpose
-        if inner.shape[1] != 1:
-            raise _not_linear(s)
-        return algebra.mul(OneMatrix(1, inner.shape[0]), _coefficient(inner, v))
-    if isinstance(s, Trace):
-        return _trace_coefficient(s.arg, v)
-    if s.is_Add:
-        return algebra.add(*[_row_coefficient(t, v) for t in s.args if t.has(v)])
-    if s.is_Mul:
-        constant, linear = s.as_independent(v, as_Add=False)
-        if constant != 1:
-            return algebra.mul(constant, _row_coefficient(linear, v))
-    raise _not_linear(s)
+    def has(self, expr):
+        return algebra.depends(expr, {self.v}, self.memo)
 
-
-def _diagonal_coefficient(M, v):
-    """M' with diagonal(M) = M' v, for an M linear in v through a diagonal matrix."""
-    if isinstance(M, DiagMatrix):
-        g = M.args[0]
-        return _coefficient(g if g.shape[1] == 1 else simplify(Transpose(g)), v)
-    if isinstance(M, MatAdd):
-        return algebra.add(*[_diagonal_coefficient(t, v) for t in M.args if t.has(v)])
-    if isinstance(M, MatMul):
-        coefficient, matrices = M.as_coeff_matrices()
-        positions = [i for i, m in enumerate(matrices) if m.has(v)]
-        if len(positions) == 1 and isinstance(matrices[positions[0]], DiagMatrix) and not coefficient.has(v):
-            # diagonal(L diag(g) R)ᵢ = Σⱼ Lᵢⱼ gⱼ Rⱼᵢ = ((L ⊙ Rᵀ) g)ᵢ
+    def _coefficient(self, expr):
+        """M with expr = M v, for a column expr linear in the column symbol v."""
+        if expr == self.v:
+            return Identity(self.v.shape[0])
+        if isinstance(expr, MatAdd):
+            return algebra.add(*[self._coefficient(t) for t in expr.args if self.has(t)])
+        if isinstance(expr, HadamardProduct):
+            inside = [f for f in expr.args if self.has(f)]
+            outside = [f for f in expr.args if not self.has(f)]
+            if len(inside) != 1:
+                raise _not_linear(expr)
+            scale = algebra.hadamard(*outside)
+            return algebra.mul(DiagMatrix(scale), self._coefficient(inside[0]))
+        if isinstance(expr, MatMul):
+            coefficient, matrices = expr.as_coeff_matrices()
+            positions = [i for i, m in enumerate(matrices) if self.has(m)]
+            if not positions and self.has(coefficient):
+                # s(v) u with a scalar s linear in v: the outer product u (∂s/∂v)
+                constant, linear = coefficient.as_independent(self.v, as_Add=False)
+                return algebra.mul(constant, *matrices, self._row_coefficient(linear))
+            if len(positions) != 1 or self.has(coefficient):
+                raise _not_linear(expr)
             i = positions[0]
-            L = algebra.mul(*matrices[:i]) if i else Identity(matrices[i].shape[0])
-            R = algebra.mul(*matrices[i + 1:]) if i + 1 < len(matrices) else Identity(matrices[i].shape[0])
-            g = matrices[i].args[0]
-            g = g if g.shape[1] == 1 else simplify(Transpose(g))
-            return algebra.mul(coefficient, algebra.hadamard(L, algebra.transpose(R)), _coefficient(g, v))
-    raise _not_linear(DiagonalOf(M))
-
-
-def _trace_coefficient(M, v):
-    """The row r with tr M = r v, for a square M linear in the column symbol v."""
-    if M.shape == (1, 1) and not isinstance(M, MatAdd):
-        return _coefficient(M, v)
-    if isinstance(M, MatAdd):
-        return algebra.add(*[_trace_coefficient(t, v) for t in M.args if t.has(v)])
-    if isinstance(M, MatMul):
-        coefficient, matrices = M.as_coeff_matrices()
-        positions = [i for i, m in enumerate(matrices) if m.has(v)]
-        if len(positions) == 1 and not coefficient.has(v):
-            i = positions[0]
-            inner = matrices[i]
+            left, inner, right = matrices[:i], matrices[i], matrices[i + 1:]
             if isinstance(inner, MatAdd):
-                return algebra.add(*[
-                    _trace_coefficient(simplify(algebra.mul(coefficient, *matrices[:i], t, *matrices[i + 1:])), v)
-                    for t in inner.args if t.has(v)])
-            around = algebra.mul(*matrices[i + 1:], *matrices[:i])  # tr(L g R) = tr(R L g)
+                # L (P + Q) R = L P R + L Q R
+                return algebra.add(*[self._coefficient(simplify(algebra.mul(coefficient, *left, term, *right)))
+                                     for term in inner.args if self.has(term)])
             if inner.shape[1] == 1:
-                return algebra.mul(coefficient, around, _coefficient(inner, v))
-            if inner.shape[0] == 1:
-                # tr(L gᵀ R) = gᵀ (R L) = (R L)ᵀ g
-                g = simplify(Transpose(inner))
-                return algebra.mul(coefficient, algebra.transpose(around), _coefficient(g, v))
-    raise _not_linear(Trace(M))
+                # L g(v) r with r 1×1: the scalar r scales.
+                scale = [Trace(algebra.mul(*right))] if right else []
+                return algebra.mul(coefficient, *scale, *left, self._coefficient(inner))
+            if inner.shape[0] == 1 and right:
+                # L gᵀ R with gᵀ a row: L (gᵀR) = L (Rᵀ g) for a column R.
+                g = transposed(inner)
+                R = algebra.mul(*right)
+                return algebra.mul(coefficient, *left, algebra.transpose(R), self._coefficient(g))
+            if isinstance(inner, DiagMatrix) and right:
+                R = algebra.mul(*right)
+                if R.shape[1] == 1:
+                    return algebra.mul(coefficient, *left, DiagMatrix(R), self._coefficient(inner.args[0]))
+            if isinstance(inner, HadamardProduct) and right:
+                broadcast = self._broadcast_hadamard(inner, algebra.mul(*right))
+                if broadcast is not None:
+                    return algebra.mul(coefficient, *left, broadcast)
+            raise _not_linear(expr)
+
+        if isinstance(expr, DiagonalOf):
+            return self._diagonal_coefficient(expr.arg)
+        if not isinstance(expr, MatrixExpr) and expr.is_Mul:
+            scalars = [a for a in expr.args if not self.has(a)]
+            inside = [a for a in expr.args if self.has(a)]
+            if len(inside) == 1:
+                return algebra.mul(*scalars, self._coefficient(inside[0]))
+        raise _not_linear(expr)
+
+    def _broadcast_hadamard(self, H, R):
+        """M with (A ⊙ (u w)) R = M v, for a column R and an outer product u w whose row w
+        is linear in v (a broadcast bias: V + 1b):  (A ⊙ u w) R = diag(u) A diag(R) wᵀ."""
+        inside = [f for f in H.args if self.has(f)]
+        if len(inside) != 1 or R.shape[1] != 1:
+            return None
+        c, factors = inside[0].as_coeff_matrices() if isinstance(inside[0], MatMul) else (S.One, [inside[0]])
+        if len(factors) != 2 or self.has(c) or self.has(factors[0]) or factors[0].shape[1] != 1:
+            return None
+        u, w = factors
+        A = algebra.hadamard(*[f for f in H.args if f is not inside[0]])
+        scale_rows = [] if algebra.is_ones(u) else [DiagMatrix(u)]
+        return algebra.mul(c, *scale_rows, A, DiagMatrix(R), self._coefficient(transposed(w)))
+
+    def _row_coefficient(self, s):
+        """The row r with s = r v, for a scalar s linear in the column symbol v."""
+        from ..core.functions import SumAll
+        if isinstance(s, MatrixExpr):  # a 1×1 matrix expression
+            return self._coefficient(s)
+        if isinstance(s, SumAll):
+            inner = s.arg
+            if inner.shape[1] != 1 and inner.shape[0] == 1:
+                inner = transposed(inner)  # the sum of a row is the sum of its transpose
+            if inner.shape[1] != 1:
+                raise _not_linear(s)
+            return algebra.mul(OneMatrix(1, inner.shape[0]), self._coefficient(inner))
+        if isinstance(s, Trace):
+            return self._trace_coefficient(s.arg)
+        if s.is_Add:
+            return algebra.add(*[self._row_coefficient(t) for t in s.args if self.has(t)])
+        if s.is_Mul:
+            constant, linear = s.as_independent(self.v, as_Add=False)
+            if constant != 1:
+                return algebra.mul(constant, self._row_coefficient(linear))
+        raise _not_linear(s)
+
+    def _diagonal_coefficient(self, M):
+        """M' with diagonal(M) = M' v, for an M linear in v through a diagonal matrix."""
+        if isinstance(M, DiagMatrix):
+            g = M.args[0]
+            return self._coefficient(g if g.shape[1] == 1 else transposed(g))
+        if isinstance(M, MatAdd):
+            return algebra.add(*[self._diagonal_coefficient(t) for t in M.args if self.has(t)])
+        if isinstance(M, MatMul):
+            coefficient, matrices = M.as_coeff_matrices()
+            positions = [i for i, m in enumerate(matrices) if self.has(m)]
+            if len(positions) == 1 and isinstance(matrices[positions[0]], DiagMatrix) and not self.has(coefficient):
+                # diagonal(L diag(g) R)ᵢ = Σⱼ Lᵢⱼ gⱼ Rⱼᵢ = ((L ⊙ Rᵀ) g)ᵢ
+                i = positions[0]
+                L = algebra.mul(*matrices[:i]) if i else Identity(matrices[i].shape[0])
+                R = algebra.mul(*matrices[i + 1:]) if i + 1 < len(matrices) else Identity(matrices[i].shape[0])
+                g = matrices[i].args[0]
+                g = g if g.shape[1] == 1 else transposed(g)
+                return algebra.mul(coefficient, algebra.hadamard(L, algebra.transpose(R)), self._coefficient(g))
+        raise _not_linear(DiagonalOf(M))
+
+    def _trace_coefficient(self, M):
+        """The row r with tr M = r v, for a square M linear in the column symbol v."""
+        if M.shape == (1, 1) and not isinstance(M, MatAdd):
+            return self._coefficient(M)
+        if isinstance(M, MatAdd):
+            return algebra.add(*[self._trace_coefficient(t) for t in M.args if self.has(t)])
+        if isinstance(M, MatMul):
+            coefficient, matrices = M.as_coeff_matrices()
+            positions = [i for i, m in enumerate(matrices) if self.has(m)]
+            if len(positions) == 1 and not self.has(coefficient):
+                i = positions[0]
+                inner = matrices[i]
+                if isinstance(inner, MatAdd):
+                    return algebra.add(*[
+                        self._trace_coefficient(simplify(algebra.mul(coefficient, *matrices[:i], t, *matrices[i + 1:])))
+                        for t in inner.args if self.has(t)])
+                around = algebra.mul(*matrices[i + 1:], *matrices[:i])  # tr(L g R) = tr(R L g)
+                if inner.shape[1] == 1:
+                    return algebra.mul(coefficient, around, self._coefficient(inner))
+                if inner.shape[0] == 1:
+                    # tr(L gᵀ R) = gᵀ (R L) = (R L)ᵀ g
+                    g = transposed(inner)
+                    return algebra.mul(coefficient, algebra.transpose(around), self._coefficient(g))
+        raise _not_linear(Trace(M))
 
 
 def _not_linear(expr):

@@ -479,3 +479,24 @@ def rebuild(expr, args):
     if isinstance(expr, Inverse):
         return inverse(args[0])
     return build(type(expr), *args)
+
+
+def substitute(expr, mapping):
+    """``expr`` with each key of ``mapping`` replaced by its value, rebuilt without
+    evaluation; each distinct node is visited once (SymPy's ``xreplace`` walks the tree)."""
+    memo = dict(mapping)
+
+    def visit(node):
+        try:
+            return memo[node]
+        except KeyError:
+            pass
+        if not isinstance(node, Basic) or not node.args or isinstance(node, SympyMatrixSymbol):
+            result = node
+        else:
+            args = [visit(a) for a in node.args]
+            result = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
+        memo[node] = result
+        return result
+
+    return visit(expr)
