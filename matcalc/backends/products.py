@@ -1,0 +1,267 @@
+"""Emitters of matrix products, inverses, powers, traces and determinants.
+
+A product is a chain of factors: inverses become ``np.linalg.solve``, diagonal matrices
+become row or column scalings, products with a matrix of ones become sums, and the rest is
+multiplied in the cheapest order (the textbook dynamic programme).  Mixed into
+:class:`~.codegen.Printer`, whose core provides ``value``, ``full``, ``matrix``,
+``scalar``, ``assign`` and ``dim``.
+"""
+from __future__ import annotations
+
+import sympy
+from sympy.matrices.expressions import (
+    HadamardProduct, Identity, Inverse, MatMul, MatPow, Transpose, ZeroMatrix,
+)
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from ..errors import CompileError
+from .values import Val, is_atom
+
+# A symbolic dimension is priced as this many entries when choosing a multiplication order.
+_TYPICAL_DIMENSION = 1000
+
+
+class ProductEmitters:
+    """Products and the matrix functions built on them (mixed into the printer)."""
+
+    def emit_MatMul(self, expr):
+        coeff, factors = expr.as_coeff_matrices()
+        # identities drop out of a product, unless there is nothing else (λI)
+        factors = [f for f in factors if not isinstance(f, Identity)] or list(factors)[:1]
+        if any(isinstance(f, ZeroMatrix) for f in factors):
+            return Val("0.0", rows_same=True, cols_same=True)
+        if coeff == 1 and len(factors) == 1:
+            return self.value(factors[0])
+        if coeff == -1:
+            inner = self.value(MatMul(*factors)) if len(factors) > 1 else self.value(factors[0])
+            return self.negate(inner, expr.shape)
+        if coeff == 1:
+            return self.chain(factors, expr)
+        c = self.scalar_value(coeff)
+        # Scale the smallest operand: the result or one of the factors.
+        sizes = [(_size(expr.shape), -1)] + [(_size(f.shape), i) for i, f in enumerate(factors)]
+        _, where = min(sizes)
+        if where == -1 or len(factors) == 1:
+            prod = self.chain(factors, MatMul(*factors)) if len(factors) > 1 else self.value(factors[0])
+            return self.matrix(f"{c.code} * {prod.code}", expr, prod.rows_same, prod.cols_same)
+        scaled = MatMul(coeff, factors[where])
+        rest = factors[:where] + [scaled] + factors[where + 1:]
+        return self.chain(rest, expr)
+
+    def chain(self, factors, expr) -> Val:
+        """A product of matrices: inverses become solves, diagonals become scalings, and
+        the rest is multiplied in the cheapest order."""
+        items = []
+        for f in factors:
+            inv = _inverse_of(f)
+            if inv is not None:
+                items.append(("inv", inv))
+            elif isinstance(f, DiagMatrix) or (isinstance(f, Transpose) and isinstance(f.arg, DiagMatrix)):
+                d = f if isinstance(f, DiagMatrix) else f.arg
+                v = d.args[0]
+                items.append(("diag", v if v.shape[1] == 1 else v.T))
+            else:
+                items.append(("mat", f))
+        return self.product(items, expr)
+
+    def product(self, items, expr) -> Val:
+        for i, (kind, m) in enumerate(items):
+            if kind == "inv":
+                left, right = items[:i], items[i + 1:]
+                mv = self.value(m)
+                mcode = self.full(mv, m.shape)
+                if right:
+                    r = self.product(right, None)
+                    rcode = self.full(r, _items_shape(right))
+                    solved = Val(self.assign(f"np.linalg.solve({mcode}, {rcode})", self.describer.text(expr) if expr is not None and not left else None))
+                    if not left:
+                        return solved
+                    return self.product(left + [("val", (solved, (m.shape[0], _items_shape(right)[1])))], expr)
+                if left:
+                    lv = self.product(left, None)
+                    lcode = self.full(lv, _items_shape(left))
+                    lt = self.assign(f"{lcode}.T") if not is_atom(lcode + ".T") else lcode + ".T"
+                    mt = mcode + ".T" if is_atom(mcode + ".T") else self.assign(f"{mcode}.T")
+                    solved = self.assign(f"np.linalg.solve({mt}, {lt})")
+                    return self.transpose(Val(solved))
+                return self.matrix(f"np.linalg.inv({mcode})", expr if expr is not None else m)
+        # merge neighbouring diagonals, then fold each diagonal into its cheaper neighbour
+        merged = []
+        for kind, m in items:
+            if kind == "diag" and merged and merged[-1][0] == "diag":
+                merged[-1] = ("diag", HadamardProduct(merged[-1][1], m))
+            else:
+                merged.append((kind, m))
+        items = merged
+        while any(kind == "diag" for kind, _ in items):
+            i = next(j for j, (kind, _) in enumerate(items) if kind == "diag")
+            v = self.value(items[i][1])
+            if len(items) == 1:
+                vec = self.full(v, items[i][1].shape)
+                return self.matrix(f"np.diag({vec}.ravel())", expr)
+            candidates = []   # (size, prefer the right neighbour on a tie, index)
+            if i + 1 < len(items):
+                candidates.append((_size(_item_shape(items[i + 1])), 0, i + 1))
+            if i > 0:
+                candidates.append((_size(_item_shape(items[i - 1])), 1, i - 1))
+            _, _, j = min(candidates)
+            nv = self._item_value(items[j])
+            nshape = _item_shape(items[j])
+            if j > i:   # diag(v) B: scale the rows of B
+                code = f"{v.code} * {nv.code}"
+                scaled = Val(self.assign(code), rows_same=False, cols_same=nv.cols_same and v.cols_same)
+            else:       # A diag(v): scale the columns of A
+                vt = self.transpose(v)
+                code = f"{nv.code} * {vt.code}"
+                scaled = Val(self.assign(code), rows_same=nv.rows_same, cols_same=False)
+            lo, hi = min(i, j), max(i, j)
+            items = items[:lo] + [("val", (scaled, nshape))] + items[hi + 1:]
+        vals = [self._item_value(it) for it in items]
+        shapes = [_item_shape(it) for it in items]
+        if len(vals) == 1:
+            return vals[0]
+        order = _chain_order(shapes)
+        val, _ = self._multiply(order, vals, shapes, expr)
+        return val
+
+    def _item_value(self, item) -> Val:
+        kind, m = item
+        if kind == "val":
+            return m[0]
+        return self.value(m)
+
+    def _multiply(self, order, vals, shapes, expr):
+        """Emit the products of a parenthesisation tree; returns (value, shape)."""
+        if isinstance(order, int):
+            return vals[order], shapes[order]
+        (a, sa), (b, sb) = (self._multiply(o, vals, shapes, None) for o in order)
+        shape = (sa[0], sb[1])
+        return self.matmul(a, b, sa[1], expr), shape
+
+    def matmul(self, a: Val, b: Val, inner, expr) -> Val:
+        """A B where either side may be stored collapsed: ones never get multiplied."""
+        comment = self.describer.text(expr) if expr is not None else None
+        k = self.dim(inner)
+        if a.one and b.one:
+            return Val(self.assign(f"{k} * 1.0") if k != "1" else "1.0", rows_same=True, cols_same=True,
+                        one=(k == "1"))
+        if sympy.sympify(inner) == 1:
+            # an outer product of a column and a row: broadcasting
+            if a.one:
+                return Val(b.code, rows_same=True, cols_same=b.cols_same)
+            if b.one:
+                return Val(a.code, rows_same=a.rows_same, cols_same=True)
+            return Val(self.assign(f"{a.code} * {b.code}", comment), rows_same=a.rows_same, cols_same=b.cols_same)
+        if a.cols_same:      # A = a 1ᵀ  ⇒  A B = a (1ᵀ B): column sums of B
+            s = self.column_sums(b, k)
+            if a.one:
+                return Val(s, rows_same=True, cols_same=b.cols_same)
+            return Val(self.assign(f"{a.code} * {s}", comment), rows_same=a.rows_same, cols_same=b.cols_same)
+        if b.rows_same:      # B = 1 r  ⇒  A B = (A 1) r: row sums of A
+            s = self.row_sums(a, k)
+            if b.one:
+                return Val(s, rows_same=a.rows_same, cols_same=True)
+            return Val(self.assign(f"{s} * {b.code}", comment), rows_same=a.rows_same, cols_same=b.cols_same)
+        return Val(self.assign(f"{a.code} @ {b.code}", comment), rows_same=a.rows_same, cols_same=b.cols_same)
+
+    def column_sums(self, b: Val, k: str) -> str:
+        if b.rows_same:
+            return self.assign(f"{k} * {b.code}")
+        return self.assign(f"{b.code}.sum(axis=0, keepdims=True)")
+
+    def row_sums(self, a: Val, k: str) -> str:
+        if a.cols_same:
+            return self.assign(f"{k} * {a.code}")
+        return self.assign(f"{a.code}.sum(axis=1, keepdims=True)")
+
+    # -- matrix functions
+
+    def emit_Inverse(self, expr):
+        return self.product([("inv", expr.arg)], expr)
+
+    def emit_MatPow(self, expr):
+        base, p = expr.base, expr.exp
+        if p == -1:
+            return self.product([("inv", base)], expr)
+        if p.is_Integer and p > 0:
+            v = self.full(self.value(base), base.shape)
+            return self.matrix(f"np.linalg.matrix_power({v}, {int(p)})", expr)
+        if p.is_Integer and p < 0:
+            return self.value(MatPow(Inverse(base), -p))
+        raise CompileError(f"cannot compile a MatPow node with exponent {p}: only integer powers")
+
+    # -- scalars of products
+
+    def emit_Trace(self, expr):
+        arg = expr.arg
+        if arg.shape == (1, 1):
+            return self.scalar(self.sum_all(self.value(arg), arg.shape), expr)
+        if isinstance(arg, MatMul):
+            coeff, factors = arg.as_coeff_matrices()
+            if len(factors) >= 2 and not any(_inverse_of(f) is not None for f in factors):
+                # tr(P Q) = Σ P ⊙ Qᵀ, splitting the chain where the elementwise product is cheapest
+                best = min(range(1, len(factors)),
+                           key=lambda i: _size((factors[0].shape[0], factors[i - 1].shape[1])))
+                p = MatMul(*factors[:best]) if best > 1 else factors[0]
+                q = MatMul(*factors[best:]) if len(factors) - best > 1 else factors[best]
+                prod = self.value(HadamardProduct(p, q.T))
+                total = self.sum_all(prod, p.shape)
+                if coeff != 1:
+                    total = f"{self.scalar_value(coeff).code} * {total}"
+                return self.scalar(total, expr)
+        v = self.full(self.value(arg), arg.shape)
+        return self.scalar(f"np.trace({v})", expr)
+
+    def emit_Determinant(self, expr):
+        v = self.full(self.value(expr.arg), expr.arg.shape)
+        return self.scalar(f"np.linalg.det({v})", expr)
+
+
+def _size(shape) -> float:
+    total = 1.0
+    for d in shape:
+        d = sympy.sympify(d)
+        total *= float(d) if d.is_number else float(d.subs({s: _TYPICAL_DIMENSION for s in d.free_symbols}))
+    return total
+
+
+def _item_shape(item):
+    kind, m = item
+    if kind == "val":
+        return m[1]
+    if kind == "diag":
+        return (m.shape[0], m.shape[0])
+    return m.shape
+
+
+def _items_shape(items):
+    return (_item_shape(items[0])[0], _item_shape(items[-1])[1])
+
+
+def _chain_order(shapes):
+    """The cheapest parenthesisation of a matrix chain (the textbook dynamic programme),
+    pricing a symbolic dimension at _TYPICAL_DIMENSION."""
+    n = len(shapes)
+    dims = [_size((shapes[0][0],))] + [_size((s[1],)) for s in shapes]
+    cost = {(i, i): (0.0, i) for i in range(n)}
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            best = None
+            for k in range(i, j):
+                c = cost[(i, k)][0] + cost[(k + 1, j)][0] + dims[i] * dims[k + 1] * dims[j + 1]
+                if best is None or c < best[0]:
+                    best = (c, (cost[(i, k)][1], cost[(k + 1, j)][1]))
+            cost[(i, j)] = best
+    return cost[(0, n - 1)][1]
+
+
+def _inverse_of(f):
+    """M if f is M⁻¹ (or (M⁻¹)ᵀ, giving Mᵀ), else None."""
+    if isinstance(f, Inverse):
+        return f.arg
+    if isinstance(f, MatPow) and f.exp == -1:
+        return f.base
+    if isinstance(f, Transpose) and _inverse_of(f.arg) is not None:
+        return _inverse_of(f.arg).T
+    return None
