@@ -10,7 +10,7 @@ reductions (:mod:`.entrywise`) and of plain scalars (:mod:`.scalars`) are mixed 
 from __future__ import annotations
 
 import builtins
-import re
+from dataclasses import replace
 
 import sympy
 from sympy import Integer
@@ -25,7 +25,7 @@ from .entrywise import EntrywiseEmitters, one_minus_sigmoid_arg
 from .names import safe_name
 from .products import ProductEmitters
 from .scalars import ScalarEmitters
-from .values import ONES, Val, is_atom
+from .values import ONES, ZEROS, Val, stored_like
 
 # A node whose transpose was already computed is read back as `.T`; finding the transpose
 # costs a SymPy rewrite of the whole subtree, so only subtrees up to this size are tried.
@@ -45,6 +45,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         self.values: dict = {}
         self.by_code: dict[str, str] = {}
         self.counter = 0
+        self.last_temporary = None             # the variable of the last line, if a temporary
         self.taken = set(v for v in inputs.values()) | set(dimensions.values())
         self.dimensions = dimensions           # sympy Symbol -> variable name
         self.hints = {}                        # expression -> preferred variable name
@@ -71,9 +72,8 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         return f"t{self.counter}"
 
     def assign(self, code: str, comment=None, hint=None) -> str:
-        """The variable holding ``code``, emitting ``var = code`` the first time."""
-        if is_atom(code) and hint is None:
-            return code
+        """The variable holding the compound expression ``code``, emitting ``var = code``
+        the first time."""
         if code in self.by_code:
             return self.by_code[code]
         var = self.fresh(hint)
@@ -81,6 +81,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
             self.lines.append(f"# {comment}")
         self.lines.append(f"{var} = {code}")
         self.by_code[code] = var
+        self.last_temporary = None if hint else var
         return var
 
     def dim(self, d) -> str:
@@ -89,7 +90,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
             return str(int(d))
         if d in self.dimensions:
             return self.dimensions[d]
-        return self.assign(self.scalar_code(d))
+        return self.scalar_code(d)
 
     def size(self, expr) -> int:
         """The number of nodes of expr as a tree (memoised)."""
@@ -108,14 +109,19 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
                 return self.transpose(self.values[transposed])
         val = self.emit(expr)
         hint = self.hints.get(expr)
-        if hint and re.fullmatch(r"t\d+", val.code) and self.lines and self.lines[-1].startswith(f"{val.code} = "):
-            var = self.fresh(hint)
-            rhs = self.lines[-1][len(val.code) + 3:]
-            self.lines[-1] = f"{var} = {rhs}"
-            self.by_code[rhs] = var
-            val = Val(var, val.scalar, val.rows_same, val.cols_same)
+        if hint and not val.transposed and val.name == self.last_temporary:
+            val = replace(val, name=self.rename_last(hint))
         self.values[expr] = val
         return val
+
+    def rename_last(self, hint) -> str:
+        """Give the temporary assigned on the last line the name ``hint`` asks for."""
+        var = self.fresh(hint)
+        rhs = self.lines[-1][len(self.last_temporary) + 3:]
+        self.lines[-1] = f"{var} = {rhs}"
+        self.by_code[rhs] = var
+        self.last_temporary = None
+        return var
 
     def emit(self, expr) -> Val:
         method = getattr(self, f"emit_{type(expr).__name__}", None)
@@ -129,31 +135,32 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
                                f"no NumPy translation for {type(expr).__name__}")
         return method(expr)
 
-    def matrix(self, code, expr, rows_same=False, cols_same=False) -> Val:
-        return Val(self.assign(code, self.describer.text(expr)), rows_same=rows_same, cols_same=cols_same)
+    def matrix(self, code, expr=None, **layout) -> Val:
+        """A matrix computed by the compound expression ``code``, stored as ``layout`` says
+        (see :class:`Val`); the line is commented with ``expr`` when there is one."""
+        comment = self.describer.text(expr) if expr is not None else None
+        return Val(self.assign(code, comment), **layout)
 
     def full(self, val: Val, shape) -> str:
         """The code of ``val`` as a real array of ``shape`` (expands collapsed axes)."""
+        return self.expanded(val, shape).code
+
+    def expanded(self, val: Val, shape) -> Val:
+        """``val`` as a real array of ``shape``: a number standing for a matrix becomes an
+        array whatever the shape, a collapsed axis is repeated to its length."""
         if val.scalar:
-            return val.code
-        literal = bool(re.fullmatch(r"[\d.e+-]+", val.code))
+            return val
         rows_wide = val.rows_same and sympy.sympify(shape[0]) != 1
         cols_wide = val.cols_same and sympy.sympify(shape[1]) != 1
-        if not (literal or rows_wide or cols_wide):
-            return val.code
+        if not (val.uniform or rows_wide or cols_wide):
+            return val
         rows, cols = (self.dim(s) for s in shape)
-        return self.assign(f"_full({val.code}, {rows}, {cols}, DTYPE)")
+        return Val(self.assign(f"_full({val.code}, {rows}, {cols}, DTYPE)"))
 
     def transpose(self, val: Val) -> Val:
-        if val.scalar or val.one:
+        if val.scalar or val.uniform:
             return val
-        if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*\.T", val.code):
-            code = val.code[:-2]
-        elif is_atom(val.code) and not re.fullmatch(r"[\d.e+-]+", val.code):
-            code = val.code + ".T"
-        else:
-            code = val.code
-        return Val(code, rows_same=val.cols_same, cols_same=val.rows_same)
+        return replace(val, transposed=not val.transposed, rows_same=val.cols_same, cols_same=val.rows_same)
 
     # -- leaves
 
@@ -170,7 +177,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         return self.matrix(f"np.eye({n}, dtype=DTYPE)", expr)
 
     def emit_ZeroMatrix(self, expr):
-        return Val("0.0", rows_same=True, cols_same=True)
+        return ZEROS
 
     def emit_DiagMatrix(self, expr):
         v = self.value(expr.args[0])
@@ -198,36 +205,34 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
                 plus.append(self.value(term))
         if not plus:
             plus, minus = [self.negate(minus[0], expr.args[0].shape)], minus[1:]
-        vals = plus + minus
         code = " + ".join(v.code for v in plus)
         if minus:
             code += "".join(f" - {v.code}" for v in minus)
-        return self.matrix(code, expr,
-                           rows_same=all(v.rows_same for v in vals),
-                           cols_same=all(v.cols_same for v in vals))
+        return self.matrix(code, expr, **stored_like(*plus, *minus))
 
     def negate(self, val, shape):
-        return Val(self.assign(f"-{val.code}"), rows_same=val.rows_same, cols_same=val.cols_same)
+        return self.matrix(f"-{val.code}", **stored_like(val))
 
     # -- scalars of matrices
 
     def scalar(self, code, expr) -> Val:
+        """A scalar computed by the compound expression ``code``, commented with ``expr``."""
         return Val(self.assign(code, self.describer.text(expr)), scalar=True)
 
-    def sum_all(self, val: Val, shape) -> str:
-        """Σ of all entries, counting the entries a collapsed axis stands for."""
-        if val.one:
-            code = "1.0"
-        elif re.fullmatch(r"[\d.e+-]+", val.code):
-            code = val.code
-        else:
-            code = f"{val.code}.sum()"
+    def sum_all(self, val: Val, shape, expr, coefficient=None) -> Val:
+        """``coefficient`` × Σ of all entries of ``val``, counting the entries a collapsed
+        axis stands for (a number standing for a matrix has no ``.sum()``)."""
         counts = []
         if val.rows_same:
             counts.append(self.dim(shape[0]))
         if val.cols_same:
             counts.append(self.dim(shape[1]))
-        return " * ".join([code] + [c for c in counts if c != "1"])
+        counts = [c for c in counts if c != "1"]
+        if val.uniform and coefficient is None and not counts:
+            return Val(val.name, scalar=True)   # already a number: no line to emit
+        factors = [coefficient.code] if coefficient is not None else []
+        factors.append(val.code if val.uniform else f"{val.code}.sum()")
+        return self.scalar(" * ".join(factors + counts), expr)
 
 
 def _factor_common(expr):

@@ -13,7 +13,7 @@ from sympy.matrices.expressions import Identity, MatAdd, OneMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..core.functions import Exp, Log, Sigmoid, Softmax
-from .values import ONES, Val
+from .values import ONES, ZEROS, Val, stored_like
 
 
 class EntrywiseEmitters:
@@ -33,11 +33,9 @@ class EntrywiseEmitters:
         if len(factors) == 1:
             return self.value(factors[0])
         vals = [self.value(f) for f in factors]
-        if any(v.code == "0.0" for v in vals):
-            return Val("0.0", rows_same=True, cols_same=True)
-        return self.matrix(" * ".join(v.code for v in vals), expr,
-                           rows_same=all(v.rows_same for v in vals),
-                           cols_same=all(v.cols_same for v in vals))
+        if any(v.zero for v in vals):
+            return ZEROS
+        return self.matrix(" * ".join(v.code for v in vals), expr, **stored_like(*vals))
 
     def emit_HadamardPower(self, expr):
         base, p = expr.base, expr.exp
@@ -52,11 +50,11 @@ class EntrywiseEmitters:
             code = f"np.sqrt({v.code})"
         else:
             code = f"{v.code} ** {self.scalar_value(p).code}"
-        return self.matrix(code, expr, v.rows_same, v.cols_same)
+        return self.matrix(code, expr, **stored_like(v))
 
     def elementwise(self, func, expr):
         v = self.value(expr.arg)
-        return self.matrix(f"{func}({v.code})", expr, v.rows_same, v.cols_same)
+        return self.matrix(f"{func}({v.code})", expr, **stored_like(v))
 
     def emit_Exp(self, expr):
         if isinstance(expr.arg, Log):
@@ -69,11 +67,11 @@ class EntrywiseEmitters:
             return self.value(arg.arg)
         if isinstance(arg, Sigmoid):              # log σ(z) = −log(1 + e^(−z))
             v = self.value(arg.arg)
-            return self.matrix(f"-np.logaddexp(0.0, -{v.code})", expr, v.rows_same, v.cols_same)
+            return self.matrix(f"-np.logaddexp(0.0, -{v.code})", expr, **stored_like(v))
         z = one_minus_sigmoid_arg(arg)
         if z is not None:                          # log(1 − σ(z)) = −log(1 + e^z)
             v = self.value(z)
-            return self.matrix(f"-np.logaddexp(0.0, {v.code})", expr, v.rows_same, v.cols_same)
+            return self.matrix(f"-np.logaddexp(0.0, {v.code})", expr, **stored_like(v))
         if isinstance(arg, Softmax):               # log softmax(Z) = Z − logsumexp(Z)
             lse = self.logsumexp_code(arg.arg, arg.axis)
             zv = self.full(self.value(arg.arg), arg.arg.shape)
@@ -86,7 +84,7 @@ class EntrywiseEmitters:
     def emit_Sigmoid(self, expr):
         v = self.value(expr.arg)
         t = self.assign(f"_exp_neg({v.code}, EXPCAP)")
-        s = self.matrix(f"1.0 / (1.0 + {t})", expr, v.rows_same, v.cols_same)
+        s = self.matrix(f"1.0 / (1.0 + {t})", expr, **stored_like(v))
         self.sigmoid_tails[expr] = t
         return s
 
@@ -96,15 +94,15 @@ class EntrywiseEmitters:
         t = self.sigmoid_tails.get(sigmoid)
         if t is None:   # σ(z) was read back as the transpose of σ(zᵀ)
             return self.matrix(f"1.0 / (1.0 + _exp_neg(-{self.value(sigmoid.arg).code}, EXPCAP))", expr,
-                               s.rows_same, s.cols_same)
-        return self.matrix(f"{t} * {s.code}", expr, s.rows_same, s.cols_same)
+                               **stored_like(s))
+        return self.matrix(f"{t} * {s.code}", expr, **stored_like(s))
 
     def emit_Sqrt(self, expr):
         return self.elementwise("np.sqrt", expr)
 
     def emit_Relu(self, expr):
         v = self.value(expr.arg)
-        return self.matrix(f"np.maximum({v.code}, 0.0)", expr, v.rows_same, v.cols_same)
+        return self.matrix(f"np.maximum({v.code}, 0.0)", expr, **stored_like(v))
 
     def emit_Step(self, expr):
         v = self.value(expr.arg)
@@ -134,7 +132,7 @@ class EntrywiseEmitters:
     # -- sums of entries
 
     def emit_SumAll(self, expr):
-        return self.scalar(self.sum_all(self.value(expr.arg), expr.arg.shape), expr)
+        return self.sum_all(self.value(expr.arg), expr.arg.shape, expr)
 
     def emit_Norm(self, expr):
         v = self.full(self.value(expr.arg), expr.arg.shape)

@@ -8,6 +8,8 @@ multiplied in the cheapest order (the textbook dynamic programme).  Mixed into
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sympy
 from sympy.matrices.expressions import (
     HadamardProduct, Identity, Inverse, MatMul, MatPow, Transpose, ZeroMatrix,
@@ -15,7 +17,7 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from ..errors import CompileError
-from .values import Val, is_atom
+from .values import ONES, ZEROS, Val, stored_like
 
 # A symbolic dimension is priced as this many entries when choosing a multiplication order.
 _TYPICAL_DIMENSION = 1000
@@ -29,7 +31,7 @@ class ProductEmitters:
         # identities drop out of a product, unless there is nothing else (λI)
         factors = [f for f in factors if not isinstance(f, Identity)] or list(factors)[:1]
         if any(isinstance(f, ZeroMatrix) for f in factors):
-            return Val("0.0", rows_same=True, cols_same=True)
+            return ZEROS
         if coeff == 1 and len(factors) == 1:
             return self.value(factors[0])
         if coeff == -1:
@@ -43,7 +45,7 @@ class ProductEmitters:
         _, where = min(sizes)
         if where == -1 or len(factors) == 1:
             prod = self.chain(factors, MatMul(*factors)) if len(factors) > 1 else self.value(factors[0])
-            return self.matrix(f"{c.code} * {prod.code}", expr, prod.rows_same, prod.cols_same)
+            return self.matrix(f"{c.code} * {prod.code}", expr, **stored_like(prod))
         scaled = MatMul(coeff, factors[where])
         rest = factors[:where] + [scaled] + factors[where + 1:]
         return self.chain(rest, expr)
@@ -73,17 +75,14 @@ class ProductEmitters:
                 if right:
                     r = self.product(right, None)
                     rcode = self.full(r, _items_shape(right))
-                    solved = Val(self.assign(f"np.linalg.solve({mcode}, {rcode})", self.describer.text(expr) if expr is not None and not left else None))
+                    solved = self.matrix(f"np.linalg.solve({mcode}, {rcode})", None if left else expr)
                     if not left:
                         return solved
                     return self.product(left + [("val", (solved, (m.shape[0], _items_shape(right)[1])))], expr)
-                if left:
-                    lv = self.product(left, None)
-                    lcode = self.full(lv, _items_shape(left))
-                    lt = self.assign(f"{lcode}.T") if not is_atom(lcode + ".T") else lcode + ".T"
-                    mt = mcode + ".T" if is_atom(mcode + ".T") else self.assign(f"{mcode}.T")
-                    solved = self.assign(f"np.linalg.solve({mt}, {lt})")
-                    return self.transpose(Val(solved))
+                if left:   # L M⁻¹ = (M⁻ᵀ Lᵀ)ᵀ
+                    lt = self.transpose(self.expanded(self.product(left, None), _items_shape(left)))
+                    mt = self.transpose(self.expanded(mv, m.shape))
+                    return self.transpose(self.matrix(f"np.linalg.solve({mt.code}, {lt.code})"))
                 return self.matrix(f"np.linalg.inv({mcode})", expr if expr is not None else m)
         # merge neighbouring diagonals, then fold each diagonal into its cheaper neighbour
         merged = []
@@ -107,13 +106,12 @@ class ProductEmitters:
             _, _, j = min(candidates)
             nv = self._item_value(items[j])
             nshape = _item_shape(items[j])
-            if j > i:   # diag(v) B: scale the rows of B
-                code = f"{v.code} * {nv.code}"
-                scaled = Val(self.assign(code), rows_same=False, cols_same=nv.cols_same and v.cols_same)
-            else:       # A diag(v): scale the columns of A
-                vt = self.transpose(v)
-                code = f"{nv.code} * {vt.code}"
-                scaled = Val(self.assign(code), rows_same=nv.rows_same, cols_same=False)
+            if j > i:   # diag(v) B: scale the rows of B by the column v (as a matrix: v 1ᵀ)
+                column = replace(v, cols_same=True)
+                scaled = self.matrix(f"{v.code} * {nv.code}", **stored_like(column, nv))
+            else:       # A diag(v): scale the columns of A by the row vᵀ (as a matrix: 1 vᵀ)
+                row = replace(self.transpose(v), rows_same=True)
+                scaled = self.matrix(f"{nv.code} * {row.code}", **stored_like(row, nv))
             lo, hi = min(i, j), max(i, j)
             items = items[:lo] + [("val", (scaled, nshape))] + items[hi + 1:]
         vals = [self._item_value(it) for it in items]
@@ -143,36 +141,42 @@ class ProductEmitters:
         comment = self.describer.text(expr) if expr is not None else None
         k = self.dim(inner)
         if a.one and b.one:
-            return Val(self.assign(f"{k} * 1.0") if k != "1" else "1.0", rows_same=True, cols_same=True,
-                        one=(k == "1"))
+            if k == "1":
+                return ONES
+            return self.matrix(f"{k} * 1.0", rows_same=True, cols_same=True, uniform=True)
         if sympy.sympify(inner) == 1:
             # an outer product of a column and a row: broadcasting
             if a.one:
-                return Val(b.code, rows_same=True, cols_same=b.cols_same)
+                return replace(b, rows_same=True)
             if b.one:
-                return Val(a.code, rows_same=a.rows_same, cols_same=True)
-            return Val(self.assign(f"{a.code} * {b.code}", comment), rows_same=a.rows_same, cols_same=b.cols_same)
+                return replace(a, cols_same=True)
+            return self.matrix(f"{a.code} * {b.code}", expr, rows_same=a.rows_same, cols_same=b.cols_same,
+                               uniform=a.uniform and b.uniform)
+        # A collapsed operand stored as a column a (A = a 1ᵀ) or a row r (B = 1 r) meets the
+        # other one's sums, and the two combine entrywise: a (1ᵀ B) or (A 1) r.
         if a.cols_same:      # A = a 1ᵀ  ⇒  A B = a (1ᵀ B): column sums of B
             s = self.column_sums(b, k)
             if a.one:
-                return Val(s, rows_same=True, cols_same=b.cols_same)
-            return Val(self.assign(f"{a.code} * {s}", comment), rows_same=a.rows_same, cols_same=b.cols_same)
+                return s
+            return self.matrix(f"{a.code} * {s.code}", expr, **stored_like(a, s))
         if b.rows_same:      # B = 1 r  ⇒  A B = (A 1) r: row sums of A
             s = self.row_sums(a, k)
             if b.one:
-                return Val(s, rows_same=a.rows_same, cols_same=True)
-            return Val(self.assign(f"{s} * {b.code}", comment), rows_same=a.rows_same, cols_same=b.cols_same)
-        return Val(self.assign(f"{a.code} @ {b.code}", comment), rows_same=a.rows_same, cols_same=b.cols_same)
+                return s
+            return self.matrix(f"{s.code} * {b.code}", expr, **stored_like(s, b))
+        return self.matrix(f"{a.code} @ {b.code}", expr, rows_same=a.rows_same, cols_same=b.cols_same)
 
-    def column_sums(self, b: Val, k: str) -> str:
+    def column_sums(self, b: Val, k: str) -> Val:
+        """1ᵀ B over the k rows of B: a row."""
         if b.rows_same:
-            return self.assign(f"{k} * {b.code}")
-        return self.assign(f"{b.code}.sum(axis=0, keepdims=True)")
+            return self.matrix(f"{k} * {b.code}", **stored_like(b))
+        return self.matrix(f"{b.code}.sum(axis=0, keepdims=True)", rows_same=True, cols_same=b.cols_same)
 
-    def row_sums(self, a: Val, k: str) -> str:
+    def row_sums(self, a: Val, k: str) -> Val:
+        """A 1 over the k columns of A: a column."""
         if a.cols_same:
-            return self.assign(f"{k} * {a.code}")
-        return self.assign(f"{a.code}.sum(axis=1, keepdims=True)")
+            return self.matrix(f"{k} * {a.code}", **stored_like(a))
+        return self.matrix(f"{a.code}.sum(axis=1, keepdims=True)", rows_same=a.rows_same, cols_same=True)
 
     # -- matrix functions
 
@@ -195,7 +199,7 @@ class ProductEmitters:
     def emit_Trace(self, expr):
         arg = expr.arg
         if arg.shape == (1, 1):
-            return self.scalar(self.sum_all(self.value(arg), arg.shape), expr)
+            return self.sum_all(self.value(arg), arg.shape, expr)
         if isinstance(arg, MatMul):
             coeff, factors = arg.as_coeff_matrices()
             if len(factors) >= 2 and not any(_inverse_of(f) is not None for f in factors):
@@ -205,10 +209,7 @@ class ProductEmitters:
                 p = MatMul(*factors[:best]) if best > 1 else factors[0]
                 q = MatMul(*factors[best:]) if len(factors) - best > 1 else factors[best]
                 prod = self.value(HadamardProduct(p, q.T))
-                total = self.sum_all(prod, p.shape)
-                if coeff != 1:
-                    total = f"{self.scalar_value(coeff).code} * {total}"
-                return self.scalar(total, expr)
+                return self.sum_all(prod, p.shape, expr, self.scalar_value(coeff) if coeff != 1 else None)
         v = self.full(self.value(arg), arg.shape)
         return self.scalar(f"np.trace({v})", expr)
 
