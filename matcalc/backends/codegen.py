@@ -50,6 +50,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         self.dimensions = dimensions           # sympy Symbol -> variable name
         self.hints = {}                        # expression -> preferred variable name
         self.sigmoid_tails = {}                # σ(z) -> the variable holding exp(−z)
+        self.helpers = set()                   # the optional prelude helpers the code calls
         self.describer = Describer(110)
         self.sizes = {}
         for name, expr in (names or {}).items():

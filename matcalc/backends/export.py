@@ -15,7 +15,8 @@ from sympy.matrices.expressions import MatrixSymbol
 from ..errors import CompileError
 from .describe import Describer, printable
 from .function import CompiledFunction
-from .prelude import EXPCAP, NUMPY_PRELUDE
+from .names import names_used
+from .prelude import EXPCAP, prelude_source
 
 _EXPORT_TEMPLATE = '''\
 """{title}
@@ -75,6 +76,13 @@ def check_gradient({params}, eps=1e-6, seed=0):
 '''
 
 
+# Every name the template's code uses: no parameter may be spelt as one of them.
+_TEMPLATE_NAMES = frozenset(names_used(_EXPORT_TEMPLATE.format(
+    title="", version="", formulas="", shapes="", name="function_name", call="", prelude="", dtype="float64",
+    expcap=0.0, wrt=(), core="", params="parameters", conversions="    pass", core_args="", keywords="",
+)) - {"function_name", "parameters"})
+
+
 def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
                  function_name="loss_and_gradients", title=None):
     """Write a standalone NumPy module computing ``loss`` and its gradients.
@@ -100,7 +108,7 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
     if not function_name.isidentifier() or keyword.iskeyword(function_name) or function_name.startswith("_"):
         raise CompileError(f"function_name must be a public Python identifier, got {function_name!r}")
     fn = CompiledFunction([loss, *gradients], single=False, dtype=dtype, function_name="_core",
-                          arg_order=[s.name for s in wrt])
+                          arg_order=[s.name for s in wrt], reserved=_TEMPLATE_NAMES | {function_name})
     data_first = [i for i in fn._inputs if i.name not in {s.name for s in wrt}] + \
                  [i for i in fn._inputs if i.name in {s.name for s in wrt}]
     params = [i.var for i in data_first] + [fn._dim_vars[d] for d in fn._free_dims]
@@ -122,7 +130,7 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
         title=printable(title or f"Loss and gradients with respect to {', '.join(s.name for s in wrt)}."),
         version=_version(), formulas="\n".join(formulas), shapes=shapes or "none",
         name=function_name, call=", ".join(f"{p}=..." for p in params),
-        prelude=NUMPY_PRELUDE.replace("import numpy as np\n", "import numpy as np\n", 1),
+        prelude=prelude_source(fn.helpers),
         dtype=dtype, expcap=EXPCAP[dtype], wrt=tuple(var_of[s.name] for s in wrt), core=fn.source.rstrip() + "\n",
         params=", ".join(params), conversions="\n".join(conversions) or "    pass",
         core_args=core_args, keywords=", ".join(f"{p}={p}" for p in params),

@@ -77,7 +77,7 @@ class CompiledFunction:
     """
 
     def __init__(self, exprs, *, single, dtype="float64", backend="numpy", names=None,
-                 function_name="compiled", arg_order=None):
+                 function_name="compiled", arg_order=None, reserved=frozenset()):
         if dtype not in DTYPES:
             raise CompileError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         if backend not in ("numpy", "jax"):
@@ -96,7 +96,7 @@ class CompiledFunction:
         for name in names_sorted:
             symbol = matrices.get(name, scalars.get(name))
             shape = tuple(symbol.shape) if name in matrices else ()
-            self._inputs.append(_Input(name, safe_name(name, taken), symbol, shape))
+            self._inputs.append(_Input(name, safe_name(name, taken, reserved), symbol, shape))
         # dimension symbols: read off the first array that carries them, else passed as ints
         self._dim_source = {}
         for inp in self._inputs:
@@ -106,7 +106,7 @@ class CompiledFunction:
                     self._dim_source[d] = (inp, axis)
         self._dim_vars = {}
         for d in sorted(dims, key=lambda s: s.name):
-            self._dim_vars[d] = safe_name(d.name, taken)
+            self._dim_vars[d] = safe_name(d.name, taken, reserved)
         self._free_dims = [d for d in sorted(dims, key=lambda s: s.name) if d not in self._dim_source]
         self.inputs = tuple(inp.name for inp in self._inputs)
         self.dimensions = tuple(d.name for d in sorted(dims, key=lambda s: s.name))
@@ -138,6 +138,7 @@ class CompiledFunction:
         lines += printer.lines
         ret = ", ".join(results) + ("," if len(results) == 1 else "")
         lines.append(f"return ({ret})")
+        self.helpers = frozenset(printer.helpers)   # the optional prelude helpers the code calls
         return lines, params
 
     def _module_source(self):
@@ -281,7 +282,7 @@ class CompiledFunction:
         raise ArgumentError(f"argument {inp.name!r}: expected a 2-D array {self._expected(inp, dims)}, "
                             f"got {arr.ndim}-D shape {tuple(arr.shape)}")
 
-    def __call__(self, **kwargs):
+    def __call__(self, /, **kwargs):   # positional-only self: a symbol may be called "self"
         results = self._fn(*self.prepare(kwargs))
         out = []
         dtype = DTYPES[self.dtype]

@@ -1,9 +1,10 @@
 """The NumPy helpers every generated function runs with, and their JAX versions.
 
 Generated code calls only ``np.*`` and the helpers defined here (``_exp_neg``, ``_logdet``,
-``_full``), with ``DTYPE`` and ``EXPCAP`` set for the chosen precision.  The helpers are
-NumPy-only so that an exported module runs anywhere; the JAX backend swaps in its own
-versions of the same names.  :func:`run_generated` is the one place matcalc executes code.
+``_full``, and ``_erf`` when a formula needs it), with ``DTYPE`` and ``EXPCAP`` set for the
+chosen precision.  The helpers need nothing but NumPy and the standard library, so that an
+exported module runs anywhere; the JAX backend swaps in its own versions of the same names.
+:func:`run_generated` is the one place matcalc executes code.
 """
 from __future__ import annotations
 
@@ -39,6 +40,26 @@ def _full(value, rows, cols, dtype):
     return np.array(np.broadcast_to(np.asarray(value, dtype=dtype), (rows, cols)))
 '''
 
+# Helpers only some formulas need: name → (the module it imports, its source).  An exported
+# module carries the ones its code calls.
+OPTIONAL_HELPERS = {
+    "_erf": ("math", '''
+
+def _erf(x):
+    # erf of a scalar: NumPy has none; the standard library's is accurate to an ulp.
+    return math.erf(x)
+'''),
+}
+
+
+def prelude_source(helpers=()) -> str:
+    """The prelude with the optional helpers named in ``helpers`` (and their imports)."""
+    imports = sorted({OPTIONAL_HELPERS[h][0] for h in helpers})
+    head = "".join(f"import {module}\n" for module in imports) + "import numpy as np\n"
+    return NUMPY_PRELUDE.replace("import numpy as np\n", head, 1) + \
+        "".join(OPTIONAL_HELPERS[h][1] for h in sorted(helpers))
+
+
 # σ(z) is computed as 1 / (1 + t) with t = exp(min(−z, EXPCAP)): capping the exponent keeps t
 # finite (so 1 − σ(z) = t σ(z) is exact in relative terms on both tails) at the cost of
 # σ(z) ≈ 1e-308 instead of a smaller subnormal for z < −709.
@@ -65,13 +86,13 @@ def jax_namespace(dtype: str) -> dict:
         return jnp.broadcast_to(jnp.asarray(value, dtype=dtype), (rows, cols))
 
     return {"np": jnp, "DTYPE": getattr(jnp, dtype), "EXPCAP": EXPCAP[dtype],
-            "_logdet": _logdet, "_full": _full,
+            "_logdet": _logdet, "_full": _full, "_erf": jax.scipy.special.erf,
             "_exp_neg": lambda z, cap: jnp.exp(jnp.minimum(-z, cap))}
 
 
 def numpy_namespace(dtype: str) -> dict:
     """The globals of a generated function under NumPy: the prelude, DTYPE and EXPCAP."""
-    namespace = run_generated(NUMPY_PRELUDE, "prelude", {})
+    namespace = run_generated(prelude_source(OPTIONAL_HELPERS), "prelude", {})
     namespace["DTYPE"] = DTYPES[dtype]
     namespace["EXPCAP"] = EXPCAP[dtype]
     return namespace
