@@ -41,12 +41,20 @@ WRT = {wrt!r}
 
 def _array(value, name, shape):
     # A 1-D array is accepted for a vector and a number for a 1x1 matrix.
+    if np.iscomplexobj(value):
+        raise ValueError(f"argument {{name!r}}: expected real numbers, got complex ones")
     array = np.asarray(value, dtype=DTYPE)
     if array.ndim < 2 and 1 in shape:
         array = array.reshape(tuple(-1 if size != 1 else 1 for size in shape))
-    if array.ndim != 2:
-        raise ValueError(f"argument {{name!r}}: expected a 2-D array, got shape {{array.shape}}")
+    if array.ndim != 2 or not array.size:
+        raise ValueError(f"argument {{name!r}}: expected a non-empty 2-D array, got shape {{array.shape}}")
     return array
+
+
+def _number(value, name):
+    if np.iscomplexobj(value):
+        raise ValueError(f"argument {{name!r}}: expected a real number, got {{value!r}}")
+    return float(value)
 
 
 def {name}({params}):
@@ -118,7 +126,7 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
             shape = tuple(int(d) if sympy.sympify(d).is_Integer else -1 for d in inp.shape)
             conversions.append(f"    {inp.var} = _array({inp.var}, {inp.name!r}, {shape!r})")
         else:
-            conversions.append(f"    {inp.var} = float({inp.var})")
+            conversions.append(f"    {inp.var} = _number({inp.var}, {inp.name!r})")
     core_args = ", ".join(fn._param_list)
     describe = Describer(2000)
     formulas = [f"    L = {describe.text(loss)}"]

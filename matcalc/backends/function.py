@@ -15,7 +15,9 @@ Calling convention (the contract of :class:`CompiledFunction`):
   1×1 by construction (a loss such as x A xᵀ) and every scalar SymPy expression come back
   as a Python ``float``; a list/tuple of expressions gives a tuple of results;
 * a missing, unexpected or wrongly shaped argument raises :class:`ArgumentError` naming
-  the argument, the expected shape with dimension names and the shape it got.
+  the argument, the expected shape with dimension names and the shape it got; so does an
+  empty array (a dimension of size 0) and a complex array or number, on every path;
+  infinities and NaNs are the caller's numbers and are computed with.
 """
 from __future__ import annotations
 
@@ -205,7 +207,8 @@ class CompiledFunction:
         args = []
         for name, spec in self._specs:
             value = kwargs.get(name)
-            if spec is None or type(value) is not np.ndarray or value.dtype != dtype or value.ndim != 2:
+            if (spec is None or type(value) is not np.ndarray or value.dtype != dtype or value.ndim != 2
+                    or not value.size):
                 return self._prepare_checked(kwargs)
             rows, cols = value.shape
             for size, want in ((rows, spec[0]), (cols, spec[1])):
@@ -238,16 +241,9 @@ class CompiledFunction:
         for inp in self._inputs:
             value = kwargs[inp.name]
             if not inp.shape:
-                try:
-                    args.append(float(value))
-                except (TypeError, ValueError) as exc:
-                    raise ArgumentError(f"argument {inp.name!r}: expected a number, got {type(value).__name__}") from exc
+                args.append(self._number(inp, value))
                 continue
-            try:
-                arr = np.asarray(value, dtype=dtype)
-            except (TypeError, ValueError) as exc:
-                raise ArgumentError(f"argument {inp.name!r}: expected a numeric array, got {type(value).__name__}") from exc
-            arr = self._reshape(inp, arr, dims)
+            arr = self._reshape(inp, self._array(inp, value, dtype), dims)
             for axis, d in enumerate(inp.shape):
                 d = sympy.sympify(d)
                 size = arr.shape[axis]
@@ -270,6 +266,29 @@ class CompiledFunction:
                 raise ArgumentError(f"argument {d.name!r}: expected a positive int (the dimension {d}), got {value!r}")
             args.append(int(value))
         return args
+
+    @staticmethod
+    def _number(inp, value) -> float:
+        if np.iscomplexobj(value):   # float() would drop the imaginary part with only a warning
+            raise ArgumentError(f"argument {inp.name!r}: expected a real number, got the complex {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(f"argument {inp.name!r}: expected a number, got {type(value).__name__}") from exc
+
+    @staticmethod
+    def _array(inp, value, dtype) -> np.ndarray:
+        not_numeric = f"argument {inp.name!r}: expected a numeric array, got {type(value).__name__}"
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(not_numeric) from exc
+        if arr.dtype.kind == "c":   # a cast would drop the imaginary parts with only a warning
+            raise ArgumentError(f"argument {inp.name!r}: expected real numbers, got a complex array (dtype {arr.dtype})")
+        try:
+            return np.asarray(arr, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(not_numeric) from exc
 
     def _reshape(self, inp, arr, dims):
         rows, cols = (sympy.sympify(d) for d in inp.shape)
