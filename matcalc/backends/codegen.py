@@ -132,9 +132,12 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
                 if method is not None:
                     break
         if method is None:
-            raise CompileError(f"cannot compile a {type(expr).__name__} node ({short(expr, 60)}): "
-                               f"no NumPy translation for {type(expr).__name__}")
+            self.untranslatable(expr)
         return method(expr)
+
+    def untranslatable(self, expr):
+        name = type(expr).__name__
+        raise CompileError(f"cannot compile a {name} node ({short(expr, 60)}): no NumPy translation for {name}")
 
     def matrix(self, code, expr=None, **layout) -> Val:
         """A matrix computed by the compound expression ``code``, stored as ``layout`` says

@@ -34,8 +34,8 @@ class Describer:
 
     FUNCTIONS = {"Exp": "exp", "Log": "log", "Tanh": "tanh", "Sigmoid": "σ", "Relu": "relu",
                  "Step": "step", "Sqrt": "√", "SumAll": "sum", "Trace": "tr", "Determinant": "det",
-                 "DiagMatrix": "diag", "Softmax": "softmax", "LogSumExp": "logsumexp", "log": "log",
-                 "exp": "exp", "tanh": "tanh", "Abs": "abs"}
+                 "DiagMatrix": "diag", "DiagonalOf": "diagonal", "Softmax": "softmax",
+                 "LogSumExp": "logsumexp", "log": "log", "exp": "exp", "tanh": "tanh", "Abs": "abs"}
 
     def __init__(self, limit):
         self.limit = limit

@@ -1,8 +1,9 @@
-"""Emitters of matrix products, inverses, powers, traces and determinants.
+"""Emitters of matrix products, inverses, powers, traces, determinants and diagonals.
 
 A product is a chain of factors: inverses become ``np.linalg.solve``, diagonal matrices
 become row or column scalings, products with a matrix of ones become sums, and the rest is
-multiplied in the cheapest order (the textbook dynamic programme).  Mixed into
+multiplied in the cheapest order (the textbook dynamic programme).  Neither a trace nor a
+diagonal of a product forms the product: tr(PQ) = Σ P ⊙ Qᵀ and diag(PQ) = (P ⊙ Qᵀ) 1.  Mixed into
 :class:`~.codegen.Printer`, whose core provides ``value``, ``full``, ``matrix``,
 ``scalar``, ``assign`` and ``dim``.
 """
@@ -12,10 +13,12 @@ from dataclasses import replace
 
 import sympy
 from sympy.matrices.expressions import (
-    HadamardProduct, Identity, Inverse, MatMul, MatPow, Transpose, ZeroMatrix,
+    HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, OneMatrix, Transpose, ZeroMatrix,
 )
-from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy.matrices.expressions.hadamard import HadamardPower
 
+from ..core.functions import Elementwise
 from ..errors import CompileError
 from .values import ONES, ZEROS, Val, stored_like
 
@@ -217,6 +220,79 @@ class ProductEmitters:
         v = self.full(self.value(expr.arg), expr.arg.shape)
         return self.scalar(f"np.linalg.det({v})", expr)
 
+    # -- the diagonal of a matrix (a column)
+
+    def emit_DiagonalOf(self, expr):
+        arg = expr.arg
+        if arg.shape[0] == arg.shape[1]:
+            cheaper = self.diagonal(arg)
+            if cheaper != expr:
+                return self.value(cheaper)
+        return self.diagonal_of_value(self.value(arg), arg.shape, expr)
+
+    def diagonal_of_value(self, val: Val, shape, expr) -> Val:
+        """The diagonal of a computed matrix, as a column (a copy, never a view)."""
+        if shape[0] == shape[1]:
+            if val.cols_same:        # M = c 1ᵀ: Mᵢᵢ = cᵢ
+                return val
+            if val.rows_same:        # M = 1 r: Mᵢᵢ = rᵢ
+                return self.transpose(val)
+        return self.matrix(f"np.diagonal({self.full(val, shape)}).reshape(-1, 1).copy()", expr)
+
+    def diagonal(self, m):
+        """An expression equal to diag(M) for a square M that forms no more of M than the
+        diagonal needs; DiagonalOf(M) itself when M is computed already or has no such form."""
+        if m in self.values:
+            return DiagonalOf(m)
+        n = m.shape[0]
+        if isinstance(m, Transpose):                        # diag(Mᵀ) = diag(M)
+            return self.diagonal(m.arg)
+        if _diagonal_matrix_vector(m) is not None:          # diag(diag(v)) = v
+            return _diagonal_matrix_vector(m)
+        if isinstance(m, (Identity, OneMatrix)):
+            return OneMatrix(n, 1)
+        if isinstance(m, ZeroMatrix):
+            return ZeroMatrix(n, 1)
+        if isinstance(m, MatAdd):                           # diag(A + B) = diag A + diag B
+            return MatAdd(*(self.diagonal(t) for t in m.args))
+        if isinstance(m, HadamardProduct):                  # diag(A ⊙ B) = diag A ⊙ diag B
+            return HadamardProduct(*(self.diagonal(a) for a in m.args))
+        if isinstance(m, HadamardPower):
+            return HadamardPower(self.diagonal(m.base), m.exp)
+        if isinstance(m, Elementwise):                      # diag f(A) = f(diag A)
+            return type(m)(self.diagonal(m.arg))
+        if isinstance(m, MatMul):
+            return self.diagonal_of_product(m)
+        return DiagonalOf(m)
+
+    def diagonal_of_product(self, m):
+        """diag(c D₁ P Q D₂) = c d₁ ⊙ (P ⊙ Qᵀ) 1 ⊙ d₂, split where P ⊙ Qᵀ is smallest."""
+        coeff, factors = m.as_coeff_matrices()
+        factors = [f for f in factors if not isinstance(f, Identity)]
+        vectors = []    # the diagonal matrices at either end, as columns
+        while factors and _diagonal_matrix_vector(factors[0]) is not None:
+            vectors.append(_diagonal_matrix_vector(factors.pop(0)))
+        while factors and _diagonal_matrix_vector(factors[-1]) is not None:
+            vectors.append(_diagonal_matrix_vector(factors.pop()))
+        if not factors:
+            core = OneMatrix(m.shape[0], 1) if not vectors else None
+        elif len(factors) == 1:
+            core = self.diagonal(factors[0])
+        elif any(_inverse_of(f) is not None for f in factors):   # solved as a whole, then read
+            core = DiagonalOf(MatMul(*factors))
+            if core.arg == m:
+                return core
+        else:
+            best = min(range(1, len(factors)), key=lambda i: _size((m.shape[0], factors[i - 1].shape[1])))
+            p = MatMul(*factors[:best]) if best > 1 else factors[0]
+            q = MatMul(*factors[best:]) if len(factors) - best > 1 else factors[best]
+            core = HadamardProduct(p, q.T)
+            if p.shape[1] != 1:
+                core = MatMul(core, OneMatrix(p.shape[1], 1))   # row sums
+        parts = vectors + ([core] if core is not None else [])
+        diagonal = parts[0] if len(parts) == 1 else HadamardProduct(*parts)
+        return diagonal if coeff == 1 else MatMul(coeff, diagonal)
+
 
 def _size(shape) -> float:
     total = 1.0
@@ -255,6 +331,16 @@ def _chain_order(shapes):
                     best = (c, (cost[(i, k)][1], cost[(k + 1, j)][1]))
             cost[(i, j)] = best
     return cost[(0, n - 1)][1]
+
+
+def _diagonal_matrix_vector(f):
+    """v as a column if f is diag(v) (or its transpose), else None."""
+    if isinstance(f, Transpose):
+        f = f.arg
+    if isinstance(f, DiagMatrix):
+        v = f.args[0]
+        return v if v.shape[1] == 1 else v.T
+    return None
 
 
 def _inverse_of(f):

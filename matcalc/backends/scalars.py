@@ -1,14 +1,21 @@
 """Emitters of plain scalar expressions: numbers, scalar symbols, sums, products, powers
 and scalar functions (``log det X`` through ``slogdet``).  Mixed into
 :class:`~.codegen.Printer`.
+
+A number is printed so that Python reads back the float nearest to it (``repr``), and is
+refused with :class:`CompileError` when no float can stand for it: a constant beyond the
+float range would otherwise compile and fail (or give ∞) only when called.
 """
 from __future__ import annotations
+
+import math
 
 import sympy
 from sympy.matrices.expressions import Determinant, MatrixExpr
 
 from ..errors import CompileError
 from .describe import short
+from .prelude import OPTIONAL_HELPERS
 from .values import Val
 
 
@@ -33,16 +40,10 @@ class ScalarEmitters:
         return self.scalar_value(expr).code
 
     def emit_Number(self, expr):
-        if expr.is_Integer:
-            code = str(int(expr))
-        else:
-            code = repr(float(expr))
-        if code.startswith("-"):
-            code = f"({code})"
-        return Val(code, scalar=True)
+        return Val(_literal(expr), scalar=True)
 
     def emit_NumberSymbol(self, expr):   # pi, E
-        return Val(repr(float(expr)), scalar=True)
+        return Val(_literal(expr), scalar=True)
 
     def emit_Symbol(self, expr):
         raise CompileError(f"symbol {expr} is not an input")
@@ -57,10 +58,11 @@ class ScalarEmitters:
         coeff = abs(coeff)
         num, den = [], []
         if coeff != 1:
-            if coeff.is_Rational:
+            if coeff.is_Rational and max(abs(coeff.p), coeff.q) <= _EXACT_INTEGER:
                 if coeff.p != 1:
                     num.append(str(coeff.p))
-                den.append(str(coeff.q)) if coeff.q != 1 else None
+                if coeff.q != 1:
+                    den.append(str(coeff.q))
             else:
                 num.append(self.scalar_code(coeff))
         for a in sympy.Mul.make_args(rest):
@@ -91,14 +93,62 @@ class ScalarEmitters:
             return self.scalar(f"_logdet({v})", expr)
         return self.scalar(f"np.log({self.scalar_code(arg)})", expr)
 
-    def _scalar_function(name):
-        def emit(self, expr):
-            return self.scalar(f"{name}({self.scalar_code(expr.args[0])})", expr)
-        return emit
+    def emit_Function(self, expr):
+        """f(x) for a SymPy function NumPy has (see _NUMPY_FUNCTIONS)."""
+        function = _NUMPY_FUNCTIONS.get(type(expr).__name__)
+        if function is None or len(expr.args) != 1:
+            self.untranslatable(expr)
+        if function in OPTIONAL_HELPERS:
+            self.helpers.add(function)
+        return self.scalar(f"{function}({self.scalar_code(expr.args[0])})", expr)
 
-    emit_exp = _scalar_function("np.exp")
-    emit_tanh = _scalar_function("np.tanh")
-    emit_Abs = _scalar_function("np.abs")
-    emit_sin = _scalar_function("np.sin")
-    emit_cos = _scalar_function("np.cos")
-    del _scalar_function
+    def emit_Max(self, expr):
+        return self.scalar(self._folded("np.maximum", expr.args), expr)
+
+    def emit_Min(self, expr):
+        return self.scalar(self._folded("np.minimum", expr.args), expr)
+
+    def _folded(self, function, args) -> str:
+        """f(f(a, b), c) …: NaN propagates, unlike Python's max and min."""
+        code = self.scalar_code(args[0])
+        for a in args[1:]:
+            code = f"{function}({code}, {self.scalar_code(a)})"
+        return code
+
+    def emit_Heaviside(self, expr):
+        """H(x), with the value at 0 SymPy gives it: its second argument (0 for matcalc's
+        step), else ½."""
+        x = self.scalar_code(expr.args[0])
+        at_zero = self.scalar_code(expr.args[1]) if len(expr.args) > 1 else "0.5"
+        return self.scalar(f"np.heaviside({x}, {at_zero})", expr)
+
+
+# SymPy's scalar functions of one argument that NumPy has; a name starting with _ is a
+# helper of the prelude.  np.* functions take the 0-d values scalars are in generated code.
+_NUMPY_FUNCTIONS = {
+    "exp": "np.exp", "log": "np.log", "Abs": "np.abs", "sign": "np.sign",
+    "sin": "np.sin", "cos": "np.cos", "tan": "np.tan", "asin": "np.arcsin", "acos": "np.arccos",
+    "atan": "np.arctan", "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh",
+    "asinh": "np.arcsinh", "acosh": "np.arccosh", "atanh": "np.arctanh",
+    "floor": "np.floor", "ceiling": "np.ceil", "erf": "_erf",
+}
+
+# Integers up to 2**53 are exact in floating point: a rational coefficient p/q with both
+# this small is printed as the division itself.
+_EXACT_INTEGER = 2 ** 53
+
+
+def _literal(number) -> str:
+    """The Python literal of a SymPy number, or CompileError when float arithmetic cannot
+    hold it (beyond ±1.8e308, below the smallest subnormal, ∞, NaN)."""
+    value = float(number)
+    problem = ("is not a number" if math.isnan(value) else
+               "is beyond the floating-point range (about ±1.8e308)" if math.isinf(value) and number.is_finite else
+               "is not finite" if math.isinf(value) else
+               "underflows to 0 in floating point" if value == 0 and number != 0 else None)
+    if problem:
+        text = str(number)
+        shown = text if len(text) <= 30 else str(sympy.Float(number, 6))
+        raise CompileError(f"cannot compile the constant {shown}: it {problem}")
+    code = str(int(number)) if number.is_Integer else repr(value)
+    return f"({code})" if code.startswith("-") else code

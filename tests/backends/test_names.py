@@ -4,9 +4,11 @@ itself uses is given another spelling in the code, never the user's keyword)."""
 import ast
 import builtins
 import itertools
+import math
 
 import numpy as np
 import pytest
+import sympy
 
 import matcalc as mc
 from numeric import evaluate, infer_dims
@@ -127,3 +129,18 @@ def test_names_python_reads_alike_stay_apart():
     got = fn(**arrays)
     assert got == pytest.approx([2 / (1 + np.exp(-i)) for i in range(len(names))], rel=1e-14)
     assert "λ" in fn.source                 # a name Python reads as written keeps its spelling
+
+
+def test_a_module_that_needs_erf_imports_math_whatever_the_symbols_are_called():
+    x, scale = mc.rowvec("math", "n"), mc.scalar("_erf")
+    loss = sympy.erf(scale) * mc.sum(mc.hadamard(x, x))
+    source = mc.export_numpy(loss, [x])
+    imported = {a.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import) for a in node.names}
+    assert imported == {"numpy", "math"}
+    namespace = {}
+    exec(compile(source, "<exported>", "exec"), namespace)
+    value, (gradient,) = namespace["loss_and_gradients"](0.3, np.arange(3.0))   # data first, then x
+    assert value == pytest.approx(math.erf(0.3) * 5.0, rel=1e-14)
+    np.testing.assert_allclose(gradient, 2 * math.erf(0.3) * np.arange(3.0)[None, :], rtol=1e-14)
+    fn = mc.compile(loss)
+    assert fn(math=np.arange(3.0), _erf=0.3) == pytest.approx(math.erf(0.3) * 5.0, rel=1e-14)
