@@ -45,7 +45,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         self.values: dict = {}
         self.by_code: dict[str, str] = {}
         self.counter = 0
-        self.last_temporary = None             # the variable of the last line, if a temporary
+        self.last_temporary = None             # (variable, code) of the last line, if a temporary
         self.taken = set(v for v in inputs.values()) | set(dimensions.values())
         self.dimensions = dimensions           # sympy Symbol -> variable name
         self.hints = {}                        # expression -> preferred variable name
@@ -82,7 +82,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
             self.lines.append(f"# {comment}")
         self.lines.append(f"{var} = {code}")
         self.by_code[code] = var
-        self.last_temporary = None if hint else var
+        self.last_temporary = None if hint else (var, code)
         return var
 
     def dim(self, d) -> str:
@@ -110,7 +110,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
                 return self.transpose(self.values[transposed])
         val = self.emit(expr)
         hint = self.hints.get(expr)
-        if hint and not val.transposed and val.name == self.last_temporary:
+        if hint and not val.transposed and self.last_temporary and val.name == self.last_temporary[0]:
             val = replace(val, name=self.rename_last(hint))
         self.values[expr] = val
         return val
@@ -118,9 +118,9 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
     def rename_last(self, hint) -> str:
         """Give the temporary assigned on the last line the name ``hint`` asks for."""
         var = self.fresh(hint)
-        rhs = self.lines[-1][len(self.last_temporary) + 3:]
-        self.lines[-1] = f"{var} = {rhs}"
-        self.by_code[rhs] = var
+        _, code = self.last_temporary
+        self.lines[-1] = f"{var} = {code}"
+        self.by_code[code] = var
         self.last_temporary = None
         return var
 
@@ -226,12 +226,8 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
     def sum_all(self, val: Val, shape, expr, coefficient=None) -> Val:
         """``coefficient`` × Σ of all entries of ``val``, counting the entries a collapsed
         axis stands for (a number standing for a matrix has no ``.sum()``)."""
-        counts = []
-        if val.rows_same:
-            counts.append(self.dim(shape[0]))
-        if val.cols_same:
-            counts.append(self.dim(shape[1]))
-        counts = [c for c in counts if c != "1"]
+        counts = [self.dim(d) for d, same in zip(shape, (val.rows_same, val.cols_same))
+                  if same and sympy.sympify(d) != 1]
         if val.uniform and coefficient is None and not counts:
             return Val(val.name, scalar=True)   # already a number: no line to emit
         factors = [coefficient.code] if coefficient is not None else []

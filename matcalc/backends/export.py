@@ -54,7 +54,7 @@ def _array(value, name, shape):
 def _number(value, name):
     if np.iscomplexobj(value):
         raise ValueError(f"argument {{name!r}}: expected a real number, got {{value!r}}")
-    return float(value)
+    return DTYPE(value)   # a NumPy scalar: 1 / 0 is inf, as for arrays
 
 
 def {name}({params}):

@@ -10,7 +10,8 @@ Calling convention (the contract of :class:`CompiledFunction`):
   the arrays (a dimension seen twice must agree); a dimension no argument carries (say
   the N of a lone ``OneMatrix(N, 1)``) is passed as an int keyword;
 * a 1-D array is accepted for a row or column vector symbol and reshaped to its declared
-  2-D shape; a number is accepted for a 1×1 symbol;
+  2-D shape; a number is accepted for a 1×1 symbol; a scalar symbol's number becomes a
+  NumPy scalar of the dtype, so that its arithmetic follows NumPy's (1/0 is ∞);
 * matrix results come back as 2-D arrays of their declared shapes; a result whose shape is
   1×1 by construction (a loss such as x A xᵀ) and every scalar SymPy expression come back
   as a Python ``float``; a list/tuple of expressions gives a tuple of results;
@@ -240,8 +241,8 @@ class CompiledFunction:
         args = []
         for inp in self._inputs:
             value = kwargs[inp.name]
-            if not inp.shape:
-                args.append(self._number(inp, value))
+            if not inp.shape:   # a NumPy scalar: 1 / 0 is ∞ as for arrays, not ZeroDivisionError
+                args.append(dtype(self._number(inp, value)))
                 continue
             arr = self._reshape(inp, self._array(inp, value, dtype), dims)
             for axis, d in enumerate(inp.shape):

@@ -3,9 +3,9 @@
 A product is a chain of factors: inverses become ``np.linalg.solve``, diagonal matrices
 become row or column scalings, products with a matrix of ones become sums, and the rest is
 multiplied in the cheapest order (the textbook dynamic programme).  Neither a trace nor a
-diagonal of a product forms the product: tr(PQ) = Σ P ⊙ Qᵀ and diag(PQ) = (P ⊙ Qᵀ) 1.  Mixed into
-:class:`~.codegen.Printer`, whose core provides ``value``, ``full``, ``matrix``,
-``scalar``, ``assign`` and ``dim``.
+diagonal of a product forms the product: tr(PQ) = Σ P ⊙ Qᵀ and diag(PQ) = (P ⊙ Qᵀ) 1.
+Mixed into :class:`~.codegen.Printer`, whose core provides ``value``, ``expanded``,
+``full``, ``transpose``, ``matrix``, ``scalar``, ``sum_all`` and ``dim``.
 """
 from __future__ import annotations
 
@@ -58,13 +58,11 @@ class ProductEmitters:
         the rest is multiplied in the cheapest order."""
         items = []
         for f in factors:
-            inv = _inverse_of(f)
+            inv, vector = _inverse_of(f), _diagonal_matrix_vector(f)
             if inv is not None:
                 items.append(("inv", inv))
-            elif isinstance(f, DiagMatrix) or (isinstance(f, Transpose) and isinstance(f.arg, DiagMatrix)):
-                d = f if isinstance(f, DiagMatrix) else f.arg
-                v = d.args[0]
-                items.append(("diag", v if v.shape[1] == 1 else v.T))
+            elif vector is not None:
+                items.append(("diag", vector))
             else:
                 items.append(("mat", f))
         return self.product(items, expr)
@@ -144,7 +142,7 @@ class ProductEmitters:
         comment = self.describer.text(expr) if expr is not None else None
         k = self.dim(inner)
         if a.one and b.one:
-            if k == "1":
+            if sympy.sympify(inner) == 1:
                 return ONES
             return self.matrix(f"{k} * 1.0", rows_same=True, cols_same=True, uniform=True)
         if sympy.sympify(inner) == 1:

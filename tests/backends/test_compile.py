@@ -305,6 +305,15 @@ def test_complex_arrays_are_refused_not_truncated():
             fn(X=np.ones((2, 2)), lam=value)
 
 
+def test_scalar_arguments_follow_numpy_arithmetic():
+    lam, x = mc.scalar("lam"), mc.rowvec("x", "n")
+    with np.errstate(divide="ignore", over="ignore"):
+        assert mc.compile(1 / lam)(lam=0.0) == np.inf                     # not ZeroDivisionError
+        assert mc.compile(lam ** 400)(lam=10.0) == np.inf                 # not OverflowError
+        assert mc.compile(mc.sum(x) / lam)(x=np.ones(2), lam=0) == np.inf
+    assert mc.compile(lam * x, dtype="float32")(lam=0.1, x=np.ones(2)).dtype == np.float32
+
+
 def test_non_finite_values_are_the_users_numbers():
     X = mc.matrix("X", "n", "m")
     total, largest = mc.compile([mc.sum(X), mc.exp(X)])(X=np.array([[np.inf, 1.0], [np.nan, 0.0]]))
