@@ -12,6 +12,8 @@ import builtins
 
 import numpy as np
 
+from ..errors import CompileError
+
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
 NUMPY_PRELUDE = '''\
@@ -72,8 +74,8 @@ def jax_namespace(dtype: str) -> dict:
     try:
         import jax
         import jax.numpy as jnp
+        from jax.scipy.special import erf
     except ImportError as exc:
-        from ..errors import CompileError
         raise CompileError("backend='jax' needs JAX: pip install jax") from exc
     if dtype == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -86,7 +88,7 @@ def jax_namespace(dtype: str) -> dict:
         return jnp.broadcast_to(jnp.asarray(value, dtype=dtype), (rows, cols))
 
     return {"np": jnp, "DTYPE": getattr(jnp, dtype), "EXPCAP": EXPCAP[dtype],
-            "_logdet": _logdet, "_full": _full, "_erf": jax.scipy.special.erf,
+            "_logdet": _logdet, "_full": _full, "_erf": erf,
             "_exp_neg": lambda z, cap: jnp.exp(jnp.minimum(-z, cap))}
 
 
@@ -102,7 +104,7 @@ def run_generated(source: str, filename: str, namespace: dict) -> dict:
     """Execute generated source in ``namespace`` and return the namespace.
 
     The one place matcalc executes code: ``source`` is either the fixed prelude above or
-    text this module printed from an expression tree (identifiers are sanitised symbol
+    text the code generator printed from an expression tree (identifiers are sanitised symbol
     names, numbers are printed floats).  No user-supplied string ever reaches it.
     """
     code = builtins.compile(source, f"<matcalc:{filename}>", "exec")
