@@ -18,7 +18,9 @@ from .calculus.simplify import simplify
 from . import output as _output  # noqa: F401  (registers the presenters of Derivation)
 from .output.text import to_text
 from .output.render import to_latex, write_pdf
-from .backends.compile import CompiledFunction, compile, export_numpy
+from .backends.compile import compile
+from .backends.function import CompiledFunction
+from .backends.export import export_numpy
 from .apps.train import Trainer, TrainResult, train
 from .errors import DivergenceError
 from .apps.verify import VerificationResult, verify

@@ -281,7 +281,7 @@ def command_verify(args):
 # ================================================================ export
 
 def command_export(args):
-    from ..backends.compile import export_numpy
+    from ..backends.export import export_numpy
     declarations = _Declarations(args)
     loss = declarations.parse(_read_text(args.expression))
     variables = declarations.variables(_names(args.wrt), loss)

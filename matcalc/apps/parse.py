@@ -15,7 +15,10 @@ The meaning follows NumPy on 2-D arrays:
 * ``+ - * /`` broadcast a row vector (1×m) over the rows of a matrix (``1 b``), a column
   vector over its columns (``c 1ᵀ``) and a scalar over every entry (``s 1 1ᵀ``); a 1×1
   matrix meeting a larger one acts as the scalar it holds (its trace).
-* Dimension names are scalars too, so ``sum(...) / N`` is a mean.
+* Dimension names are scalars too, so ``sum(...) / N`` is a mean.  A name given on its
+  own to ``ones`` or ``eye`` is a dimension even when no shape declares it.
+* ``diag(v)`` of a vector is the diagonal matrix; ``diag(A)`` of a square matrix is its
+  diagonal, an n×1 column (NumPy's extraction, kept two-dimensional).
 
 Every token keeps its position, so a mistake is reported as a :class:`ParseError` with
 the line, the column and a caret under the offending text; a shape mismatch is a
@@ -24,6 +27,7 @@ the line, the column and a caret under the offending text; a shape mismatch is a
 from __future__ import annotations
 
 import difflib
+import sys
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +38,7 @@ from sympy.matrices.exceptions import ShapeError as _SympyShapeError
 from sympy.matrices.expressions import (
     HadamardProduct, MatMul, MatrixExpr, OneMatrix, Trace, ZeroMatrix,
 )
+from sympy.matrices.expressions.diagonal import DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..core import functions
@@ -146,6 +151,10 @@ def _scan_number(text: str, i: int) -> int:
     return end
 
 
+def _is_op(token: Token, *texts) -> bool:
+    return token.kind == "op" and token.text in texts
+
+
 # ---------------------------------------------------------------- values with positions
 
 @dataclass(frozen=True)
@@ -256,6 +265,24 @@ class _Parser:
             raise ParseError(f"the expression is too long ({len(text)} characters; at most {MAX_LENGTH})")
         self.tokens = tokenize(text)
         self.index = 0
+        self.declare_dimension_arguments()
+
+    def declare_dimension_arguments(self):
+        """A name given on its own as an argument of ones(...) or eye(...) is a dimension,
+        declared or not (a compiled function then takes it as an int).  Read before
+        parsing, so that ``k * ones(k, 1)`` may use k before its ones."""
+        calls = []   # the function of each open bracket, innermost last (None: a plain bracket)
+        tokens = self.tokens
+        for i, token in enumerate(tokens):
+            if _is_op(token, "("):
+                calls.append(tokens[i - 1].text if i and tokens[i - 1].kind == "name" else None)
+            elif _is_op(token, ")"):
+                if calls:
+                    calls.pop()
+            elif (token.kind == "name" and calls and calls[-1] in _DIMENSION_FUNCTIONS
+                  and _is_op(tokens[i - 1], "(", ",") and _is_op(tokens[i + 1], ",", ")")
+                  and token.text not in self.symbols and token.text not in FUNCTIONS):
+                self.dimensions.setdefault(token.text, dim(token.text))
 
     # ------------------------------------------------------------ helpers
 
@@ -431,6 +458,8 @@ class _Parser:
         if digits > 1000 or len(exponent.lstrip("+-0")) > 3:
             raise self.error_at("this number is too large or too precise", token)
         value = Fraction(text)
+        if abs(value) > sys.float_info.max:
+            raise self.error_at("this number is too large for floating point (the largest is about 1.8e308)", token)
         if value.denominator == 1:
             return sympy.Integer(value.numerator)
         return sympy.Rational(value.numerator, value.denominator)
@@ -712,13 +741,32 @@ def _dimensions_function(count, build):
     return call
 
 
+def _diag(parser, name, arguments, keywords, span):
+    """diag(v) of a vector is the diagonal matrix; diag(A) of a square matrix is its diagonal
+    as an n×1 column (NumPy's extraction, kept two-dimensional)."""
+    _check_arity(parser, name, arguments, keywords, 1, 1, span)
+    if keywords:
+        raise parser.error_at(f"{name.text} takes no keyword arguments", name)
+    X = parser.matrix_argument(name, arguments[0])
+    rows, cols = X.shape
+    with parser.located(name.position, len(name.text)):
+        if rows == 1 or cols == 1:
+            return functions.diag(X)
+        if rows == cols:
+            return DiagonalOf(X)
+        raise ShapeError(f"diag takes a vector or a square matrix, got {_describe(X)}")
+
+
+_DIMENSION_FUNCTIONS = ("ones", "eye")
+"""The functions whose arguments are dimensions."""
+
 FUNCTIONS = {
     "trace": _unary_matrix_function(functions.trace),
     "det": _unary_matrix_function(functions.det),
     "logdet": _unary_matrix_function(functions.logdet),
     "inv": _unary_matrix_function(functions.inv),
     "norm": _unary_matrix_function(functions.norm),
-    "diag": _unary_matrix_function(functions.diag),
+    "diag": _diag,
     "exp": _elementwise_function(functions.exp),
     "log": _elementwise_function(functions.log),
     "tanh": _elementwise_function(functions.tanh),

@@ -20,7 +20,8 @@ import numpy as np
 import sympy
 from sympy.matrices.expressions import MatrixSymbol
 
-from ..backends.compile import CompiledFunction, DTYPES
+from ..backends.function import CompiledFunction
+from ..backends.prelude import DTYPES
 from ..errors import ArgumentError, DivergenceError, MatcalcError
 
 __all__ = ["Trainer", "TrainResult", "train", "GradientDescent", "Momentum", "Adam", "OPTIMIZERS"]

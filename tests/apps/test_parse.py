@@ -14,6 +14,7 @@ import pytest
 import sympy
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sympy.matrices.expressions import HadamardProduct, OneMatrix, Trace
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
 
 import matcalc as mc
@@ -52,7 +53,7 @@ NUMPY = {
     "mean": lambda z, axis=None: np.mean(z) if axis is None else np.mean(z, axis=axis, keepdims=True),
     "norm": np.linalg.norm, "trace": np.trace, "det": np.linalg.det,
     "logdet": lambda z: np.linalg.slogdet(z)[1], "inv": np.linalg.inv,
-    "diag": lambda v: np.diag(np.ravel(v)), "eye": np.eye, "ones": lambda r, c: np.ones((r, c)),
+    "diag": lambda v: np.diag(np.ravel(v)) if 1 in v.shape else np.diag(v)[:, None], "eye": np.eye, "ones": lambda r, c: np.ones((r, c)),
 }
 
 
@@ -108,6 +109,7 @@ NUMPY_CASES = [
     "sum((X @ W1 - 1) ** 2) / (2 * N)", "x @ A @ x.T + s", "(x @ A @ x.T) * A", "2.5e-1 * A",
     ".5 * A", "1. * A", "A @ A @ A", "x @ A @ x.T / (x @ x.T)", "exp(s) * A", "log(2) + s",
     "s ** 2 * A", "n * A", "A / n", "N / n", "mean(sum(B, axis=0))", "x - v", "v * x", "c + b",
+    "diag(A)", "diag(A) * c", "x @ diag(A)", "diag(A.T @ A) + v.T", "diag(diag(x))", "diag(inv(A)).T @ c",
 ]
 
 
@@ -195,6 +197,35 @@ def test_precedence_and_associativity_follow_python():
     assert mc.parse("1e3 + 2.5E-1", S) == sympy.Rational(4001, 4)
 
 
+def test_diag_of_a_square_matrix_is_its_diagonal():
+    A, x, v = mc.matrix("A", "n", "n"), mc.rowvec("x", "n"), mc.colvec("v", "n")
+    assert mc.parse("diag(A)", SHAPES) == DiagonalOf(A)
+    assert mc.parse("diag(A)", SHAPES).shape == (mc.dim("n"), 1)
+    assert mc.parse("diag(x)", SHAPES) == DiagMatrix(x)
+    assert mc.parse("diag(v)", SHAPES) == DiagMatrix(v)
+    assert mc.parse("diag(u)", SHAPES).shape == (1, 1)
+
+
+def test_a_dimension_may_appear_only_in_ones_and_eye():
+    shapes = {"x": (1, "n")}
+    cases = {"sum(ones(k, 1) @ x)": 3 * 6.0, "k * sum(ones(k, 1) @ x)": 9 * 6.0,   # k before its ones
+             "sum(eye(k) @ ones(k, 1) @ x) / k": 6.0}
+    for text, expected in cases.items():
+        fn = mc.compile(mc.parse(text, shapes))
+        assert "k" in fn.dimensions
+        assert fn(x=np.arange(4.0), k=3) == pytest.approx(expected)   # k: an int no array carries
+    assert mc.parse("ones(k, q)", {}).shape == (mc.dim("k"), mc.dim("q"))
+    with pytest.raises(ParseError, match="unknown name 'k'"):
+        mc.parse("sum(x) * k", shapes)                     # elsewhere a name must still be declared
+    with pytest.raises(ParseError, match="eye takes dimensions"):
+        mc.parse("eye(x)", shapes)                         # a symbol is not a dimension
+
+
+def test_numbers_within_the_float_range_are_exact():
+    assert mc.parse("1e308", {}) == sympy.Integer(10) ** 308
+    assert mc.parse("1e-400", {}) == sympy.Rational(1, 10 ** 400)
+
+
 def test_multiline_text():
     e = mc.parse("x @ A\n  @ x.T", {"x": (1, "n"), "A": ("n", "n")})
     assert e.shape == (1, 1)
@@ -242,6 +273,9 @@ def _error(text, shapes=None, kind=ParseError):
     ("sqrt(-1)", "not a real number", 1),
     ("9 ** 9 ** 9", "too large", 3),
     ("1e5000", "too large", 1),
+    ("1e400", "too large for floating point", 1),
+    ("x * 1.5E+309", "too large for floating point", 5),
+    ("s - 2e308 * A", "too large for floating point", 5),
     ("ｘ", "not in normal form", 1),
 ])
 def test_parse_errors_name_the_problem_and_point_at_it(text, message, column):
@@ -259,7 +293,7 @@ def test_parse_errors_name_the_problem_and_point_at_it(text, message, column):
     ("B * C", 3, "cannot broadcast"),
     ("x - b", 3, "cannot broadcast"),
     ("det(B)", 1, "square matrix"),
-    ("diag(A)", 1, "row or column vector"),
+    ("diag(B)", 1, "a vector or a square matrix"),
 ])
 def test_shape_errors_point_at_the_operator(text, operator_column, words):
     error = _error(text, kind=ShapeError)

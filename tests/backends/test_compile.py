@@ -280,6 +280,46 @@ def test_a_dimension_seen_twice_must_agree():
         fn(X=np.zeros((4, 2)), y=np.zeros((1, 3)))
 
 
+def test_empty_arrays_are_refused_on_every_path():
+    X, v = mc.matrix("X", "n", "m"), mc.rowvec("v", "m")
+    fn = mc.compile(mc.mean(X))
+    for empty in (np.zeros((0, 3)), np.zeros((3, 0)), np.zeros((0, 0))):   # the fast path: 2-D float64
+        with pytest.raises(ArgumentError, match=r"argument 'X': dimension [nm] must be at least 1, got 0"):
+            fn(X=empty)
+    with pytest.raises(ArgumentError, match=r"argument 'X'.*at least 1"):
+        fn(X=[[]])
+    with pytest.raises(ArgumentError, match=r"argument 'v'.*at least 1"):
+        mc.compile(mc.sum(v))(v=np.zeros(0))
+    with pytest.raises(ArgumentError, match=r"argument 'X'.*at least 1"):
+        mc.compile(mc.sum(X), dtype="float32")(X=np.zeros((0, 2), dtype=np.float32))
+
+
+def test_complex_arrays_are_refused_not_truncated():
+    X, lam = mc.matrix("X", "n", "m"), mc.scalar("lam")
+    fn = mc.compile(lam * mc.sum(X))
+    for value in (np.ones((2, 2)) * 1j, np.ones((2, 2), dtype=complex), [[1 + 0j, 2]]):
+        with pytest.raises(ArgumentError, match=r"argument 'X': .*complex"):
+            fn(X=value, lam=1.0)
+    for value in (1j, np.complex128(2.0)):
+        with pytest.raises(ArgumentError, match=r"argument 'lam': .*complex"):
+            fn(X=np.ones((2, 2)), lam=value)
+
+
+def test_scalar_arguments_follow_numpy_arithmetic():
+    lam, x = mc.scalar("lam"), mc.rowvec("x", "n")
+    with np.errstate(divide="ignore", over="ignore"):
+        assert mc.compile(1 / lam)(lam=0.0) == np.inf                     # not ZeroDivisionError
+        assert mc.compile(lam ** 400)(lam=10.0) == np.inf                 # not OverflowError
+        assert mc.compile(mc.sum(x) / lam)(x=np.ones(2), lam=0) == np.inf
+    assert mc.compile(lam * x, dtype="float32")(lam=0.1, x=np.ones(2)).dtype == np.float32
+
+
+def test_non_finite_values_are_the_users_numbers():
+    X = mc.matrix("X", "n", "m")
+    total, largest = mc.compile([mc.sum(X), mc.exp(X)])(X=np.array([[np.inf, 1.0], [np.nan, 0.0]]))
+    assert np.isnan(total) and np.isinf(largest[0, 0]) and largest[1, 1] == 1.0
+
+
 def test_vectors_accept_1d_and_outputs_keep_declared_shapes(rng):
     x, v, A = mc.rowvec("x", "n"), mc.colvec("v", "n"), mc.matrix("A", "n", "n")
     fn = mc.compile([x * A, A * v, x * A * x.T, mc.sum(A)])

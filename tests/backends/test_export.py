@@ -97,3 +97,20 @@ def test_bad_requests():
         mc.export_numpy(loss, [params[0]], gradients=[params[0], params[0]])
     with pytest.raises(CompileError, match="identifier"):
         mc.export_numpy(loss, params, function_name="not valid")
+
+
+def test_complex_or_empty_arguments_are_refused(exported):
+    path, source, _, _ = exported
+    namespace = {}
+    exec(compile(source, str(path), "exec"), namespace)
+    a = arrays(np.random.default_rng(4))
+    with pytest.raises(ValueError, match="'W1': expected real numbers"):
+        namespace["loss_and_gradients"](**{**a, "W1": a["W1"] + 1j})
+    with pytest.raises(ValueError, match="'X': expected a non-empty 2-D array"):
+        namespace["loss_and_gradients"](**{**a, "X": np.zeros((0, 4)), "Y": np.zeros((0, 3))})
+    lam, x = mc.scalar("lam"), mc.rowvec("x", "n")
+    scaled = {}
+    exec(compile(mc.export_numpy(lam * mc.sum(x), [x]), "<scaled>", "exec"), scaled)
+    assert scaled["loss_and_gradients"](lam=2.0, x=np.ones(3))[0] == 6.0
+    with pytest.raises(ValueError, match="'lam': expected a real number"):
+        scaled["loss_and_gradients"](lam=np.complex128(2.0), x=np.ones(3))

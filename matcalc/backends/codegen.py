@@ -1,0 +1,265 @@
+"""Matrix expressions → straight-line NumPy code.
+
+:class:`Printer` walks the expression DAG once, bottom-up, and prints one line of NumPy per
+*unique* node (hash-consing: SymPy expressions are structurally hashable, so a
+subexpression shared by the loss and several gradients becomes one variable).  Each
+computed node is a :class:`~.values.Val`.  This module holds the walk itself, the leaves
+and sums; the emitters of products (:mod:`.products`), of entrywise functions and
+reductions (:mod:`.entrywise`) and of plain scalars (:mod:`.scalars`) are mixed in.
+"""
+from __future__ import annotations
+
+import builtins
+from dataclasses import replace
+
+import sympy
+from sympy import Integer
+from sympy.matrices.expressions import (
+    Identity, MatAdd, MatMul, MatrixExpr, OneMatrix,
+)
+
+from ..errors import CompileError
+from ..core.functions import Sigmoid
+from .describe import Describer, short
+from .entrywise import EntrywiseEmitters, one_minus_sigmoid_arg
+from .names import safe_name
+from .products import ProductEmitters
+from .scalars import ScalarEmitters
+from .values import ONES, ZEROS, Val, stored_like
+
+# A node whose transpose was already computed is read back as `.T`; finding the transpose
+# costs a SymPy rewrite of the whole subtree, so only subtrees up to this size are tried.
+_TRANSPOSE_LOOKUP_SIZE = 40
+
+
+class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
+    """Prints the DAG of some expressions as straight-line NumPy code.
+
+    ``values`` maps each expression already printed to its :class:`Val` (expression-level
+    hash-consing); ``by_code`` maps each line's right-hand side to its variable (code-level
+    hash-consing, which also shares sub-products of different matrix chains).
+    """
+
+    def __init__(self, inputs, dimensions, names=None):
+        self.lines: list[str] = []
+        self.values: dict = {}
+        self.by_code: dict[str, str] = {}
+        self.counter = 0
+        self.last_temporary = None             # (variable, code) of the last line, if a temporary
+        self.taken = set(v for v in inputs.values()) | set(dimensions.values())
+        self.dimensions = dimensions           # sympy Symbol -> variable name
+        self.hints = {}                        # expression -> preferred variable name
+        self.sigmoid_tails = {}                # σ(z) -> the variable holding exp(−z)
+        self.helpers = set()                   # the optional prelude helpers the code calls
+        self.describer = Describer(110)
+        self.sizes = {}
+        for name, expr in (names or {}).items():
+            self.hints[sympy.sympify(expr)] = name
+        for symbol, var in inputs.items():
+            if isinstance(symbol, MatrixExpr):
+                self.values[symbol] = Val(var)
+            else:
+                self.values[symbol] = Val(var, scalar=True)
+
+    # -- emitting lines
+
+    def fresh(self, hint=None) -> str:
+        if hint:
+            return safe_name(hint, self.taken)
+        self.counter += 1
+        while f"t{self.counter}" in self.taken:
+            self.counter += 1
+        self.taken.add(f"t{self.counter}")
+        return f"t{self.counter}"
+
+    def assign(self, code: str, comment=None, hint=None) -> str:
+        """The variable holding the compound expression ``code``, emitting ``var = code``
+        the first time."""
+        if code in self.by_code:
+            return self.by_code[code]
+        var = self.fresh(hint)
+        if comment:
+            self.lines.append(f"# {comment}")
+        self.lines.append(f"{var} = {code}")
+        self.by_code[code] = var
+        self.last_temporary = None if hint else (var, code)
+        return var
+
+    def dim(self, d) -> str:
+        d = sympy.sympify(d)
+        if d.is_Integer:
+            return str(int(d))
+        if d in self.dimensions:
+            return self.dimensions[d]
+        return self.scalar_code(d)
+
+    def size(self, expr) -> int:
+        """The number of nodes of expr as a tree (memoised)."""
+        if expr not in self.sizes:
+            self.sizes[expr] = 1 + builtins.sum(self.size(a) for a in expr.args)
+        return self.sizes[expr]
+
+    # -- the walk
+
+    def value(self, expr) -> Val:
+        if expr in self.values:
+            return self.values[expr]
+        if isinstance(expr, (MatAdd, MatMul)) and self.size(expr) <= _TRANSPOSE_LOOKUP_SIZE:
+            transposed = expr.T   # SymPy's canonical transpose: costly on big trees, hence the limit
+            if transposed in self.values and transposed != expr:
+                return self.transpose(self.values[transposed])
+        val = self.emit(expr)
+        hint = self.hints.get(expr)
+        if hint and not val.transposed and self.last_temporary and val.name == self.last_temporary[0]:
+            val = replace(val, name=self.rename_last(hint))
+        self.values[expr] = val
+        return val
+
+    def rename_last(self, hint) -> str:
+        """Give the temporary assigned on the last line the name ``hint`` asks for."""
+        var = self.fresh(hint)
+        _, code = self.last_temporary
+        self.lines[-1] = f"{var} = {code}"
+        self.by_code[code] = var
+        self.last_temporary = None
+        return var
+
+    def emit(self, expr) -> Val:
+        method = getattr(self, f"emit_{type(expr).__name__}", None)
+        if method is None:
+            for klass in type(expr).__mro__[1:]:
+                method = getattr(self, f"emit_{klass.__name__}", None)
+                if method is not None:
+                    break
+        if method is None:
+            self.untranslatable(expr)
+        return method(expr)
+
+    def untranslatable(self, expr):
+        name = type(expr).__name__
+        raise CompileError(f"cannot compile a {name} node ({short(expr, 60)}): no NumPy translation for {name}")
+
+    def matrix(self, code, expr=None, **layout) -> Val:
+        """A matrix computed by the compound expression ``code``, stored as ``layout`` says
+        (see :class:`Val`); the line is commented with ``expr`` when there is one."""
+        comment = self.describer.text(expr) if expr is not None else None
+        return Val(self.assign(code, comment), **layout)
+
+    def full(self, val: Val, shape) -> str:
+        """The code of ``val`` as a real array of ``shape`` (expands collapsed axes)."""
+        return self.expanded(val, shape).code
+
+    def expanded(self, val: Val, shape) -> Val:
+        """``val`` as a real array of ``shape``: a number standing for a matrix becomes an
+        array whatever the shape, a collapsed axis is repeated to its length."""
+        if val.scalar:
+            return val
+        rows_wide = val.rows_same and sympy.sympify(shape[0]) != 1
+        cols_wide = val.cols_same and sympy.sympify(shape[1]) != 1
+        if not (val.uniform or rows_wide or cols_wide):
+            return val
+        rows, cols = (self.dim(s) for s in shape)
+        return Val(self.assign(f"_full({val.code}, {rows}, {cols}, DTYPE)"))
+
+    def transpose(self, val: Val) -> Val:
+        if val.scalar or val.uniform:
+            return val
+        return replace(val, transposed=not val.transposed, rows_same=val.cols_same, cols_same=val.rows_same)
+
+    # -- leaves
+
+    def emit_MatrixSymbol(self, expr):
+        raise CompileError(f"symbol {expr} is not an input")  # inputs are pre-registered
+
+    def emit_OneMatrix(self, expr):
+        return ONES
+
+    def emit_Identity(self, expr):
+        if expr.shape == (1, 1):
+            return ONES
+        n = self.dim(expr.shape[0])
+        return self.matrix(f"np.eye({n}, dtype=DTYPE)", expr)
+
+    def emit_ZeroMatrix(self, expr):
+        return ZEROS
+
+    def emit_DiagMatrix(self, expr):
+        v = self.value(expr.args[0])
+        vec = self.full(v, expr.args[0].shape)
+        return self.matrix(f"np.diag({vec}.ravel())", expr)
+
+    # -- structure
+
+    def emit_Transpose(self, expr):
+        return self.transpose(self.value(expr.arg))
+
+    def emit_MatAdd(self, expr):
+        z = one_minus_sigmoid_arg(expr)
+        if z is not None:
+            return self.one_minus_sigmoid(Sigmoid(z), expr)
+        factored = _factor_common(expr)
+        if factored is not None:
+            return self.value(factored)
+        plus, minus = [], []
+        for term in expr.args:
+            coeff = term.as_coeff_mmul()[0] if isinstance(term, MatMul) else Integer(1)
+            if coeff.could_extract_minus_sign():
+                minus.append(self.value(-term))
+            else:
+                plus.append(self.value(term))
+        if not plus:
+            plus, minus = [self.negate(minus[0], expr.args[0].shape)], minus[1:]
+        code = " + ".join(v.code for v in plus)
+        if minus:
+            code += "".join(f" - {v.code}" for v in minus)
+        return self.matrix(code, expr, **stored_like(*plus, *minus))
+
+    def negate(self, val, shape):
+        return self.matrix(f"-{val.code}", **stored_like(val))
+
+    # -- scalars of matrices
+
+    def scalar(self, code, expr) -> Val:
+        """A scalar computed by the compound expression ``code``, commented with ``expr``."""
+        return Val(self.assign(code, self.describer.text(expr)), scalar=True)
+
+    def sum_all(self, val: Val, shape, expr, coefficient=None) -> Val:
+        """``coefficient`` × Σ of all entries of ``val``, counting the entries a collapsed
+        axis stands for (a number standing for a matrix has no ``.sum()``)."""
+        counts = [self.dim(d) for d, same in zip(shape, (val.rows_same, val.cols_same))
+                  if same and sympy.sympify(d) != 1]
+        if val.uniform and coefficient is None and not counts:
+            return Val(val.name, scalar=True)   # already a number: no line to emit
+        factors = [coefficient.code] if coefficient is not None else []
+        factors.append(val.code if val.uniform else f"{val.code}.sum()")
+        return self.scalar(" * ".join(factors + counts), expr)
+
+
+def _factor_common(expr):
+    """Pull a factor shared by several terms out of a sum: AF + BF → (A + B)F, and
+    likewise on the left.  Returns the rewritten expression, or None."""
+    terms = []
+    for t in expr.args:
+        if isinstance(t, MatMul):
+            coeff, factors = t.as_coeff_matrices()
+            terms.append((coeff, list(factors)))
+        else:
+            terms.append((Integer(1), [t]))
+    for side in (-1, 0):
+        groups: dict = {}
+        for i, (_, factors) in enumerate(terms):
+            if len(factors) >= 2 and not isinstance(factors[side], (OneMatrix, Identity)):
+                groups.setdefault(factors[side], []).append(i)
+        for common, members in groups.items():
+            if len(members) < 2:
+                continue
+            inner = []
+            for i in members:
+                coeff, factors = terms[i]
+                rest = factors[:-1] if side == -1 else factors[1:]
+                inner.append(MatMul(coeff, *rest) if (coeff != 1 or len(rest) > 1) else rest[0])
+            summed = MatAdd(*inner)
+            pulled = MatMul(summed, common) if side == -1 else MatMul(common, summed)
+            others = [expr.args[i] for i in range(len(terms)) if i not in members]
+            return MatAdd(pulled, *others) if others else pulled
+    return None

@@ -1,0 +1,155 @@
+"""Emitters of entrywise functions, softmax and log-sum-exp, and sums of entries.
+
+Entrywise nodes keep their argument's layout (a collapsed value stays collapsed).  The
+stable forms live here: softmax subtracts the row maximum, log∘softmax is
+Z − logsumexp(Z), log σ(z) = −logaddexp(0, −z), log(1 − σ(z)) = −logaddexp(0, z) and
+1 − σ(z) = e^(−z) σ(z).  Mixed into :class:`~.codegen.Printer`.
+"""
+from __future__ import annotations
+
+import sympy
+from sympy import Integer
+from sympy.matrices.expressions import Identity, MatAdd, OneMatrix
+from sympy.matrices.expressions.hadamard import HadamardPower
+
+from ..core.functions import Exp, Log, Sigmoid, Softmax
+from .values import ONES, ZEROS, Val, stored_like
+
+
+class EntrywiseEmitters:
+    """Entrywise functions, along-an-axis functions and sums of entries (mixed into the printer)."""
+
+    # -- elementwise
+
+    def emit_HadamardProduct(self, expr):
+        powers: dict = {}
+        for f in expr.args:
+            base, p = (f.base, f.exp) if isinstance(f, HadamardPower) else (f, Integer(1))
+            powers[base] = powers.get(base, 0) + p   # X ⊙ X^(-1) cancels exactly
+        factors = [b if p == 1 else HadamardPower(b, p) for b, p in powers.items() if p != 0]
+        factors = [f for f in factors if not isinstance(f, OneMatrix)]
+        if not factors:
+            return ONES
+        if len(factors) == 1:
+            return self.value(factors[0])
+        vals = [self.value(f) for f in factors]
+        if any(v.zero for v in vals):
+            return ZEROS
+        return self.matrix(" * ".join(v.code for v in vals), expr, **stored_like(*vals))
+
+    def emit_HadamardPower(self, expr):
+        base, p = expr.base, expr.exp
+        v = self.value(base)
+        if p == 1:
+            return v
+        if p == 2:
+            code = f"{v.code} * {v.code}"
+        elif p == -1:
+            code = f"1.0 / {v.code}"
+        elif p == sympy.Rational(1, 2):
+            code = f"np.sqrt({v.code})"
+        else:
+            code = f"{v.code} ** {self.scalar_value(p).code}"
+        return self.matrix(code, expr, **stored_like(v))
+
+    def elementwise(self, func, expr):
+        v = self.value(expr.arg)
+        return self.matrix(f"{func}({v.code})", expr, **stored_like(v))
+
+    def emit_Exp(self, expr):
+        if isinstance(expr.arg, Log):
+            return self.value(expr.arg.arg)
+        return self.elementwise("np.exp", expr)
+
+    def emit_Log(self, expr):
+        arg = expr.arg
+        if isinstance(arg, Exp):
+            return self.value(arg.arg)
+        if isinstance(arg, Sigmoid):              # log σ(z) = −log(1 + e^(−z))
+            v = self.value(arg.arg)
+            return self.matrix(f"-np.logaddexp(0.0, -{v.code})", expr, **stored_like(v))
+        z = one_minus_sigmoid_arg(arg)
+        if z is not None:                          # log(1 − σ(z)) = −log(1 + e^z)
+            v = self.value(z)
+            return self.matrix(f"-np.logaddexp(0.0, {v.code})", expr, **stored_like(v))
+        if isinstance(arg, Softmax):               # log softmax(Z) = Z − logsumexp(Z)
+            lse = self.logsumexp_code(arg.arg, arg.axis)
+            zv = self.full(self.value(arg.arg), arg.arg.shape)
+            return self.matrix(f"{zv} - {lse}", expr)
+        return self.elementwise("np.log", expr)
+
+    def emit_Tanh(self, expr):
+        return self.elementwise("np.tanh", expr)
+
+    def emit_Sigmoid(self, expr):
+        v = self.value(expr.arg)
+        t = self.assign(f"_exp_neg({v.code}, EXPCAP)")
+        s = self.matrix(f"1.0 / (1.0 + {t})", expr, **stored_like(v))
+        self.sigmoid_tails[expr] = t
+        return s
+
+    def one_minus_sigmoid(self, sigmoid, expr) -> Val:
+        """1 − σ(z) = t σ(z) with t = e^(−z): no cancellation when σ(z) is close to 1."""
+        s = self.value(sigmoid)
+        t = self.sigmoid_tails.get(sigmoid)
+        if t is None:   # σ(z) was read back as the transpose of σ(zᵀ)
+            return self.matrix(f"1.0 / (1.0 + _exp_neg(-{self.value(sigmoid.arg).code}, EXPCAP))", expr,
+                               **stored_like(s))
+        return self.matrix(f"{t} * {s.code}", expr, **stored_like(s))
+
+    def emit_Sqrt(self, expr):
+        return self.elementwise("np.sqrt", expr)
+
+    def emit_Relu(self, expr):
+        v = self.value(expr.arg)
+        return self.matrix(f"np.maximum({v.code}, 0.0)", expr, **stored_like(v))
+
+    def emit_Step(self, expr):
+        v = self.value(expr.arg)
+        z = self.full(v, expr.arg.shape)
+        return self.matrix(f"({z} > 0).astype(DTYPE)", expr)
+
+    # -- along an axis: max-shifted, sharing the shift and the sum between softmax and lse
+
+    def _shifted(self, z_expr, axis):
+        z = self.full(self.value(z_expr), z_expr.shape)
+        m = self.assign(f"{z}.max(axis={axis}, keepdims=True)")
+        e = self.assign(f"np.exp({z} - {m})")
+        s = self.assign(f"{e}.sum(axis={axis}, keepdims=True)")
+        return m, e, s
+
+    def logsumexp_code(self, z_expr, axis) -> str:
+        m, _, s = self._shifted(z_expr, axis)
+        return self.assign(f"{m} + np.log({s})")
+
+    def emit_Softmax(self, expr):
+        _, e, s = self._shifted(expr.arg, expr.axis)
+        return self.matrix(f"{e} / {s}", expr)
+
+    def emit_LogSumExp(self, expr):
+        return Val(self.logsumexp_code(expr.arg, expr.axis))
+
+    # -- sums of entries
+
+    def emit_SumAll(self, expr):
+        return self.sum_all(self.value(expr.arg), expr.arg.shape, expr)
+
+    def emit_Norm(self, expr):
+        v = self.full(self.value(expr.arg), expr.arg.shape)
+        return self.scalar(f"np.sqrt(np.sum({v} * {v}))", expr)
+
+
+def one_minus_sigmoid_arg(expr):
+    """z if expr is 1 − σ(z) (OneMatrix minus a sigmoid), else None."""
+    if not isinstance(expr, MatAdd) or len(expr.args) != 2:
+        return None
+    def is_ones(a):   # a 1×1 identity is the 1×1 matrix of ones
+        return isinstance(a, OneMatrix) or (isinstance(a, Identity) and a.shape == (1, 1))
+    ones = [a for a in expr.args if is_ones(a)]
+    rest = [a for a in expr.args if not is_ones(a)]
+    if len(ones) != 1 or len(rest) != 1:
+        return None
+    neg = -rest[0]
+    if isinstance(neg, Sigmoid):
+        return neg.arg
+    return None

@@ -1,0 +1,320 @@
+"""The compiled function: the generated code wrapped with argument checking.
+
+:class:`CompiledFunction` collects the inputs of some expressions (matrix symbols, scalar
+symbols, dimensions), has :class:`~.codegen.Printer` print the body, executes it once with
+the prelude's helpers and checks every call's arguments before running it.
+
+Calling convention (the contract of :class:`CompiledFunction`):
+
+* keyword arguments by symbol name, ``fn(X=..., W1=...)``; dimension symbols are read off
+  the arrays (a dimension seen twice must agree); a dimension no argument carries (say
+  the N of a lone ``OneMatrix(N, 1)``) is passed as an int keyword;
+* a 1-D array is accepted for a row or column vector symbol and reshaped to its declared
+  2-D shape; a number is accepted for a 1×1 symbol; a scalar symbol's number becomes a
+  NumPy scalar of the dtype, so that its arithmetic follows NumPy's (1/0 is ∞);
+* matrix results come back as 2-D arrays of their declared shapes; a result whose shape is
+  1×1 by construction (a loss such as x A xᵀ) and every scalar SymPy expression come back
+  as a Python ``float``; a list/tuple of expressions gives a tuple of results;
+* a missing, unexpected or wrongly shaped argument raises :class:`ArgumentError` naming
+  the argument, the expected shape with dimension names and the shape it got; so does an
+  empty array (a dimension of size 0) and a complex array or number, on every path;
+  infinities and NaNs are the caller's numbers and are computed with.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
+
+from ..errors import ArgumentError, CompileError
+from .codegen import Printer
+from .describe import Describer
+from .names import safe_name
+from .prelude import DTYPES, jax_namespace, numpy_namespace, run_generated
+
+
+@dataclass(frozen=True)
+class _Input:
+    name: str           # the symbol's name, the keyword users pass
+    var: str            # the Python parameter name in the generated source
+    symbol: object
+    shape: tuple        # sympy dimensions (matrix) or () for a scalar
+
+
+def _collect_inputs(exprs):
+    matrices, scalars, dims = {}, {}, set()
+    for e in exprs:
+        for atom in sympy.preorder_traversal(e):
+            if isinstance(atom, MatrixSymbol):
+                prev = matrices.get(atom.name)
+                if prev is not None and prev != atom:
+                    raise CompileError(f"two different symbols are called {atom.name!r}: "
+                                       f"{prev.shape} and {atom.shape}; rename one")
+                matrices[atom.name] = atom
+                for d in atom.shape:
+                    dims |= sympy.sympify(d).free_symbols
+        if isinstance(e, MatrixExpr):
+            for d in e.shape:
+                dims |= sympy.sympify(d).free_symbols
+    for e in exprs:
+        for atom in sympy.preorder_traversal(e):
+            if isinstance(atom, MatrixExpr):
+                for d in atom.shape:
+                    dims |= sympy.sympify(d).free_symbols
+    for e in exprs:
+        for s in e.free_symbols:
+            if isinstance(s, sympy.Symbol) and s not in dims:
+                scalars[s.name] = s
+    return matrices, scalars, dims
+
+
+class CompiledFunction:
+    """A NumPy (or JAX) function of the symbols of some expressions.
+
+    Call it with keyword arguments named after the symbols.  Attributes: ``source`` (the
+    generated Python, formulas as comments), ``inputs`` (argument names in order),
+    ``dimensions`` (dimension names read off the arrays), ``outputs`` (the expressions),
+    ``dtype`` and ``backend``.  See the module docstring for shapes and scalars.
+    """
+
+    def __init__(self, exprs, *, single, dtype="float64", backend="numpy", names=None,
+                 function_name="compiled", arg_order=None, reserved=frozenset()):
+        if dtype not in DTYPES:
+            raise CompileError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        if backend not in ("numpy", "jax"):
+            raise CompileError(f"backend must be 'numpy' or 'jax', got {backend!r}")
+        self.outputs = tuple(exprs)
+        self.dtype = dtype
+        self.backend = backend
+        self._single = single
+        matrices, scalars, dims = _collect_inputs(self.outputs)
+        order = list(arg_order or [])
+        names_sorted = [n for n in order if n in matrices or n in scalars]
+        names_sorted += sorted((n for n in matrices if n not in names_sorted), key=str.lower)
+        names_sorted += sorted((n for n in scalars if n not in names_sorted), key=str.lower)
+        taken: set = set()
+        self._inputs = []
+        for name in names_sorted:
+            symbol = matrices.get(name, scalars.get(name))
+            shape = tuple(symbol.shape) if name in matrices else ()
+            self._inputs.append(_Input(name, safe_name(name, taken, reserved), symbol, shape))
+        # dimension symbols: read off the first array that carries them, else passed as ints
+        self._dim_source = {}
+        for inp in self._inputs:
+            for axis, d in enumerate(inp.shape):
+                d = sympy.sympify(d)
+                if d.is_Symbol and d not in self._dim_source:
+                    self._dim_source[d] = (inp, axis)
+        self._dim_vars = {}
+        for d in sorted(dims, key=lambda s: s.name):
+            self._dim_vars[d] = safe_name(d.name, taken, reserved)
+        self._free_dims = [d for d in sorted(dims, key=lambda s: s.name) if d not in self._dim_source]
+        self.inputs = tuple(inp.name for inp in self._inputs)
+        self.dimensions = tuple(d.name for d in sorted(dims, key=lambda s: s.name))
+        self.function_name = function_name
+        self._specs = self._fast_specs()
+        self._as_float = [not isinstance(e, MatrixExpr) or (e.shape[0] == 1 and e.shape[1] == 1)
+                          for e in self.outputs]
+        self.body, self._param_list = self._generate(names)
+        self.source = self._module_source()
+        self._fn = self._build()
+
+    # -- generation
+
+    def _generate(self, names):
+        printer = Printer({inp.symbol: inp.var for inp in self._inputs}, self._dim_vars, names)
+        results = []
+        for expr in self.outputs:
+            if isinstance(expr, MatrixExpr):
+                val = printer.value(expr)
+                code = printer.full(val, expr.shape)
+                results.append(code)
+            else:
+                expr = sympy.sympify(expr)
+                results.append(printer.scalar_value(expr).code)
+        params = [inp.var for inp in self._inputs] + [self._dim_vars[d] for d in self._free_dims]
+        lines = []
+        for d, (inp, axis) in self._dim_source.items():
+            lines.append(f"{self._dim_vars[d]} = {inp.var}.shape[{axis}]")
+        lines += printer.lines
+        ret = ", ".join(results) + ("," if len(results) == 1 else "")
+        lines.append(f"return ({ret})")
+        self.helpers = frozenset(printer.helpers)   # the optional prelude helpers the code calls
+        return lines, params
+
+    def _module_source(self):
+        describe = Describer(400)
+        doc = [f'def {self.function_name}({", ".join(self._param_list)}):',
+               '    """Generated by matcalc from:', ""]
+        for i, expr in enumerate(self.outputs):
+            doc.append(f"    [{i}] {describe.text(expr)}")
+        doc.append('    """')
+        body = ["    " + line for line in self.body]
+        return "\n".join(doc + body) + "\n"
+
+    def _build(self):
+        if self.backend == "jax":
+            import jax
+            namespace = jax_namespace(self.dtype)
+            fn = run_generated(self.source, self.function_name, namespace)[self.function_name]
+            static = tuple(range(len(self._inputs), len(self._param_list)))
+            return jax.jit(fn, static_argnums=static)
+        namespace = numpy_namespace(self.dtype)
+        return run_generated(self.source, self.function_name, namespace)[self.function_name]
+
+    # -- calling
+
+    def _expected(self, inp, dims):
+        names = ", ".join(str(d) for d in inp.shape)
+        values = []
+        for d in inp.shape:
+            d = sympy.sympify(d)
+            if d.is_Integer:
+                values.append(str(int(d)))
+            elif d in dims:
+                values.append(str(dims[d]))
+            else:
+                values.append("?")
+        if all(sympy.sympify(d).is_Integer for d in inp.shape):
+            return f"({names})"
+        return f"({names}) = ({', '.join(values)})"
+
+    def _fast_specs(self):
+        """Per argument: (name, None) for a scalar, else (name, (rows, cols)) with an int
+        for a fixed size and a dimension name for a symbolic one (plain Python: cheap)."""
+        specs = []
+        for inp in self._inputs:
+            if not inp.shape:
+                specs.append((inp.name, None))
+                continue
+            axes = []
+            for d in inp.shape:
+                d = sympy.sympify(d)
+                axes.append(int(d) if d.is_Integer else str(d))
+            specs.append((inp.name, tuple(axes)))
+        return specs
+
+    def prepare(self, kwargs):
+        """Check and convert keyword arguments; returns the positional arguments of the core.
+
+        The common case (every argument a 2-D array of the right dtype, shapes consistent)
+        takes a fast path; anything else goes through the careful checks that explain it."""
+        if self._free_dims or len(kwargs) != len(self._specs):
+            return self._prepare_checked(kwargs)
+        dtype = DTYPES[self.dtype]
+        dims = {}
+        args = []
+        for name, spec in self._specs:
+            value = kwargs.get(name)
+            if (spec is None or type(value) is not np.ndarray or value.dtype != dtype or value.ndim != 2
+                    or not value.size):
+                return self._prepare_checked(kwargs)
+            rows, cols = value.shape
+            for size, want in ((rows, spec[0]), (cols, spec[1])):
+                if type(want) is int:
+                    if size != want:
+                        return self._prepare_checked(kwargs)
+                elif dims.setdefault(want, size) != size:
+                    return self._prepare_checked(kwargs)
+            args.append(value)
+        return args
+
+    def _prepare_checked(self, kwargs):
+        given = set(kwargs)
+        expected_names = set(self.inputs) | {d.name for d in self._free_dims}
+        missing = [n for n in self.inputs if n not in given] + \
+                  [d.name for d in self._free_dims if d.name not in given]
+        if missing:
+            inp = next((i for i in self._inputs if i.name == missing[0]), None)
+            what = (f"an array of shape ({', '.join(str(d) for d in inp.shape)})" if inp and inp.shape
+                    else "a number" if inp else "an int (a dimension no argument carries)")
+            raise ArgumentError(f"missing argument {missing[0]!r} ({what}); "
+                                f"the function takes {', '.join(sorted(expected_names))}")
+        unexpected = sorted(given - expected_names)
+        if unexpected:
+            raise ArgumentError(f"unexpected argument {unexpected[0]!r}; "
+                                f"the function takes {', '.join(sorted(expected_names))}")
+        dtype = DTYPES[self.dtype]
+        dims: dict = {}
+        args = []
+        for inp in self._inputs:
+            value = kwargs[inp.name]
+            if not inp.shape:   # a NumPy scalar: 1 / 0 is ∞ as for arrays, not ZeroDivisionError
+                args.append(dtype(self._number(inp, value)))
+                continue
+            arr = self._reshape(inp, self._array(inp, value, dtype), dims)
+            for axis, d in enumerate(inp.shape):
+                d = sympy.sympify(d)
+                size = arr.shape[axis]
+                known = int(d) if d.is_Integer else dims.get(d)
+                if known is not None and known != size:
+                    where = ""
+                    if not d.is_Integer:
+                        src, src_axis = self._dim_source[d]
+                        where = f"; {d} = {known} from {src.name!r}" if src is not inp else ""
+                    raise ArgumentError(f"argument {inp.name!r}: expected {self._expected(inp, dims)}, "
+                                        f"got shape {tuple(arr.shape)}{where}")
+                if not d.is_Integer:
+                    dims[d] = size
+                    if size < 1:
+                        raise ArgumentError(f"argument {inp.name!r}: dimension {d} must be at least 1, got {size}")
+            args.append(arr)
+        for d in self._free_dims:
+            value = kwargs[d.name]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ArgumentError(f"argument {d.name!r}: expected a positive int (the dimension {d}), got {value!r}")
+            args.append(int(value))
+        return args
+
+    @staticmethod
+    def _number(inp, value) -> float:
+        if np.iscomplexobj(value):   # float() would drop the imaginary part with only a warning
+            raise ArgumentError(f"argument {inp.name!r}: expected a real number, got the complex {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(f"argument {inp.name!r}: expected a number, got {type(value).__name__}") from exc
+
+    @staticmethod
+    def _array(inp, value, dtype) -> np.ndarray:
+        not_numeric = f"argument {inp.name!r}: expected a numeric array, got {type(value).__name__}"
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(not_numeric) from exc
+        if arr.dtype.kind == "c":   # a cast would drop the imaginary parts with only a warning
+            raise ArgumentError(f"argument {inp.name!r}: expected real numbers, got a complex array (dtype {arr.dtype})")
+        try:
+            return np.asarray(arr, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(not_numeric) from exc
+
+    def _reshape(self, inp, arr, dims):
+        rows, cols = (sympy.sympify(d) for d in inp.shape)
+        if arr.ndim == 2:
+            return arr
+        if arr.ndim == 1 and (rows == 1 or cols == 1):
+            return arr.reshape(1, -1) if rows == 1 else arr.reshape(-1, 1)
+        if arr.ndim == 0 and rows == 1 and cols == 1:
+            return arr.reshape(1, 1)
+        raise ArgumentError(f"argument {inp.name!r}: expected a 2-D array {self._expected(inp, dims)}, "
+                            f"got {arr.ndim}-D shape {tuple(arr.shape)}")
+
+    def __call__(self, /, **kwargs):   # positional-only self: a symbol may be called "self"
+        results = self._fn(*self.prepare(kwargs))
+        out = []
+        dtype = DTYPES[self.dtype]
+        for as_float, value in zip(self._as_float, results):
+            if as_float:
+                out.append(float(np.asarray(value).reshape(-1)[0]))
+            elif self.backend == "numpy" and value.dtype != dtype:
+                out.append(value.astype(dtype))
+            else:
+                out.append(value)
+        return out[0] if self._single else tuple(out)
+
+    def __repr__(self):
+        return (f"<matcalc compiled function of {', '.join(self.inputs) or 'nothing'} "
+                f"→ {len(self.outputs)} output{'s' * (len(self.outputs) != 1)}, {self.backend}/{self.dtype}>")

@@ -1,0 +1,112 @@
+"""The NumPy helpers every generated function runs with, and their JAX versions.
+
+Generated code calls only ``np.*`` and the helpers defined here (``_exp_neg``, ``_logdet``,
+``_full``, and ``_erf`` when a formula needs it), with ``DTYPE`` and ``EXPCAP`` set for the
+chosen precision.  The helpers need nothing but NumPy and the standard library, so that an
+exported module runs anywhere; the JAX backend swaps in its own versions of the same names.
+:func:`run_generated` is the one place matcalc executes code.
+"""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..errors import CompileError
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+NUMPY_PRELUDE = '''\
+import numpy as np
+
+
+def _exp_neg(z, cap):
+    # exp(min(-z, cap)) in one buffer: the cap keeps it finite (see EXPCAP in matcalc.compile)
+    if np.ndim(z) == 0:
+        return np.exp(min(-z, cap))
+    t = np.negative(z)
+    np.minimum(t, cap, out=t)
+    return np.exp(t, out=t)
+
+
+def _logdet(x):
+    # log det X through slogdet: no overflow of det itself; log of a det <= 0 is nan/-inf.
+    sign, logabsdet = np.linalg.slogdet(x)
+    if sign > 0:
+        return logabsdet
+    return -np.inf if sign == 0 else np.nan
+
+
+def _full(value, rows, cols, dtype):
+    # A broadcast value (a row shared by every row, a constant, ...) as a real array.
+    return np.array(np.broadcast_to(np.asarray(value, dtype=dtype), (rows, cols)))
+'''
+
+# Helpers only some formulas need: name → (the module it imports, its source).  An exported
+# module carries the ones its code calls.
+OPTIONAL_HELPERS = {
+    "_erf": ("math", '''
+
+def _erf(x):
+    # erf of a scalar: NumPy has none; the standard library's is accurate to an ulp.
+    return math.erf(x)
+'''),
+}
+
+
+def prelude_source(helpers=()) -> str:
+    """The prelude with the optional helpers named in ``helpers`` (and their imports)."""
+    imports = sorted({OPTIONAL_HELPERS[h][0] for h in helpers})
+    head = "".join(f"import {module}\n" for module in imports) + "import numpy as np\n"
+    return NUMPY_PRELUDE.replace("import numpy as np\n", head, 1) + \
+        "".join(OPTIONAL_HELPERS[h][1] for h in sorted(helpers))
+
+
+# σ(z) is computed as 1 / (1 + t) with t = exp(min(−z, EXPCAP)): capping the exponent keeps t
+# finite (so 1 − σ(z) = t σ(z) is exact in relative terms on both tails) at the cost of
+# σ(z) ≈ 1e-308 instead of a smaller subnormal for z < −709.
+EXPCAP = {"float64": 709.0, "float32": 88.0}
+
+
+def jax_namespace(dtype: str) -> dict:
+    """The globals of a generated function under JAX: ``np`` is ``jax.numpy`` and the
+    helpers are traceable versions of the prelude's."""
+    try:
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import erf
+    except ImportError as exc:
+        raise CompileError("backend='jax' needs JAX: pip install jax") from exc
+    if dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+
+    def _logdet(x):
+        sign, logabsdet = jnp.linalg.slogdet(x)
+        return jnp.where(sign > 0, logabsdet, jnp.where(sign == 0, -jnp.inf, jnp.nan))
+
+    def _full(value, rows, cols, dtype):
+        return jnp.broadcast_to(jnp.asarray(value, dtype=dtype), (rows, cols))
+
+    return {"np": jnp, "DTYPE": getattr(jnp, dtype), "EXPCAP": EXPCAP[dtype],
+            "_logdet": _logdet, "_full": _full, "_erf": erf,
+            "_exp_neg": lambda z, cap: jnp.exp(jnp.minimum(-z, cap))}
+
+
+def numpy_namespace(dtype: str) -> dict:
+    """The globals of a generated function under NumPy: the prelude, DTYPE and EXPCAP."""
+    namespace = run_generated(prelude_source(OPTIONAL_HELPERS), "prelude", {})
+    namespace["DTYPE"] = DTYPES[dtype]
+    namespace["EXPCAP"] = EXPCAP[dtype]
+    return namespace
+
+
+def run_generated(source: str, filename: str, namespace: dict) -> dict:
+    """Execute generated source in ``namespace`` and return the namespace.
+
+    The one place matcalc executes code: ``source`` is either the fixed prelude above or
+    text the code generator printed from an expression tree (identifiers are sanitised symbol
+    names, numbers are printed floats).  No user-supplied string ever reaches it.
+    """
+    code = builtins.compile(source, f"<matcalc:{filename}>", "exec")
+    exec(code, namespace)  # noqa: S102 - generated code only, see docstring
+    return namespace

@@ -1,0 +1,154 @@
+"""Emitters of plain scalar expressions: numbers, scalar symbols, sums, products, powers
+and scalar functions (``log det X`` through ``slogdet``).  Mixed into
+:class:`~.codegen.Printer`.
+
+A number is printed so that Python reads back the float nearest to it (``repr``), and is
+refused with :class:`CompileError` when no float can stand for it: a constant beyond the
+float range would otherwise compile and fail (or give ∞) only when called.
+"""
+from __future__ import annotations
+
+import math
+
+import sympy
+from sympy.matrices.expressions import Determinant, MatrixExpr
+
+from ..errors import CompileError
+from .describe import short
+from .prelude import OPTIONAL_HELPERS
+from .values import Val
+
+
+class ScalarEmitters:
+    """Plain scalar expressions (mixed into the printer)."""
+
+    # -- plain scalar expressions
+
+    def scalar_value(self, expr) -> Val:
+        expr = sympy.sympify(expr)
+        if expr in self.values:
+            return self.values[expr]
+        if expr in self.dimensions:
+            return Val(self.dimensions[expr], scalar=True)
+        if isinstance(expr, MatrixExpr):
+            raise CompileError(f"expected a scalar, got the matrix {short(expr, 60)}")
+        val = self.emit(expr)
+        self.values[expr] = val
+        return val
+
+    def scalar_code(self, expr) -> str:
+        return self.scalar_value(expr).code
+
+    def emit_Number(self, expr):
+        return Val(_literal(expr), scalar=True)
+
+    def emit_NumberSymbol(self, expr):   # pi, E
+        return Val(_literal(expr), scalar=True)
+
+    def emit_Symbol(self, expr):
+        raise CompileError(f"symbol {expr} is not an input")
+
+    def emit_Add(self, expr):
+        terms = [self.scalar_value(a).code for a in expr.args]
+        return self.scalar(" + ".join(terms), expr)
+
+    def emit_Mul(self, expr):
+        coeff, rest = expr.as_coeff_Mul()
+        sign = "-" if coeff.is_negative else ""
+        coeff = abs(coeff)
+        num, den = [], []
+        if coeff != 1:
+            if coeff.is_Rational and max(abs(coeff.p), coeff.q) <= _EXACT_INTEGER:
+                if coeff.p != 1:
+                    num.append(str(coeff.p))
+                if coeff.q != 1:
+                    den.append(str(coeff.q))
+            else:
+                num.append(self.scalar_code(coeff))
+        for a in sympy.Mul.make_args(rest):
+            if a.is_Pow and a.exp.is_number and a.exp.is_negative:
+                den.append(self.scalar_code(1 / a))
+            elif a != 1:
+                num.append(self.scalar_code(a))
+        code = sign + (" * ".join(num) if num else "1.0")
+        if den:
+            code += " / " + (den[0] if len(den) == 1 else "(" + " * ".join(den) + ")")
+        return self.scalar(code, expr)
+
+    def emit_Pow(self, expr):
+        base = self.scalar_value(expr.base).code
+        p = expr.exp
+        if p == -1:
+            return self.scalar(f"1.0 / {base}", expr)
+        if p == sympy.Rational(1, 2):
+            return self.scalar(f"np.sqrt({base})", expr)
+        if p == 2:
+            return self.scalar(f"{base} * {base}", expr)
+        return self.scalar(f"{base} ** {self.scalar_value(p).code}", expr)
+
+    def emit_log(self, expr):
+        arg = expr.args[0]
+        if isinstance(arg, Determinant):          # log det X via slogdet
+            v = self.full(self.value(arg.arg), arg.arg.shape)
+            return self.scalar(f"_logdet({v})", expr)
+        return self.scalar(f"np.log({self.scalar_code(arg)})", expr)
+
+    def emit_Function(self, expr):
+        """f(x) for a SymPy function NumPy has (see _NUMPY_FUNCTIONS)."""
+        function = _NUMPY_FUNCTIONS.get(type(expr).__name__)
+        if function is None or len(expr.args) != 1:
+            self.untranslatable(expr)
+        if function in OPTIONAL_HELPERS:
+            self.helpers.add(function)
+        return self.scalar(f"{function}({self.scalar_code(expr.args[0])})", expr)
+
+    def emit_Max(self, expr):
+        return self.scalar(self._folded("np.maximum", expr.args), expr)
+
+    def emit_Min(self, expr):
+        return self.scalar(self._folded("np.minimum", expr.args), expr)
+
+    def _folded(self, function, args) -> str:
+        """f(f(a, b), c) …: NaN propagates, unlike Python's max and min."""
+        code = self.scalar_code(args[0])
+        for a in args[1:]:
+            code = f"{function}({code}, {self.scalar_code(a)})"
+        return code
+
+    def emit_Heaviside(self, expr):
+        """H(x), with the value at 0 SymPy gives it: its second argument (0 for matcalc's
+        step), else ½."""
+        x = self.scalar_code(expr.args[0])
+        at_zero = self.scalar_code(expr.args[1]) if len(expr.args) > 1 else "0.5"
+        return self.scalar(f"np.heaviside({x}, {at_zero})", expr)
+
+
+# SymPy's scalar functions of one argument that NumPy has; a name starting with _ is a
+# helper of the prelude.  np.* functions take the 0-d values scalars are in generated code.
+_NUMPY_FUNCTIONS = {
+    "exp": "np.exp", "log": "np.log", "Abs": "np.abs", "sign": "np.sign",
+    "sin": "np.sin", "cos": "np.cos", "tan": "np.tan", "asin": "np.arcsin", "acos": "np.arccos",
+    "atan": "np.arctan", "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh",
+    "asinh": "np.arcsinh", "acosh": "np.arccosh", "atanh": "np.arctanh",
+    "floor": "np.floor", "ceiling": "np.ceil", "erf": "_erf",
+}
+
+# Integers up to 2**53 are exact in floating point: a rational coefficient p/q with both
+# this small is printed as the division itself.
+_EXACT_INTEGER = 2 ** 53
+
+
+def _literal(number) -> str:
+    """The Python literal of a SymPy number, or CompileError when float arithmetic cannot
+    hold it (beyond ±1.8e308, below the smallest subnormal, ∞, NaN)."""
+    value = float(number)
+    problem = ("is not a number" if math.isnan(value) else
+               "is beyond the floating-point range (about ±1.8e308)" if math.isinf(value) and number.is_finite else
+               "is not finite" if math.isinf(value) else
+               "underflows to 0 in floating point" if value == 0 and number != 0 else None)
+    if problem:
+        text = str(number)
+        shown = text if len(text) <= 30 else str(sympy.Float(number, 6))
+        raise CompileError(f"cannot compile the constant {shown}: it {problem}")
+    code = str(int(number)) if number.is_Integer else repr(value)
+    return f"({code})" if code.startswith("-") else code
