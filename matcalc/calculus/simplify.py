@@ -23,7 +23,7 @@ from sympy.matrices.expressions import (
     HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose,
     ZeroMatrix,
 )
-from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
@@ -345,6 +345,33 @@ def _sum_all(node):
             return coefficient * algebra.sum_entries(algebra.mul(*matrices))
     if isinstance(arg, MatAdd):
         return sympy.Add(*[_sum_all(algebra.sum_entries(t)) for t in arg.args])
+    return node
+
+
+@rewrite(DiagMatrix)
+def _diag_matrix(node):
+    """diag(v) of a 1×1 v is v; diag(1) = I."""
+    v = node.args[0]
+    if v.shape == (1, 1):
+        return v
+    if isinstance(v, OneMatrix):
+        return algebra.build(Identity, node.shape[0])
+    return node
+
+
+@rewrite(DiagonalOf)
+def _diagonal_of(node):
+    """diagonal(M) of a 1×1 M is M; diagonal(Mᵀ) = diagonal(M); diagonal(I) = 1;
+    diagonal(diag(v)) = v as a column."""
+    M = node.arg
+    if M.shape == (1, 1):
+        return M
+    if isinstance(M, Transpose):
+        return algebra.build(DiagonalOf, M.arg)
+    if isinstance(M, Identity):
+        return algebra.build(OneMatrix, M.shape[0], 1)
+    if isinstance(M, DiagMatrix):
+        return _as_column(M.args[0])
     return node
 
 
