@@ -41,7 +41,7 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.diagonal import DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
 
-from ..core import functions
+from ..core import algebra, functions
 from ..errors import ParseError, ShapeError
 from ..core.symbols import dim, matrix, scalar, shape_str
 
@@ -362,7 +362,7 @@ class _Parser:
             raise self.error("expression nested too deeply (its tree is too deep for SymPy to handle)", start, length)
         if isinstance(value, MatrixExpr):
             return value
-        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        if value.is_number and value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise self.error("this is undefined or infinite (a division by zero, or the log of 0?)", start, length)
         # Only constants are asked: SymPy's assumption queries on expressions holding
         # matrix scalars (tanh(log det(3R))) run into its own factor_terms bug.
@@ -425,7 +425,7 @@ class _Parser:
                 hint = "; use inv(...) for the inverse" if attribute.text == "I" else ""
                 raise self.error(f"unknown attribute .{attribute.text}: only .T (transpose) is supported{hint}",
                                  dot.position, attribute.position + len(attribute.text) - dot.position)
-            value = operand.value.T if operand.is_matrix else operand.value
+            value = algebra.transpose(operand.value) if operand.is_matrix else operand.value
             operand = Operand(self.checked(value, dot.position, 2), operand.start, attribute.position + 1)
         return operand
 
@@ -539,7 +539,8 @@ class _Parser:
                 raise self.error(f"'@' multiplies matrices, but {side.value} is a scalar: use '*' to scale",
                                  operator.position)
         with self.located(operator.position):
-            return left.value * right.value
+            product = algebra.mul(left.value, right.value)
+        return _explicit(product, (left.value.shape[0], right.value.shape[1]))
 
     def broadcast(self, operator, left, right):
         """``+ - * /`` with NumPy broadcasting between scalars, vectors and matrices."""
@@ -550,34 +551,38 @@ class _Parser:
         # A 1×1 matrix meeting a larger matrix acts as the scalar it holds.
         if left.is_matrix and right.is_matrix:
             if a.shape == (1, 1) and b.shape != (1, 1):
-                a = Trace(a)
+                a = algebra.as_scalar(a)
             elif b.shape == (1, 1) and a.shape != (1, 1):
-                b = Trace(b)
+                b = algebra.as_scalar(b)
         a_matrix, b_matrix = isinstance(a, MatrixExpr), isinstance(b, MatrixExpr)
-        with self.located(operator.position):
-            if not a_matrix and not b_matrix:
-                return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b}[op]()
-            if op == "*" and not (a_matrix and b_matrix):
-                return a * b
-            if op == "/" and not b_matrix:
-                return a / b
-            if op == "/":
-                b = HadamardPower(b, -1)
-            if not a_matrix:        # scalar + M, scalar / M
-                a = a * OneMatrix(*b.shape) if op in "+-" else a
-                if op == "/":
-                    return a * b
-            if not b_matrix:        # M + scalar
-                b = b * OneMatrix(*a.shape)
+        shape = a.shape if a_matrix else b.shape if b_matrix else None
+        if a_matrix and b_matrix:
             shape = self.broadcast_shape(operator, a, b)
-            a, b = _stretch(a, shape), _stretch(b, shape)
-            if op == "+":
-                return a + b
-            if op == "-":
-                return a - b
-            # flattened here because SymPy nests A ⊙ B ⊙ C one level per factor
-            factors = [f for side in (a, b) for f in (side.args if isinstance(side, HadamardProduct) else (side,))]
-            return HadamardProduct(*factors)
+        with self.located(operator.position):
+            return _explicit(self._combine(op, a, b, a_matrix, b_matrix, operator), shape)
+
+    def _combine(self, op, a, b, a_matrix, b_matrix, operator):
+        if not a_matrix and not b_matrix:
+            return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b}[op]()
+        if op == "*" and not (a_matrix and b_matrix):
+            return algebra.mul(a, b)
+        if op == "/" and not b_matrix:
+            return algebra.mul(a, 1 / b)
+        if op == "/":
+            b = algebra.power(b, -1)
+        if not a_matrix:        # scalar + M, scalar / M
+            if op == "/":
+                return algebra.mul(a, b)
+            a = _explicit(algebra.mul(a, algebra.build(OneMatrix, *b.shape)), b.shape)
+        if not b_matrix:        # M + scalar
+            b = _explicit(algebra.mul(b, algebra.build(OneMatrix, *a.shape)), a.shape)
+        shape = self.broadcast_shape(operator, a, b)
+        a, b = _stretch(a, shape), _stretch(b, shape)
+        if op == "+":
+            return algebra.add(a, b)
+        if op == "-":
+            return algebra.add(a, algebra.neg(b))
+        return algebra.hadamard(a, b)
 
     def broadcast_shape(self, operator, a, b):
         shape = []
@@ -604,7 +609,7 @@ class _Parser:
                                  operator.position, 2)
             if power.is_negative and isinstance(base.value, ZeroMatrix):
                 raise self.error("division by zero", operator.position, 2)
-            return HadamardPower(base.value, power)
+            return algebra.power(base.value, power)
         if base.value.is_number and power.is_number:
             if base.value == 0:
                 if power.is_negative:
@@ -651,13 +656,23 @@ class _Parser:
         return int(value) % 2
 
 
+def _explicit(value, shape):
+    """A whole expression for the parser's result: the constructors prune a zero to None
+    (nothing to carry through a derivative); the text means an explicit zero matrix."""
+    if value is not None:
+        return value
+    return ZeroMatrix(*shape) if shape is not None else sympy.S.Zero
+
+
 def _stretch(value, shape):
     """Broadcast ``value`` to ``shape``: a row repeated over rows is 1b, a column over columns c1ᵀ."""
     rows, cols = value.shape
+    if isinstance(value, ZeroMatrix):
+        return ZeroMatrix(*shape)
     if rows != shape[0]:
-        value = OneMatrix(shape[0], 1) * value
+        value = algebra.mul(algebra.build(OneMatrix, shape[0], 1), value)
     if cols != shape[1]:
-        value = value * OneMatrix(1, shape[1])
+        value = algebra.mul(value, algebra.build(OneMatrix, 1, shape[1]))
     return value
 
 
@@ -724,11 +739,12 @@ def _reduction(mean):
         rows, cols = X.shape
         if axis is None:
             return functions.mean(X) if mean else functions.sum(X)
+        total_shape = (1, cols) if axis == 0 else (rows, 1)
         if axis == 0:   # down the columns: 1ᵀX, a 1×cols row
-            total, count = OneMatrix(1, rows) * X, rows
+            total, count = algebra.mul(algebra.build(OneMatrix, 1, rows), X), rows
         else:           # along the rows: X1, a rows×1 column
-            total, count = X * OneMatrix(cols, 1), cols
-        return total / count if mean else total
+            total, count = algebra.mul(X, algebra.build(OneMatrix, cols, 1)), cols
+        return _explicit(algebra.mul(1 / count, total) if mean else total, total_shape)
     return call
 
 

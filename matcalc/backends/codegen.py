@@ -18,6 +18,8 @@ from sympy.matrices.expressions import (
     Identity, MatAdd, MatMul, MatrixExpr, OneMatrix,
 )
 
+from ..calculus.simplify import transposed
+from ..core import algebra
 from ..errors import CompileError
 from ..core.functions import Sigmoid
 from .describe import Describer, short
@@ -26,10 +28,6 @@ from .names import safe_name
 from .products import ProductEmitters
 from .scalars import ScalarEmitters
 from .values import ONES, ZEROS, Val, stored_like
-
-# A node whose transpose was already computed is read back as `.T`; finding the transpose
-# costs a SymPy rewrite of the whole subtree, so only subtrees up to this size are tried.
-_TRANSPOSE_LOOKUP_SIZE = 40
 
 
 class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
@@ -104,10 +102,11 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
     def value(self, expr) -> Val:
         if expr in self.values:
             return self.values[expr]
-        if isinstance(expr, (MatAdd, MatMul)) and self.size(expr) <= _TRANSPOSE_LOOKUP_SIZE:
-            transposed = expr.T   # SymPy's canonical transpose: costly on big trees, hence the limit
-            if transposed in self.values and transposed != expr:
-                return self.transpose(self.values[transposed])
+        if isinstance(expr, (MatAdd, MatMul)):
+            # a node whose transpose was computed already is read back as .T
+            flipped = transposed(expr)
+            if flipped in self.values and flipped != expr:
+                return self.transpose(self.values[flipped])
         val = self.emit(expr)
         hint = self.hints.get(expr)
         if hint and not val.transposed and self.last_temporary and val.name == self.last_temporary[0]:
@@ -204,7 +203,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         for term in expr.args:
             coeff = term.as_coeff_mmul()[0] if isinstance(term, MatMul) else Integer(1)
             if coeff.could_extract_minus_sign():
-                minus.append(self.value(-term))
+                minus.append(self.value(algebra.neg(term)))
             else:
                 plus.append(self.value(term))
         if not plus:

@@ -15,6 +15,8 @@ from sympy.matrices.expressions import (
 )
 from sympy.matrices.expressions.hadamard import HadamardPower
 
+from ..core import algebra
+
 
 def printable(text: str) -> str:
     """Text safe inside a generated comment or docstring: one line, no quotes or backslashes
@@ -72,7 +74,7 @@ class Describer:
             for i, term in enumerate(e.args):
                 coeff = term.as_coeff_mmul()[0] if isinstance(term, MatMul) else Integer(1)
                 if coeff.could_extract_minus_sign():
-                    parts.append(("- " if i else "-") + self._factor_text(-term))
+                    parts.append(("- " if i else "-") + self._factor_text(algebra.neg(term)))
                 else:
                     parts.append(("+ " if i else "") + self.text(term))
             return " ".join(parts)

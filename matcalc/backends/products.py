@@ -18,6 +18,7 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
 
+from ..core import algebra
 from ..core.functions import Elementwise
 from ..errors import CompileError
 from .values import ONES, ZEROS, Val, stored_like
@@ -209,7 +210,7 @@ class ProductEmitters:
                            key=lambda i: _size((factors[0].shape[0], factors[i - 1].shape[1])))
                 p = MatMul(*factors[:best]) if best > 1 else factors[0]
                 q = MatMul(*factors[best:]) if len(factors) - best > 1 else factors[best]
-                prod = self.value(HadamardProduct(p, q.T))
+                prod = self.value(HadamardProduct(p, algebra.transpose(q)))
                 return self.sum_all(prod, p.shape, expr, self.scalar_value(coeff) if coeff != 1 else None)
         v = self.full(self.value(arg), arg.shape)
         return self.scalar(f"np.trace({v})", expr)

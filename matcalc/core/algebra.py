@@ -32,6 +32,7 @@ from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
 from . import budget as _budget
+from . import shapes as _shapes
 
 # ---------------------------------------------------------------- hash-consing
 
@@ -58,9 +59,16 @@ def build(cls, *args):
     """``cls(*args)`` built without SymPy's evaluation and interned (counts one node
     against the work budget)."""
     _budget.charge(1)
+    check = _CHECKS.get(cls)
+    if check is not None:
+        check(*args)
     if cls is DiagMatrix:   # its constructor keeps state of its own
         return intern(DiagMatrix(*args))
     return intern(Basic.__new__(cls, *[a if isinstance(a, Basic) else _sympify(a) for a in args]))
+
+
+_CHECKS = {MatMul: _shapes.check_product, MatAdd: _shapes.check_same_shape,
+           HadamardProduct: lambda *a: _shapes.check_same_shape(*a, operation="multiply elementwise")}
 
 
 def inverse(expr):
