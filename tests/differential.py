@@ -1260,7 +1260,12 @@ def run_check(case, parsed, kind, wrt, *, time_limit_s=10.0, triage=True) -> Che
             stage("call")
             got = _call_compiled(fn, case)
     except (Timeout, Exception) as error:     # noqa: BLE001 - every exception is a verdict
-        return _failure(kind, wrt, error, stage.name, _names_of(case), time.perf_counter() - start)
+        check = _failure(kind, wrt, error, stage.name, _names_of(case), time.perf_counter() - start)
+        if triage and check.status == CRASH:
+            culprit = _name_triage(case, kind, wrt, time_limit_s)
+            if culprit:
+                check.family += f" (only with {culprit})"
+        return check
     seconds = time.perf_counter() - start
     spd = kind == "gradient" and wrt in case.spd
     problem = _compare(got, want, shape, symmetrize=spd)
