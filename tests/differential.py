@@ -1111,13 +1111,21 @@ def normalise_message(message: str, names=()) -> str:
     # expressions quoted in a message (a differential, a node) vary with the case: elide them
     words = []
     for word in line.split():
-        if re.search(r"[()\[\]*+/@^·×∘⊙]", word) or word.strip(",;:") in ("_", "N"):
+        node_class = re.fullmatch(r"\(([A-Z][A-Za-z]+)\)([,;:]?)", word)    # "(MatMul);" names a node class
+        if node_class:
+            word = f"[{node_class.group(1)}]{node_class.group(2)}"
+        elif re.search(r"[()\[\]*+/@^·×∘⊙]", word) or word.strip(",;:") in ("_", "N"):
             word = "…" + (word[-1] if word[-1] in ",;:" else "")
-            if words and words[-1].startswith("…"):
-                words[-1] = word
-                continue
+            # "… - … I, …": what lies between two elisions, if no English word, is elided too
+            last = max((i for i, w in enumerate(words) if w.startswith("…")), default=None)
+            if last is not None and all(not _is_word(w) for w in words[last + 1:]):
+                del words[last:]
         words.append(word)
     return " ".join(words)[:160]
+
+
+def _is_word(word):
+    return re.fullmatch(r"[A-Za-z]{2,}[,;:.]?|\[[A-Za-z]+\][,;:]?", word) is not None
 
 
 def crash_site(error: BaseException, stage: str = "") -> str:

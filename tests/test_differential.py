@@ -43,6 +43,15 @@ KNOWN_BUGS = [
      "generated code for a 1×1 power (test_trace_of_a_power_of_ones_1x1)"),
     (r"AxisError",
      "generated code for softmax of a 1×1 (test_softmax_of_relu_of_eye_1)"),
+    # found by the first 3000-case run of scripts/differential.py
+    (r"only with (symbol|dimension) named 'λ'",
+     "λᵀ is compiled as λ (test_symbol_named_lambda_greek_transposed)"),
+    (r"0-dimensional array given",
+     "det of a 1×1 product in the generated code (test_det_of_a_product_of_ones_1x1)"),
+    (r"'NoneType' object has no attribute 'args'",
+     "compile._describe on diag(B) @ inv(diag(beta)) (test_diag_times_inverse_of_diag)"),
+    (r"solve: Input operand 1 does not have enough dimensions",
+     "solve with a 1×1 in the generated code (test_gradient_of_relu_of_ones_times_inverse_1x1)"),
 ]
 
 
@@ -168,7 +177,7 @@ NAME_FAMILIES = {
     "a name in the generated code": ["np", "DTYPE", "EXPCAP", "t1", "rng", "x", "A", "out", "args", "kwargs", "T"],
     "a Python builtin": ["max", "abs", "tuple", "dict", "zip", "float", "int", "range", "len"],
     "a Python keyword": ["lambda", "None", "True", "in"],
-    "underscores and Unicode": ["_", "x_1", "λ"],
+    "Unicode and underscores": ["λ", "_", "x_1"],
 }
 ALL_NAMES = [(family, name) for family, names in NAME_FAMILIES.items() for name in names]
 FIRST_NAMES = [(family, names[0]) for family, names in NAME_FAMILIES.items()]
@@ -191,6 +200,23 @@ def test_awkward_matrix_symbol_name(family, name):
     """sum(exp(NAME) ⊙ NAME) with NAME a 1×n row: value, gradient and Hessian."""
     X = sym(name, 1, "n")
     assert_all_pass(D.make_case(call("sum", op("*", call("exp", X), X)), sizes={"n": 3}))
+
+
+XFAIL_TRANSPOSED = {
+    "self": XFAIL_SELF,
+    "e": pytest.mark.xfail(strict=True, raises=Crashed,
+                           reason="known bug: symbols named e/e1/e2/ee are compiled as numbers"),
+    "λ": pytest.mark.xfail(strict=True, raises=Crashed, reason="known bug: λᵀ is compiled as λ"),
+}
+
+
+@pytest.mark.parametrize("family, name", _marked(FIRST_NAMES, XFAIL_TRANSPOSED))
+def test_awkward_name_transposed(family, name):
+    """trace(NAMEᵀ B NAME) with NAME an n×m matrix: value and gradients."""
+    other = "C" if name == "B" else "B"
+    X = sym(name, "n", "m")
+    f = call("trace", op("@", op("@", op(".T", X), sym(other, "n", "n")), X))
+    assert_all_pass(D.make_case(f, sizes={"n": 3, "m": 2}))
 
 
 @pytest.mark.parametrize("family, name", _marked(FIRST_NAMES, {"self": XFAIL_SELF}))
@@ -266,3 +292,40 @@ def test_hessian_of_exp_of_a_sum():
     u = sym("u", 1, "n")
     f = call("exp", call("sum", op("+", op("*", u, u), u)))
     assert_all_pass(D.make_case(f, sizes={"n": 3}, checks=[("hessian", "u")]))
+
+
+# ---------------------------------------------------------------------- found by the first long run
+
+@pytest.mark.xfail(strict=True, raises=WrongAnswer, reason="known bug: λᵀ is compiled as λ")
+def test_symbol_named_lambda_greek_transposed():
+    L = sym("λ", "n", "n")
+    f = call("det", op("+", op("@", L, op(".T", L)), call("eye", "n")))
+    assert_all_pass(D.make_case(f, sizes={"n": 3}, checks=[("value", None)]))
+
+
+@pytest.mark.xfail(strict=True, raises=WrongAnswer,
+                   reason="known bug: the Jacobian of softmax(ones(m, k) @ x0, axis=0) is m×1, not m×k")
+def test_jacobian_of_softmax_of_ones_times_x():
+    f = call("softmax", op("@", call("ones", "m", "k"), sym("x0", "k", 1)), axis=0)
+    assert_all_pass(D.make_case(f, sizes={"m": 4, "k": 3}, checks=[("jacobian", "x0")]))
+
+
+@pytest.mark.xfail(strict=True, raises=Crashed,
+                   reason="known bug: det(ones(1, 1) * ones(1, 1)) raises LinAlgError in the generated code")
+def test_det_of_a_product_of_ones_1x1():
+    f = op("+", call("det", op("*", call("ones", 1, 1), call("ones", 1, 1))), call("ones", 1, 1))
+    assert_all_pass(D.make_case(f, sizes={}, checks=[("value", None)]))
+
+
+@pytest.mark.xfail(strict=True, raises=Crashed,
+                   reason="known bug: compiling diag(B) @ inv(diag(beta)) raises AttributeError in _describe")
+def test_diag_times_inverse_of_diag():
+    f = op("@", call("diag", sym("B", "K", 1)), call("inv", call("diag", sym("beta", 1, "K", flag="positive"))))
+    assert_all_pass(D.make_case(f, sizes={"K": 3}, checks=[("value", None)]))
+
+
+@pytest.mark.xfail(strict=True, raises=Crashed,
+                   reason="known bug: the gradient of relu(ones(1, 1)) * inv(beta), beta 1×1, fails in np.linalg.solve")
+def test_gradient_of_relu_of_ones_times_inverse_1x1():
+    f = op("*", call("relu", call("ones", 1, 1)), call("inv", sym("beta", 1, 1, flag="positive")))
+    assert_all_pass(D.make_case(f, sizes={}, checks=[("gradient", "beta")]))
