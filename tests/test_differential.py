@@ -1,18 +1,15 @@
 """Differential tests: matcalc against JAX autodiff (see ``tests/differential.py``).
 
 * ``test_random_slice``: a fixed-seed slice of random expressions (value, gradients,
-  Jacobians, Hessians).  No WRONG, CRASH or SLOW is allowed; failures print each family
-  with its shortest reproducer.  Families listed in ``KNOWN_BUGS`` (each pinned below by a
-  strict xfail test) make the test xfail instead of fail, so that a *new* bug still fails
-  CI.  When a bug is fixed, delete its ``KNOWN_BUGS`` entry and flip its xfail mark.
+  Jacobians, Hessians).  No WRONG, CRASH or SLOW is allowed; a failure prints each family
+  with its shortest reproducer.  A refusal (a ``MatcalcError``) is allowed.
 * Awkward symbol and dimension names, one small test per family of names.
-* The known bugs of the first long run, as strict xfails.
+* Every bug the first long runs found, pinned by its reproducer.
 
 The long run is ``scripts/differential.py``.
 """
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -23,36 +20,12 @@ import differential as D  # noqa: E402
 from differential import call, dimension, num, op, sym  # noqa: E402
 
 import matcalc as mc  # noqa: E402
-from matcalc.parse import FUNCTIONS  # noqa: E402
+from matcalc.apps.parse import FUNCTIONS  # noqa: E402
 
 SLICE_SEEDS = range(140)
 SLICE_DEPTH = 3
 TIME_LIMIT = 10.0
 
-KNOWN_BUGS = [
-    # (pattern searched in "family | detail", reason) — remove an entry when its bug is fixed
-    (r"only with (symbol|dimension) named '(e|E|e1|e2|ee|E1)'",
-     "a symbol named e/e1/ee is compiled as a number (test_symbol_named_e_is_not_a_number)"),
-    (r"got multiple values for argument 'self'|only with (symbol|dimension) named 'self'",
-     "a symbol named self breaks the compiled function (test_symbol_named_self)"),
-    (r"AttributeError: 'One' object has no attribute 'shape'",
-     "derivatives through diag of a 1×1 meet SymPy's One (test_gradient_of_diag_of_a_1x1)"),
-    (r"Mix of Matrix and Scalar symbols",
-     "SymPy TypeError in simplify (test_hessian_of_exp_of_a_sum)"),
-    (r"'float' object has no attribute 'sum'",
-     "generated code for a 1×1 power (test_trace_of_a_power_of_ones_1x1)"),
-    (r"AxisError",
-     "generated code for softmax of a 1×1 (test_softmax_of_relu_of_eye_1)"),
-    # found by the first 3000-case run of scripts/differential.py
-    (r"only with (symbol|dimension) named 'λ'",
-     "λᵀ is compiled as λ (test_symbol_named_lambda_greek_transposed)"),
-    (r"0-dimensional array given",
-     "det of a 1×1 product in the generated code (test_det_of_a_product_of_ones_1x1)"),
-    (r"'NoneType' object has no attribute 'args'",
-     "compile._describe on diag(B) @ inv(diag(beta)) (test_diag_times_inverse_of_diag)"),
-    (r"solve: Input operand 1 does not have enough dimensions",
-     "solve with a 1×1 in the generated code (test_gradient_of_relu_of_ones_times_inverse_1x1)"),
-]
 
 
 class WrongAnswer(AssertionError):
@@ -92,21 +65,11 @@ def slice_summary():
     return summary
 
 
-def _known(family, entry):
-    text = f"{family} | {entry['detail']}"
-    return next((reason for pattern, reason in KNOWN_BUGS if re.search(pattern, text)), None)
-
-
 def test_random_slice(slice_summary):
     summary = slice_summary
     assert summary.checks() >= 250, summary.report()
-    failures = summary.failures()
-    unknown = {f: e for f, e in failures.items() if _known(f, e) is None}
-    if unknown:
-        pytest.fail("new WRONG/CRASH/SLOW families in the differential slice:\n" + summary.report(), pytrace=False)
-    if failures:
-        reasons = sorted({_known(f, e) for f, e in failures.items()})
-        pytest.xfail("only known bugs in the differential slice: " + "; ".join(reasons))
+    if summary.failures():
+        pytest.fail("WRONG/CRASH/SLOW families in the differential slice:\n" + summary.report(), pytrace=False)
 
 
 def test_slice_draws_every_row(slice_summary):
@@ -182,35 +145,14 @@ NAME_FAMILIES = {
 ALL_NAMES = [(family, name) for family, names in NAME_FAMILIES.items() for name in names]
 FIRST_NAMES = [(family, names[0]) for family, names in NAME_FAMILIES.items()]
 
-XFAIL_SELF = pytest.mark.xfail(strict=True, raises=Crashed,
-                               reason="known bug: a symbol named self clashes with CompiledFunction.__call__(self)")
-XFAIL_E_HESSIAN = pytest.mark.xfail(strict=True, raises=Crashed,
-                                    reason="known bug: symbols named e/e1/e2/ee are compiled as numbers "
-                                           "(the Hessian's generated code fails to broadcast)")
-SYMBOL_XFAILS = {"self": XFAIL_SELF, "e": XFAIL_E_HESSIAN, "e1": XFAIL_E_HESSIAN, "e2": XFAIL_E_HESSIAN,
-                 "ee": XFAIL_E_HESSIAN}
-
-
-def _marked(pairs, xfails):
-    return [pytest.param(family, name, id=name, marks=xfails.get(name, ())) for family, name in pairs]
-
-
-@pytest.mark.parametrize("family, name", _marked(ALL_NAMES, SYMBOL_XFAILS))
+@pytest.mark.parametrize("family, name", ALL_NAMES)
 def test_awkward_matrix_symbol_name(family, name):
     """sum(exp(NAME) ⊙ NAME) with NAME a 1×n row: value, gradient and Hessian."""
     X = sym(name, 1, "n")
     assert_all_pass(D.make_case(call("sum", op("*", call("exp", X), X)), sizes={"n": 3}))
 
 
-XFAIL_TRANSPOSED = {
-    "self": XFAIL_SELF,
-    "e": pytest.mark.xfail(strict=True, raises=Crashed,
-                           reason="known bug: symbols named e/e1/e2/ee are compiled as numbers"),
-    "λ": pytest.mark.xfail(strict=True, raises=Crashed, reason="known bug: λᵀ is compiled as λ"),
-}
-
-
-@pytest.mark.parametrize("family, name", _marked(FIRST_NAMES, XFAIL_TRANSPOSED))
+@pytest.mark.parametrize("family, name", FIRST_NAMES)
 def test_awkward_name_transposed(family, name):
     """trace(NAMEᵀ B NAME) with NAME an n×m matrix: value and gradients."""
     other = "C" if name == "B" else "B"
@@ -219,14 +161,14 @@ def test_awkward_name_transposed(family, name):
     assert_all_pass(D.make_case(f, sizes={"n": 3, "m": 2}))
 
 
-@pytest.mark.parametrize("family, name", _marked(FIRST_NAMES, {"self": XFAIL_SELF}))
+@pytest.mark.parametrize("family, name", FIRST_NAMES)
 def test_awkward_scalar_symbol_name(family, name):
     """NAME ⋅ sum(x) with NAME a declared scalar: value and gradient."""
     other = "y" if name == "x" else "x"
     assert_all_pass(D.make_case(op("*", sym(name), call("sum", sym(other, 1, "n"))), sizes={"n": 3}))
 
 
-@pytest.mark.parametrize("family, name", _marked(FIRST_NAMES, {"self": XFAIL_SELF}))
+@pytest.mark.parametrize("family, name", FIRST_NAMES)
 def test_awkward_dimension_name(family, name):
     """sum(y ⊙ y) / NAME with y a 1×NAME row and NAME used as a number too."""
     other = "y" if name != "y" else "z"
@@ -234,60 +176,44 @@ def test_awkward_dimension_name(family, name):
     assert_all_pass(D.make_case(op("/", call("sum", op("*", Y, Y)), dimension(name)), sizes={name: 3}))
 
 
-# ====================================================================== known bugs of the first run
+# ====================================================================== the bugs of the first runs, pinned
 
-@pytest.mark.xfail(strict=True, raises=WrongAnswer,
-                   reason="known bug: a symbol named e is compiled as Euler's number: sum(e) gives 1.0, not 6.0")
 def test_symbol_named_e_is_not_a_number():
     case = D.make_case(call("sum", sym("e", 1, "n")), sizes={"n": 3}, values={"e": [[1.0, 2.0, 3.0]]},
                        checks=[("value", None)])
     assert_all_pass(case)
 
 
-@pytest.mark.xfail(strict=True, raises=WrongAnswer,
-                   reason="known bug: the gradient of exp(1 - sum(x) - sum(x * x)) is NaN")
 def test_gradient_of_exp_of_sums():
     x = sym("x", 1, "n")
     f = call("exp", op("-", op("-", num(1), call("sum", x)), call("sum", op("*", x, x))))
     assert_all_pass(D.make_case(f, sizes={"n": 3}, checks=[("gradient", "x")]))
 
 
-@pytest.mark.xfail(strict=True, raises=WrongAnswer,
-                   reason="known bug: the gradient of sigmoid(sum(x) + sum(x * x) - 1) is NaN")
 def test_gradient_of_sigmoid_of_sums():
     x = sym("x", 1, "n")
     f = call("sigmoid", op("-", op("+", call("sum", x), call("sum", op("*", x, x))), num(1)))
     assert_all_pass(D.make_case(f, sizes={"n": 3}, checks=[("gradient", "x")]))
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed,
-                   reason="known bug: the gradient of diag(u @ t) raises AttributeError ('One' has no shape)")
 def test_gradient_of_diag_of_a_1x1():
     u, t = sym("u", 1, "n"), sym("t", "n", 1)
     assert_all_pass(D.make_case(call("diag", op("@", u, t)), sizes={"n": 3},
                                 checks=[("gradient", "u"), ("gradient", "t")]))
 
 
-@XFAIL_SELF
 def test_symbol_named_self():
     assert_all_pass(D.make_case(call("sum", sym("self", 1, "n")), sizes={"n": 3}, checks=[("value", None)]))
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed,
-                   reason="known bug: trace(ones(1, 1) ** 3) fails in the generated code")
 def test_trace_of_a_power_of_ones_1x1():
     assert_all_pass(D.make_case(call("trace", op("**", call("ones", 1, 1), exponent=3)), sizes={}))
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed,
-                   reason="known bug: softmax(relu(eye(1))) raises AxisError in the generated code")
 def test_softmax_of_relu_of_eye_1():
     assert_all_pass(D.make_case(call("softmax", call("relu", call("eye", 1))), sizes={}))
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed,
-                   reason="known bug: the Hessian of exp(sum(u * u + u)) raises SymPy's "
-                          "TypeError 'Mix of Matrix and Scalar symbols'")
 def test_hessian_of_exp_of_a_sum():
     u = sym("u", 1, "n")
     f = call("exp", call("sum", op("+", op("*", u, u), u)))
@@ -296,36 +222,27 @@ def test_hessian_of_exp_of_a_sum():
 
 # ---------------------------------------------------------------------- found by the first long run
 
-@pytest.mark.xfail(strict=True, raises=WrongAnswer, reason="known bug: λᵀ is compiled as λ")
 def test_symbol_named_lambda_greek_transposed():
     L = sym("λ", "n", "n")
     f = call("det", op("+", op("@", L, op(".T", L)), call("eye", "n")))
     assert_all_pass(D.make_case(f, sizes={"n": 3}, checks=[("value", None)]))
 
 
-@pytest.mark.xfail(strict=True, raises=WrongAnswer,
-                   reason="known bug: the Jacobian of softmax(ones(m, k) @ x0, axis=0) is m×1, not m×k")
 def test_jacobian_of_softmax_of_ones_times_x():
     f = call("softmax", op("@", call("ones", "m", "k"), sym("x0", "k", 1)), axis=0)
     assert_all_pass(D.make_case(f, sizes={"m": 4, "k": 3}, checks=[("jacobian", "x0")]))
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed,
-                   reason="known bug: det(ones(1, 1) * ones(1, 1)) raises LinAlgError in the generated code")
 def test_det_of_a_product_of_ones_1x1():
     f = op("+", call("det", op("*", call("ones", 1, 1), call("ones", 1, 1))), call("ones", 1, 1))
     assert_all_pass(D.make_case(f, sizes={}, checks=[("value", None)]))
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed,
-                   reason="known bug: compiling diag(B) @ inv(diag(beta)) raises AttributeError in _describe")
 def test_diag_times_inverse_of_diag():
     f = op("@", call("diag", sym("B", "K", 1)), call("inv", call("diag", sym("beta", 1, "K", flag="positive"))))
     assert_all_pass(D.make_case(f, sizes={"K": 3}, checks=[("value", None)]))
 
 
-@pytest.mark.xfail(strict=True, raises=Crashed,
-                   reason="known bug: the gradient of relu(ones(1, 1)) * inv(beta), beta 1×1, fails in np.linalg.solve")
 def test_gradient_of_relu_of_ones_times_inverse_1x1():
     f = op("*", call("relu", call("ones", 1, 1)), call("inv", sym("beta", 1, 1, flag="positive")))
     assert_all_pass(D.make_case(f, sizes={}, checks=[("gradient", "beta")]))

@@ -65,6 +65,9 @@ def sum_differential(node, d):
 def diag_adjoint(node, adj):
     """C = diag(v)  ⇒  v̄ = the diagonal of C̄ (as v's shape)."""
     v = node.args[0]
+    if v.shape == (1, 1):      # diag of a 1×1 is itself
+        yield v, adj
+        return
     diagonal = DiagonalOf(adj)  # n×1
     yield v, diagonal if v.shape[1] == 1 else transpose(diagonal)
 
@@ -79,6 +82,9 @@ def diag_differential(node, d):
 @adjoint(DiagonalOf, "diagonal rule")
 def diagonal_of_adjoint(node, adj):
     """c = diagonal(A) (a column)  ⇒  Ā = diag(c̄)."""
+    if node.args[0].shape == (1, 1):    # the diagonal of a 1×1 is itself
+        yield node.args[0], adj
+        return
     yield node.args[0], DiagMatrix(adj)
 
 
