@@ -227,3 +227,19 @@ def random_values(expr, sizes, seed=0, positive=(), spd=(), onehot=()):
         else:
             values[name] = rng.standard_normal(shape)
     return values
+
+
+def check_compiled(expr, values, dims=None, rtol=1e-12):
+    """Compile ``expr``, call it with ``values`` (and the dimensions no array carries) and
+    compare with this interpreter; returns the compiled result."""
+    import matcalc as mc
+    fn = mc.compile(expr)
+    free = {d.name: size for d, size in (dims or {}).items() if d in fn._free_dims}
+    got = fn(**{k: v for k, v in values.items() if k in fn.inputs}, **free)
+    expected = evaluate(expr, values, dims)
+    if getattr(expr, "shape", (1, 1)) == (1, 1):   # a 1×1 result comes back as a float
+        got, expected = np.reshape(got, ()), np.reshape(expected, ())
+    assert np.shape(got) == np.shape(expected), str(expr)
+    assert np.all(np.isfinite(got)) or not np.all(np.isfinite(expected)), str(expr)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-12, err_msg=str(expr))
+    return got

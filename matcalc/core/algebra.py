@@ -80,6 +80,28 @@ def inverse(expr):
     return build(Inverse, expr, S.NegativeOne)
 
 
+def memoised(function):
+    """Remember ``function(node)`` per node (bounded; correctness never depends on it)."""
+    table = {}
+
+    def remembered(expr):
+        try:
+            return table[expr]
+        except KeyError:
+            pass
+        except TypeError:   # unhashable
+            return function(expr)
+        if len(table) > _INTERN_LIMIT:
+            table.clear()
+        result = table[expr] = function(expr)
+        return result
+
+    remembered.__name__ = function.__name__
+    remembered.__doc__ = function.__doc__
+    remembered.table = table
+    return remembered
+
+
 # ---------------------------------------------------------------- predicates
 
 def is_matrix(expr) -> bool:
@@ -301,19 +323,10 @@ def transpose(expr):
         return None
     if not is_matrix(expr):
         return expr
-    try:
-        return _TRANSPOSES[expr]
-    except KeyError:
-        pass
-    result = _TRANSPOSES[expr] = _transpose(expr)
-    if len(_TRANSPOSES) > _INTERN_LIMIT:
-        _TRANSPOSES.clear()
-    return result
+    return _transpose(expr)
 
 
-_TRANSPOSES: dict = {}
-
-
+@memoised
 def _transpose(expr):
     if isinstance(expr, SympyMatrixSymbol):
         if {"symmetric", "spd"} & getattr(expr, "assumptions", frozenset()):
@@ -424,20 +437,11 @@ def transpose_free(expr) -> bool:
 
 # ---------------------------------------------------------------- memoised walks
 
-_SORT_KEYS: dict = {}
-
-
+@memoised
 def sort_key(expr):
     """SymPy's ``default_sort_key``, remembered per node (SymPy recomputes it over the
     whole tree at every call)."""
-    try:
-        return _SORT_KEYS[expr]
-    except KeyError:
-        pass
-    key = _SORT_KEYS[expr] = default_sort_key(expr)
-    if len(_SORT_KEYS) > _INTERN_LIMIT:
-        _SORT_KEYS.clear()
-    return key
+    return default_sort_key(expr)
 
 
 def depends(expr, variables, memo) -> bool:
@@ -453,28 +457,6 @@ def depends(expr, variables, memo) -> bool:
         pass
     result = memo[expr] = any(depends(a, variables, memo) for a in expr.args)
     return result
-
-
-def memoised(function):
-    """Remember ``function(node)`` per node (bounded; correctness never depends on it)."""
-    table = {}
-
-    def remembered(expr):
-        try:
-            return table[expr]
-        except KeyError:
-            pass
-        except TypeError:   # unhashable
-            return function(expr)
-        if len(table) > _INTERN_LIMIT:
-            table.clear()
-        result = table[expr] = function(expr)
-        return result
-
-    remembered.__name__ = function.__name__
-    remembered.__doc__ = function.__doc__
-    remembered.table = table
-    return remembered
 
 
 def rebuild(expr, args):

@@ -9,7 +9,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 
 import matcalc as mc
-from numeric import evaluate
+from numeric import check_compiled
 
 n = mc.dim("n")
 
@@ -19,18 +19,7 @@ def rng():
     return np.random.default_rng(2024)
 
 
-def _check(expr, values, dims=None, rtol=1e-12):
-    """Compile ``expr``, call it with ``values`` (and dimensions no array carries) and
-    compare with the independent interpreter."""
-    fn = mc.compile(expr)
-    free = {d.name: size for d, size in (dims or {}).items() if d in fn._free_dims}   # no array carries them
-    got = fn(**{k: v for k, v in values.items() if k in fn.inputs}, **free)
-    expected = evaluate(expr, values, dims)
-    if getattr(expr, "shape", (1, 1)) == (1, 1):   # a 1×1 result comes back as a float
-        got, expected = np.reshape(got, ()), np.reshape(expected, ())
-    assert np.shape(got) == np.shape(expected), str(expr)
-    np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-12, err_msg=str(expr))
-    return got
+_check = check_compiled
 
 
 # ---------------------------------------------------------------- symbols that look like numbers
