@@ -35,11 +35,8 @@ from fractions import Fraction
 
 import sympy
 from sympy.matrices.exceptions import ShapeError as _SympyShapeError
-from sympy.matrices.expressions import (
-    HadamardProduct, MatMul, MatrixExpr, OneMatrix, Trace, ZeroMatrix,
-)
+from sympy.matrices.expressions import MatMul, MatrixExpr, OneMatrix, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagonalOf
-from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..core import algebra, functions
 from ..errors import ParseError, ShapeError

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy
+from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import MatrixSymbol
 
 from ..backends.function import CompiledFunction
@@ -156,7 +156,7 @@ class Trainer:
         self.optimizer = make_optimizer(optimizer, lr=lr if lr is not None else (1e-3 if optimizer == "adam" else 0.1),
                                         momentum=momentum, beta1=beta1, beta2=beta2, eps=eps)
         names = {p.name for p in self.wrt}
-        missing = names - {a.name for a in sympy.sympify(loss).atoms(MatrixSymbol)}
+        missing = names - {a.name for a in _sympify(loss).atoms(MatrixSymbol)}
         if missing:
             raise MatcalcError(f"the loss does not depend on {', '.join(sorted(missing))}")
         self.data_names = [n for n in self.function.inputs if n not in names]
@@ -170,7 +170,7 @@ class Trainer:
         for name, inp in inputs.items():
             target = param_dims if name in {p.name for p in self.wrt} else data_dims
             for d in inp.shape:
-                target |= sympy.sympify(d).free_symbols
+                target |= _sympify(d).free_symbols
         if batch_dim is not None:
             chosen = [d for d in data_dims if d.name == str(batch_dim)]
             if not chosen:
@@ -198,7 +198,7 @@ class Trainer:
                 continue
             shape = []
             for d in p.shape:
-                d = sympy.sympify(d)
+                d = _sympify(d)
                 if d.is_Integer:
                     shape.append(int(d))
                 elif d.name in dims:
@@ -220,13 +220,13 @@ class Trainer:
                 arr = np.asarray(data[inp.name])
                 if arr.ndim == 2:
                     for d, size in zip(inp.shape, arr.shape):
-                        if sympy.sympify(d).is_Symbol:
-                            dims.setdefault(sympy.sympify(d).name, size)
+                        if _sympify(d).is_Symbol:
+                            dims.setdefault(_sympify(d).name, size)
                 elif arr.ndim == 1:
                     rows, cols = inp.shape
-                    d = cols if sympy.sympify(rows) == 1 else rows
-                    if sympy.sympify(d).is_Symbol:
-                        dims.setdefault(sympy.sympify(d).name, arr.shape[0])
+                    d = cols if _sympify(rows) == 1 else rows
+                    if _sympify(d).is_Symbol:
+                        dims.setdefault(_sympify(d).name, arr.shape[0])
         return dims
 
     # -- training
@@ -278,7 +278,7 @@ class Trainer:
             for inp in self.function._inputs:
                 if inp.name in data:
                     for axis, d in enumerate(inp.shape):
-                        if sympy.sympify(d) == batch:
+                        if _sympify(d) == batch:
                             slices.append((position[inp.name], axis))
                             n_samples = args[position[inp.name]].shape[axis]
             if n_samples is None:

@@ -13,6 +13,7 @@ import builtins
 from dataclasses import replace
 
 import sympy
+from sympy.core.sympify import _sympify
 from sympy import Integer
 from sympy.matrices.expressions import (
     Identity, MatAdd, MatMul, MatrixExpr, OneMatrix,
@@ -52,7 +53,10 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         self.describer = Describer(110)
         self.sizes = {}
         for name, expr in (names or {}).items():
-            self.hints[sympy.sympify(expr)] = name
+            try:
+                self.hints[_sympify(expr)] = name   # strict: text is never evaluated
+            except sympy.SympifyError:
+                raise CompileError(f"names={{{name!r}: …}} must map to an expression, not {expr!r}") from None
         for symbol, var in inputs.items():
             if isinstance(symbol, MatrixExpr):
                 self.values[symbol] = Val(var)
@@ -84,7 +88,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         return var
 
     def dim(self, d) -> str:
-        d = sympy.sympify(d)
+        d = _sympify(d)
         if d.is_Integer:
             return str(int(d))
         if d in self.dimensions:
@@ -153,8 +157,8 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         array whatever the shape, a collapsed axis is repeated to its length."""
         if val.scalar:
             return val
-        rows_wide = val.rows_same and sympy.sympify(shape[0]) != 1
-        cols_wide = val.cols_same and sympy.sympify(shape[1]) != 1
+        rows_wide = val.rows_same and _sympify(shape[0]) != 1
+        cols_wide = val.cols_same and _sympify(shape[1]) != 1
         if not (val.uniform or rows_wide or cols_wide):
             return val
         rows, cols = (self.dim(s) for s in shape)
@@ -226,7 +230,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
         """``coefficient`` × Σ of all entries of ``val``, counting the entries a collapsed
         axis stands for (a number standing for a matrix has no ``.sum()``)."""
         counts = [self.dim(d) for d, same in zip(shape, (val.rows_same, val.cols_same))
-                  if same and sympy.sympify(d) != 1]
+                  if same and _sympify(d) != 1]
         if val.uniform and coefficient is None and not counts:
             return Val(val.name, scalar=True)   # already a number: no line to emit
         factors = [coefficient.code] if coefficient is not None else []

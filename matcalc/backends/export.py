@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keyword
 
-import sympy
+from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import MatrixSymbol
 
 from ..errors import CompileError
@@ -123,7 +123,7 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
     conversions = []
     for inp in fn._inputs:
         if inp.shape:
-            shape = tuple(int(d) if sympy.sympify(d).is_Integer else -1 for d in inp.shape)
+            shape = tuple(int(d) if _sympify(d).is_Integer else -1 for d in inp.shape)
             conversions.append(f"    {inp.var} = _array({inp.var}, {inp.name!r}, {shape!r})")
         else:
             conversions.append(f"    {inp.var} = _number({inp.var}, {inp.name!r})")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy
+from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
 
 from ..errors import ArgumentError, CompileError
@@ -54,15 +55,15 @@ def _collect_inputs(exprs):
                                        f"{prev.shape} and {atom.shape}; rename one")
                 matrices[atom.name] = atom
                 for d in atom.shape:
-                    dims |= sympy.sympify(d).free_symbols
+                    dims |= _sympify(d).free_symbols
         if isinstance(e, MatrixExpr):
             for d in e.shape:
-                dims |= sympy.sympify(d).free_symbols
+                dims |= _sympify(d).free_symbols
     for e in exprs:
         for atom in sympy.preorder_traversal(e):
             if isinstance(atom, MatrixExpr):
                 for d in atom.shape:
-                    dims |= sympy.sympify(d).free_symbols
+                    dims |= _sympify(d).free_symbols
     for e in exprs:
         for s in e.free_symbols:
             if isinstance(s, sympy.Symbol) and s not in dims:
@@ -104,7 +105,7 @@ class CompiledFunction:
         self._dim_source = {}
         for inp in self._inputs:
             for axis, d in enumerate(inp.shape):
-                d = sympy.sympify(d)
+                d = _sympify(d)
                 if d.is_Symbol and d not in self._dim_source:
                     self._dim_source[d] = (inp, axis)
         self._dim_vars = {}
@@ -132,7 +133,7 @@ class CompiledFunction:
                 code = printer.full(val, expr.shape)
                 results.append(code)
             else:
-                expr = sympy.sympify(expr)
+                expr = _sympify(expr)
                 results.append(printer.scalar_value(expr).code)
         params = [inp.var for inp in self._inputs] + [self._dim_vars[d] for d in self._free_dims]
         lines = []
@@ -170,14 +171,14 @@ class CompiledFunction:
         names = ", ".join(str(d) for d in inp.shape)
         values = []
         for d in inp.shape:
-            d = sympy.sympify(d)
+            d = _sympify(d)
             if d.is_Integer:
                 values.append(str(int(d)))
             elif d in dims:
                 values.append(str(dims[d]))
             else:
                 values.append("?")
-        if all(sympy.sympify(d).is_Integer for d in inp.shape):
+        if all(_sympify(d).is_Integer for d in inp.shape):
             return f"({names})"
         return f"({names}) = ({', '.join(values)})"
 
@@ -191,7 +192,7 @@ class CompiledFunction:
                 continue
             axes = []
             for d in inp.shape:
-                d = sympy.sympify(d)
+                d = _sympify(d)
                 axes.append(int(d) if d.is_Integer else str(d))
             specs.append((inp.name, tuple(axes)))
         return specs
@@ -246,7 +247,7 @@ class CompiledFunction:
                 continue
             arr = self._reshape(inp, self._array(inp, value, dtype), dims)
             for axis, d in enumerate(inp.shape):
-                d = sympy.sympify(d)
+                d = _sympify(d)
                 size = arr.shape[axis]
                 known = int(d) if d.is_Integer else dims.get(d)
                 if known is not None and known != size:
@@ -292,7 +293,7 @@ class CompiledFunction:
             raise ArgumentError(not_numeric) from exc
 
     def _reshape(self, inp, arr, dims):
-        rows, cols = (sympy.sympify(d) for d in inp.shape)
+        rows, cols = (_sympify(d) for d in inp.shape)
         if arr.ndim == 2:
             return arr
         if arr.ndim == 1 and (rows == 1 or cols == 1):

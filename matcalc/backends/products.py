@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import sympy
+from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
     HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, OneMatrix, Transpose, ZeroMatrix,
 )
@@ -140,13 +140,12 @@ class ProductEmitters:
 
     def matmul(self, a: Val, b: Val, inner, expr) -> Val:
         """A B where either side may be stored collapsed: ones never get multiplied."""
-        comment = self.describer.text(expr) if expr is not None else None
         k = self.dim(inner)
         if a.one and b.one:
-            if sympy.sympify(inner) == 1:
+            if _sympify(inner) == 1:
                 return ONES
             return self.matrix(f"{k} * 1.0", rows_same=True, cols_same=True, uniform=True)
-        if sympy.sympify(inner) == 1:
+        if _sympify(inner) == 1:
             # an outer product of a column and a row: broadcasting
             if a.one:
                 return replace(b, rows_same=True)
@@ -296,7 +295,7 @@ class ProductEmitters:
 def _size(shape) -> float:
     total = 1.0
     for d in shape:
-        d = sympy.sympify(d)
+        d = _sympify(d)
         total *= float(d) if d.is_number else float(d.subs({s: _TYPICAL_DIMENSION for s in d.free_symbols}))
     return total
 

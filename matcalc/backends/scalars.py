@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import sympy
+from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import Determinant, MatrixExpr
 
 from ..errors import CompileError
@@ -25,7 +26,7 @@ class ScalarEmitters:
     # -- plain scalar expressions
 
     def scalar_value(self, expr) -> Val:
-        expr = sympy.sympify(expr)
+        expr = _sympify(expr)
         if expr in self.values:
             return self.values[expr]
         if expr in self.dimensions:

@@ -18,7 +18,7 @@ import sympy
 from sympy import Basic, S
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
-    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, Trace, Transpose, ZeroMatrix,
+    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, Trace, ZeroMatrix,
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
@@ -76,13 +76,7 @@ class _Dependence:
         self.memo = {}
 
     def __call__(self, node) -> bool:
-        if node in self.variables:
-            return True
-        if not isinstance(node, Basic) or isinstance(node, SympyMatrixSymbol) or not node.args:
-            return False
-        if node not in self.memo:
-            self.memo[node] = any(self(a) for a in node.args)
-        return self.memo[node]
+        return algebra.depends(node, self.variables, self.memo)
 
 
 def _topological(root, depends):
@@ -262,10 +256,7 @@ class _JacobianReader:
 
     def __init__(self, v):
         self.v = v
-        self.memo = {}
-
-    def has(self, expr):
-        return algebra.depends(expr, {self.v}, self.memo)
+        self.has = _Dependence([v])
 
     def _coefficient(self, expr):
         """M with expr = M v, for a column expr linear in the column symbol v."""

@@ -28,8 +28,8 @@ from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
 from ..core import algebra, budget
-from ..core.algebra import is_matrix, memoised, rebuild
-from ..core.functions import Elementwise, LogSumExp, Softmax, SumAll
+from ..core.algebra import memoised, rebuild
+from ..core.functions import LogSumExp, Softmax, SumAll
 from ..core.symbols import assumptions_of
 
 MAX_PASSES = 12
@@ -98,7 +98,7 @@ def _rewrite(expr):
 
 def _rewrite_node(expr):
     if isinstance(expr, OneMatrix) and expr.shape == (1, 1):
-        return Identity(1)  # SymPy's own canonical 1×1 matrix of ones
+        return algebra.build(Identity, S.One)  # SymPy's own canonical 1×1 matrix of ones
     if not isinstance(expr, Basic) or not expr.args or isinstance(expr, (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)):
         return expr
     if isinstance(expr, (Softmax, LogSumExp)):
@@ -144,7 +144,8 @@ def _transpose(node):
 
 @memoised
 def transposed(arg):
-    """argᵀ with the transpose pushed down onto symbols (arg in canonical form)."""
+    """argᵀ with the transpose pushed down onto symbols, in canonical form (a 1×1 is its
+    own transpose); ``algebra.transpose`` builds the raw form rules produce."""
     if arg.shape == (1, 1):
         return arg  # a 1×1 matrix is its own transpose
     if isinstance(arg, SympyMatrixSymbol):

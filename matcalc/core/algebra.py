@@ -46,13 +46,12 @@ def intern(node):
     Equal subexpressions built twice become one object, so dictionaries keyed by nodes
     compare them by identity.  Correctness never depends on it, only speed; the table is
     dropped when it grows past a limit."""
+    if len(_INTERNED) > _INTERN_LIMIT:
+        _INTERNED.clear()
     try:
         return _INTERNED.setdefault(node, node)
     except TypeError:   # an unhashable argument: nothing to share
         return node
-    finally:
-        if len(_INTERNED) > _INTERN_LIMIT:
-            _INTERNED.clear()
 
 
 def build(cls, *args):
@@ -132,10 +131,6 @@ def is_ones(expr) -> bool:
 
 def shape_of(expr):
     return expr.shape if is_matrix(expr) else (1, 1)
-
-
-def is_1x1(expr) -> bool:
-    return shape_of(expr) == (1, 1)
 
 
 # ---------------------------------------------------------------- products
@@ -318,7 +313,9 @@ def term_order(term):
 
 def transpose(expr):
     """Xᵀ, pushed onto symbols one level at a time: (AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ,
-    Sᵀ = S for a symmetric S, a 1×1 matrix is its own transpose."""
+    Sᵀ = S for a symmetric S.  This is the raw form rules build (a 1×1 keeps its ᵀ, and
+    the factors of a transposed Hadamard product take SymPy's order, as derivation steps
+    have always shown them); the simplifier's ``transposed`` gives the canonical form."""
     if expr is None:
         return None
     if not is_matrix(expr):

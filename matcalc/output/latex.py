@@ -22,6 +22,7 @@ import re
 import unicodedata
 
 import sympy
+from sympy.core.sympify import _sympify
 from sympy import Add, Mul, Pow
 from sympy.matrices.expressions import (
     Determinant, HadamardProduct, Identity, Inverse, KroneckerProduct, MatAdd, MatMul,
@@ -325,7 +326,7 @@ def shape_space(shape) -> str:
     """``(n, m)`` → ``\\mathbb{R}^{n \\times m}``; a scalar shape ``()`` → ``\\mathbb{R}``."""
     if not shape:
         return r"\mathbb{R}"
-    return r"\mathbb{R}^{%s}" % r" \times ".join(latex(sympy.sympify(s)) for s in shape)
+    return r"\mathbb{R}^{%s}" % r" \times ".join(latex(_sympify(s)) for s in shape)
 
 
 _TEXT_ESCAPES = {

@@ -351,6 +351,24 @@ def test_no_evaluator_is_called_in_the_text_layers():
                 assert name not in forbidden, f"{module} calls {name}"
 
 
+def test_the_package_sympifies_strictly():
+    """Static guard: anywhere in the package, SymPy's sympify is called only with
+    strict=True (or as _sympify), so no string a user passes is ever evaluated."""
+    for path in Path(mc.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in (
+                    "sympify", "parse_expr"):
+                strict = [k for k in node.keywords if k.arg == "strict"]
+                assert strict and getattr(strict[0].value, "value", None) is True, \
+                    f"{path.name}:{node.lineno} calls {ast.unparse(node.func)} without strict=True"
+
+
+def test_compile_names_are_never_evaluated():
+    x = mc.rowvec("x", "n")
+    with pytest.raises(mc.CompileError, match="must map to an expression"):
+        mc.compile(mc.sum(x), names={"t": '__import__("os").getcwd()'})
+
+
 # ---------------------------------------------------------------- random expressions against NumPy
 
 def _expressions(shape_names):
