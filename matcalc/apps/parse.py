@@ -50,7 +50,7 @@ MAX_LENGTH = 3_000
 MAX_DEPTH = 50
 """Deepest nesting of brackets, calls and unary operators in the text."""
 
-MAX_TREE_DEPTH = 100
+MAX_TREE_DEPTH = 200
 """Deepest expression tree built (``A @ B * C @ D * …`` nests without brackets); SymPy and
 the layers above recurse over trees, so Python's stack sets this limit."""
 

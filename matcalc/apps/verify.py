@@ -47,6 +47,7 @@ from ..backends.compile import compile as compile_expression
 from ..calculus.derive import derive
 from ..errors import ArgumentError, DifferentiationError, MatcalcError, ShapeError
 from ..core.shapes import shape_text
+from ..core.walk import atoms, dimensions, nodes, scalar_symbols
 from ..calculus.simplify import simplify
 from ..core.symbols import assumptions_of, matrix_symbols, shape_str
 
@@ -229,28 +230,14 @@ def _matrix_symbols(*exprs):
 
 
 def _dimension_symbols(symbols, *exprs):
-    dims = set()
-    for s in symbols.values():
-        for d in s.shape:
-            dims |= _sympify(d).free_symbols
-    for expr in exprs:
-        if expr is None:
-            continue
-        for node in sympy.preorder_traversal(expr):
-            if isinstance(node, MatrixExpr):
-                for d in node.shape:
-                    dims |= _sympify(d).free_symbols
+    dims = dimensions([*symbols.values(), *exprs])
     return sorted(dims, key=lambda d: d.name)
 
 
 def _scalar_symbols(dims, *exprs):
     found = {}
-    for expr in exprs:
-        if expr is None:
-            continue
-        for s in expr.free_symbols:
-            if isinstance(s, sympy.Symbol) and s not in dims:
-                found.setdefault(s.name, s)
+    for s in scalar_symbols(exprs, set(dims)):
+        found.setdefault(s.name, s)
     return found
 
 
@@ -258,18 +245,15 @@ def _domain_hints(*exprs):
     """Symbols that must be invertible (under an inverse or determinant) or positive
     (under a log, a square root or a negative or fractional power)."""
     invertible, positive = set(), set()
-    for expr in exprs:
-        if expr is None:
-            continue
-        for node in sympy.preorder_traversal(expr):
-            if isinstance(node, (Inverse, Determinant)):
-                invertible |= {s.name for s in _matrix_symbols(node.args[0]).values()}
-            elif isinstance(node, (functions.Log, functions.Sqrt)):
-                positive |= _exposed_symbols(node.arg)
-            elif isinstance(node, HadamardPower) and not (node.args[1].is_Integer and node.args[1] > 0):
-                positive |= _exposed_symbols(node.args[0])
-            elif isinstance(node, sympy.log) and not node.args[0].has(Determinant):
-                positive |= _exposed_symbols(node.args[0])
+    for node in nodes(*exprs):
+        if isinstance(node, (Inverse, Determinant)):
+            invertible |= {s.name for s in _matrix_symbols(node.args[0]).values()}
+        elif isinstance(node, (functions.Log, functions.Sqrt)):
+            positive |= _exposed_symbols(node.arg)
+        elif isinstance(node, HadamardPower) and not (node.args[1].is_Integer and node.args[1] > 0):
+            positive |= _exposed_symbols(node.args[0])
+        elif isinstance(node, sympy.log) and not atoms([node.args[0]], Determinant):
+            positive |= _exposed_symbols(node.args[0])
     return invertible, positive
 
 
@@ -280,13 +264,16 @@ _SAFE_INSIDE = (functions.Sigmoid, functions.Softmax, functions.Exp, functions.L
 
 def _exposed_symbols(expr):
     """Names of the matrix symbols of ``expr`` that are not inside a _SAFE_INSIDE node."""
-    if isinstance(expr, SympyMatrixSymbol):
-        return {expr.name}
-    if isinstance(expr, _SAFE_INSIDE) or not isinstance(expr, Basic):
-        return set()
-    names = set()
-    for arg in expr.args:
-        names |= _exposed_symbols(arg)
+    names, seen, stack = set(), set(), [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen or isinstance(node, _SAFE_INSIDE) or not isinstance(node, Basic):
+            continue
+        seen.add(node)
+        if isinstance(node, SympyMatrixSymbol):
+            names.add(node.name)
+        else:
+            stack.extend(node.args)
     return names
 
 

@@ -25,11 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import sympy
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
 
 from ..errors import ArgumentError, CompileError
+from ..core.walk import atoms, dimensions, scalar_symbols
 from .codegen import Printer
 from .describe import Describer
 from .names import safe_name
@@ -45,29 +45,16 @@ class _Input:
 
 
 def _collect_inputs(exprs):
-    matrices, scalars, dims = {}, {}, set()
-    for e in exprs:
-        for atom in sympy.preorder_traversal(e):
-            if isinstance(atom, MatrixSymbol):
-                prev = matrices.get(atom.name)
-                if prev is not None and prev != atom:
-                    raise CompileError(f"two different symbols are called {atom.name!r}: "
-                                       f"{prev.shape} and {atom.shape}; rename one")
-                matrices[atom.name] = atom
-                for d in atom.shape:
-                    dims |= _sympify(d).free_symbols
-        if isinstance(e, MatrixExpr):
-            for d in e.shape:
-                dims |= _sympify(d).free_symbols
-    for e in exprs:
-        for atom in sympy.preorder_traversal(e):
-            if isinstance(atom, MatrixExpr):
-                for d in atom.shape:
-                    dims |= _sympify(d).free_symbols
-    for e in exprs:
-        for s in e.free_symbols:
-            if isinstance(s, sympy.Symbol) and s not in dims:
-                scalars[s.name] = s
+    matrices, scalars = {}, {}
+    for atom in atoms(exprs, MatrixSymbol):
+        prev = matrices.get(atom.name)
+        if prev is not None and prev != atom:
+            raise CompileError(f"two different symbols are called {atom.name!r}: "
+                               f"{prev.shape} and {atom.shape}; rename one")
+        matrices[atom.name] = atom
+    dims = dimensions(exprs)
+    for s in scalar_symbols(exprs, dims):
+        scalars.setdefault(s.name, s)
     return matrices, scalars, dims
 
 

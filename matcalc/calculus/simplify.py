@@ -20,7 +20,7 @@ import sympy
 from sympy import Basic, S
 from sympy.core.sorting import default_sort_key
 from sympy.matrices.expressions import (
-    HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose,
+    HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix, Transpose,
     ZeroMatrix,
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
@@ -167,6 +167,9 @@ def transposed(arg):
         return arg
     if isinstance(arg, Inverse):
         return _inverse(algebra.inverse(transposed(arg.arg)))
+    if isinstance(arg, MatPow):
+        base, k = algebra.base_and_exponent(arg)
+        return algebra.matrix_power(transposed(base), k)
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
     return algebra.build(Transpose, arg)
 
@@ -611,6 +614,20 @@ def _group_by_factor(terms, side):
     return _zero(algebra.add(*parts), terms[0][1])
 
 
+def _pull_common_hadamard(terms, common):
+    """Σᵢ cᵢ (Aᵢ ⊙ F₁ ⊙ … ⊙ Fₘ) → (Σᵢ cᵢ Aᵢ) ⊙ F₁ ⊙ … ⊙ Fₘ for factors Fⱼ in every term."""
+    inside = []
+    for coefficient, matrix in terms:
+        rest = list(matrix.args)
+        for factor in common:
+            rest.remove(factor)
+        inside.append(algebra.mul(coefficient, algebra.hadamard(*rest) if rest else algebra.ones_like(matrix)))
+    inner = simplify(algebra.add(*inside))
+    if inner is None or algebra.is_zero(inner):
+        return _zero(None, terms[0][1])
+    return algebra.hadamard(inner, *common)
+
+
 def _group_by_hadamard_factor(terms):
     """A ⊙ C + B ⊙ C → (A + B) ⊙ C, for the factor most terms share."""
     counts = {}
@@ -621,6 +638,11 @@ def _group_by_hadamard_factor(terms):
     shared = [f for f, n in counts.items() if n > 1]
     if not shared:
         return None
+    everywhere = [f for f in shared if counts[f] == len(terms)]
+    if len(everywhere) > 1:
+        # factors every term has come out together, in one pass over the terms, rather
+        # than one per level of recursion (k shared factors would cost k passes)
+        return _pull_common_hadamard(terms, everywhere)
     factor = max(shared, key=lambda f: (counts[f], size(f), default_sort_key(f)))
     inside, outside = [], []
     for coefficient, matrix in terms:

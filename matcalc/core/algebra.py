@@ -24,7 +24,7 @@ from sympy import Basic, S
 from sympy.core.sorting import default_sort_key
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
-    HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose,
+    HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix, Transpose,
     ZeroMatrix,
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -71,17 +71,53 @@ _CHECKS = {MatMul: _shapes.check_product, MatAdd: _shapes.check_same_shape,
 
 
 def inverse(expr):
-    """X⁻¹ (SymPy's ``Inverse`` carries its exponent −1 as a second argument)."""
+    """X⁻¹ (SymPy's ``Inverse`` carries its exponent −1 as a second argument); (Xᵏ)⁻¹ = X⁻ᵏ."""
     if isinstance(expr, Inverse):
         return expr.arg
     if isinstance(expr, Identity):
         return expr
+    if isinstance(expr, MatPow):
+        base, k = base_and_exponent(expr)
+        return matrix_power(base, -k)
     return build(Inverse, expr, S.NegativeOne)
+
+
+def base_and_exponent(factor):
+    """(B, k) with ``factor`` = Bᵏ for an integer k: A⁻¹ → (A, −1), A³ → (A, 3), A → (A, 1)."""
+    if isinstance(factor, Inverse):
+        return factor.arg, -1
+    if isinstance(factor, MatPow) and factor.exp.is_Integer:
+        base, k = base_and_exponent(factor.base)
+        return base, k * int(factor.exp)
+    return factor, 1
+
+
+def matrix_power(base, k):
+    """Bᵏ for a square B and an integer k (I for k = 0, B⁻¹ for k = −1)."""
+    if k == 0:
+        return build(Identity, base.shape[0])
+    if k == 1:
+        return base
+    if k == -1:
+        return inverse(base)
+    return build(MatPow, base, k)
+
+
+_TABLES: list = []
+
+
+def clear_caches():
+    """Forget every interned node and memoised result (benchmarks start each size afresh;
+    correctness never depends on the caches)."""
+    _INTERNED.clear()
+    for table in _TABLES:
+        table.clear()
 
 
 def memoised(function):
     """Remember ``function(node)`` per node (bounded; correctness never depends on it)."""
     table = {}
+    _TABLES.append(table)
 
     def remembered(expr):
         try:
@@ -156,6 +192,8 @@ def mul(*factors):
     matrices = _conforming(matrices, scalars)
     if len(matrices) > 1 and any(isinstance(m, OneMatrix) for m in matrices):
         matrices = _merge_ones(matrices, scalars)
+    if len(matrices) > 1:
+        matrices = _merge_powers(matrices)
     coefficient = scalar_mul(*scalars)
     # 1×1 identities and ones are the number 1 between conforming factors.
     if len(matrices) > 1:
@@ -203,6 +241,25 @@ def _merge_ones(matrices, scalars):
         else:
             merged.append(m)
     return merged
+
+
+def _merge_powers(matrices):
+    """Adjacent powers of one square base multiply: A A = A², A² A⁻¹ = A, A⁻¹ A = I."""
+    powers = [base_and_exponent(m) for m in matrices]
+    if not any(_same(a[0], b[0]) for a, b in zip(powers, powers[1:])):
+        return matrices
+    merged = []
+    for base, k in powers:
+        if (merged and _same(merged[-1][0], base) and base.shape[0] != 1
+                and not isinstance(base, (OneMatrix, Identity, ZeroMatrix))):
+            merged[-1] = (base, merged[-1][1] + k)
+        else:
+            merged.append((base, k))
+    return [matrix_power(base, k) for base, k in merged]
+
+
+def _same(a, b) -> bool:
+    return a is b or (hash(a) == hash(b) and a == b)
 
 
 def scalar_mul(*factors):
@@ -349,6 +406,9 @@ def _transpose(expr):
         return expr
     if isinstance(expr, Inverse):
         return inverse(transpose(expr.arg))
+    if isinstance(expr, MatPow):
+        base, k = base_and_exponent(expr)
+        return matrix_power(transpose(base), k)
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
     return build(Transpose, expr)
 

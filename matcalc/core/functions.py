@@ -20,7 +20,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..errors import ShapeError
-from .shapes import check_same_shape, shape_text
+from .shapes import cached_shape, check_same_shape, shape_text
 from .symbols import dim
 
 
@@ -49,7 +49,7 @@ class Elementwise(_OfOneMatrix, MatrixExpr):
 
     latex_name = ""
 
-    @property
+    @cached_shape
     def shape(self):
         return self.arg.shape
 
@@ -153,7 +153,7 @@ class Softmax(_AlongAxis):
     """softmax(Z): exp(Z) normalised to sum to 1 along each row (each column for axis=0)."""
     latex_name = r"\operatorname{softmax}"
 
-    @property
+    @cached_shape
     def shape(self):
         return self.arg.shape
 
@@ -166,7 +166,7 @@ class LogSumExp(_AlongAxis):
     """logsumexp(Z): log Σ exp along each row (N×1), or along the column (1×1) of a column vector."""
     latex_name = r"\operatorname{logsumexp}"
 
-    @property
+    @cached_shape
     def shape(self):
         rows, cols = self.arg.shape
         return (rows, Integer(1)) if self.axis == 1 else (Integer(1), cols)

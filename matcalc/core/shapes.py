@@ -7,7 +7,7 @@ by naming them differently.  Importing matcalc swaps SymPy's validators for thes
 raise :class:`matcalc.ShapeError`, a subclass of SymPy's own ``ShapeError``, so SymPy code
 that catches its error keeps working).
 """
-from sympy.matrices.expressions import hadamard, matadd, matmul
+from sympy.matrices.expressions import diagonal, hadamard, inverse, matadd, matmul, matpow, transpose
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from ..errors import ShapeError
@@ -41,11 +41,43 @@ def _check_hadamard(*operands):
     check_same_shape(*operands, operation="multiply elementwise")
 
 
+_SHAPES: dict = {}
+_SHAPES_LIMIT = 500_000
+
+
+def cached_shape(getter):
+    """A ``shape`` property remembered per node.  SymPy recomputes a product's shape from
+    its factors' shapes at every call, so asking a deep expression for its shape costs its
+    depth each time (and 2^depth for ``c*(A*(c*(A*…)))``); nodes are immutable, so the
+    answer can be kept."""
+    def shape(self):
+        try:
+            return _SHAPES[self]
+        except KeyError:
+            pass
+        except TypeError:   # unhashable
+            return getter(self)
+        if len(_SHAPES) > _SHAPES_LIMIT:
+            _SHAPES.clear()
+        value = _SHAPES[self] = getter(self)
+        return value
+    shape.__doc__ = getter.__doc__
+    return property(shape)
+
+
 def install():
-    """Make SymPy's MatMul, MatAdd and HadamardProduct check shapes strictly."""
+    """Make SymPy's MatMul, MatAdd and HadamardProduct check shapes strictly, and remember
+    the shapes of its composite matrix nodes."""
     matmul.validate = check_product
     matadd.validate = check_same_shape
     hadamard.validate = _check_hadamard
+    for cls in (matmul.MatMul, matadd.MatAdd, hadamard.HadamardProduct, hadamard.HadamardPower,
+                transpose.Transpose, matpow.MatPow, inverse.Inverse, diagonal.DiagMatrix,
+                diagonal.DiagonalOf):
+        if not getattr(cls.__dict__["shape"].fget, "_matcalc_cached", False):
+            prop = cached_shape(cls.__dict__["shape"].fget)
+            prop.fget._matcalc_cached = True
+            cls.shape = prop
 
 
 install()

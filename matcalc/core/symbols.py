@@ -91,14 +91,8 @@ class MatrixSymbol(matexpr.MatrixSymbol):
 def matrix_symbols(*exprs) -> list:
     """The matrix symbols of the expressions, each once, in order of first appearance
     (pre-order: the order a reader meets them)."""
-    found = {}
-    for expr in exprs:
-        if expr is None:
-            continue
-        for node in sympy.preorder_traversal(expr):
-            if isinstance(node, matexpr.MatrixSymbol):
-                found.setdefault(node, None)
-    return list(found)
+    from .walk import atoms
+    return atoms(exprs, matexpr.MatrixSymbol)
 
 
 def assumptions_of(expr) -> frozenset:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sympy
 from sympy.matrices.expressions import (
-    Determinant, HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatrixExpr, OneMatrix,
+    Determinant, HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix,
     Trace, Transpose, ZeroMatrix,
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -29,7 +29,7 @@ class TextPrinter(StrPrinter):
 
     def _atomic(self, expr) -> bool:
         return isinstance(expr, (MatrixSymbol, OneMatrix, Identity, ZeroMatrix, F.Elementwise,
-                                 F.Softmax, F.LogSumExp, Transpose, Inverse, sympy.Symbol,
+                                 F.Softmax, F.LogSumExp, Transpose, Inverse, MatPow, sympy.Symbol,
                                  F.Norm, F.SumAll, Trace, Determinant, DiagMatrix)) or (
             getattr(expr, "is_Number", False) and expr >= 0)
 
@@ -49,6 +49,11 @@ class TextPrinter(StrPrinter):
         if isinstance(expr.arg, Transpose):
             return f"{self._wrap(expr.arg.arg)}⁻ᵀ"
         return f"{self._wrap(expr.arg)}⁻¹"
+
+    def _print_MatPow(self, expr):
+        base = expr.base
+        text = f"({self._print(base)})" if isinstance(base, Transpose) else self._wrap(base)
+        return text + str(expr.exp).translate(_SUPERSCRIPT)
 
     def _print_OneMatrix(self, expr):
         rows, cols = expr.shape

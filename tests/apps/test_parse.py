@@ -315,7 +315,7 @@ def test_nesting_is_limited_with_a_clear_error():
     fine = "(" * (MAX_DEPTH - 2) + "A" + ")" * (MAX_DEPTH - 2)
     assert mc.parse(fine, SHAPES) == mc.matrix("A", "n", "n")
     # alternating matrix and entrywise products nest without brackets, one level per operator
-    assert "nested too deeply" in _error("A @ A * " * 60 + "A").message
+    assert "nested too deeply" in _error("A @ A * " * 120 + "A").message
     # scalings and entrywise products flatten, so a long chain of them is no deeper than one
     assert mc.parse("A/s/" * 30 + "A", SHAPES).shape == (mc.dim("n"), mc.dim("n"))
 

@@ -8,7 +8,7 @@ from sympy import HadamardProduct, MatMul
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matpow import MatPow
 
-from ...core.algebra import add, hadamard, is_matrix, mul, sum_entries, transpose
+from ...core.algebra import add, hadamard, is_matrix, matrix_power, mul, sum_entries, transpose
 from . import adjoint, differential
 
 
@@ -80,22 +80,33 @@ def _power(base, exponent):
 
 @adjoint(MatPow, "matrix power rule")
 def matpow_adjoint(node, adj):
-    """C = Aᵏ (k ≥ 1 an integer)  ⇒  Ā = Σᵢ (Aⁱ)ᵀ C̄ (Aᵏ⁻¹⁻ⁱ)ᵀ."""
-    base, k = node.args
-    k = _positive_integer(node, k)
-    yield base, add(*[mul(*[transpose(base)] * i, adj, *[transpose(base)] * (k - 1 - i)) for i in range(k)])
+    """C = Aᵏ  ⇒  Ā = Σᵢ₌₀ᵏ⁻¹ (Aᵀ)ⁱ C̄ (Aᵀ)ᵏ⁻¹⁻ⁱ for k ≥ 1;
+    C = A⁻ᵐ  ⇒  Ā = −Σᵢ₌₀ᵐ⁻¹ (Aᵀ)⁻⁽ⁱ⁺¹⁾ C̄ (Aᵀ)⁻⁽ᵐ⁻ⁱ⁾ for m ≥ 1."""
+    base, k = _integer_power(node)
+    At = transpose(base)
+    if k > 0:
+        yield base, add(*[mul(matrix_power(At, i), adj, matrix_power(At, k - 1 - i)) for i in range(k)])
+    else:
+        m = -k
+        yield base, mul(-1, add(*[mul(matrix_power(At, -(i + 1)), adj, matrix_power(At, -(m - i)))
+                                  for i in range(m)]))
 
 
 @differential(MatPow, "matrix power rule")
 def matpow_differential(node, d):
-    """d(Aᵏ) = Σᵢ Aⁱ dA Aᵏ⁻¹⁻ⁱ."""
-    base, k = node.args
-    k = _positive_integer(node, k)
-    return add(*[mul(*[base] * i, d(base), *[base] * (k - 1 - i)) for i in range(k)])
+    """d(Aᵏ) = Σᵢ Aⁱ dA Aᵏ⁻¹⁻ⁱ for k ≥ 1;  d(A⁻ᵐ) = −Σᵢ A⁻⁽ⁱ⁺¹⁾ dA A⁻⁽ᵐ⁻ⁱ⁾."""
+    base, k = _integer_power(node)
+    dA = d(base)
+    if k > 0:
+        return add(*[mul(matrix_power(base, i), dA, matrix_power(base, k - 1 - i)) for i in range(k)])
+    m = -k
+    return mul(-1, add(*[mul(matrix_power(base, -(i + 1)), dA, matrix_power(base, -(m - i)))
+                         for i in range(m)]))
 
 
-def _positive_integer(node, k):
+def _integer_power(node):
     from ...errors import DifferentiationError
-    if not (k.is_Integer and k >= 1):
-        raise DifferentiationError(f"matrix power {node}: only positive integer powers have a rule (use inv for −1)")
-    return int(k)
+    base, k = node.args
+    if not (k.is_Integer and k != 0):
+        raise DifferentiationError(f"matrix power {node}: only integer powers have a rule")
+    return base, int(k)
