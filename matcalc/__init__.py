@@ -4,8 +4,9 @@ The public API, re-exported from the modules below; nothing else lives here.
 """
 from .core import shapes as _shapes  # noqa: F401  (installs strict shape checks on import)
 from .errors import (
-    ArgumentError, CompileError, DifferentiationError, MatcalcError, ParseError, ShapeError,
+    ArgumentError, BudgetError, CompileError, DifferentiationError, MatcalcError, ParseError, ShapeError,
 )
+from .core.budget import Budget
 from .core.symbols import colvec, dim, matrix, rowvec, scalar
 from .core.functions import (
     det, diag, exp, eye, hadamard, inv, log, logdet, logsumexp, mean, norm, ones, power,

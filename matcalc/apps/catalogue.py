@@ -19,7 +19,6 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Callable
 
 import sympy
 from sympy import HadamardProduct, Identity, OneMatrix

@@ -23,6 +23,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from ..core import budget as _budget
 from ..errors import MatcalcError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -504,9 +505,11 @@ def command_train(args):
     parameters = [symbols[name] for name in spec["wrt"]]
     train_data, test_data, classes = _prepare_data(spec, symbols, spec_dir, int(spec["data"].get("seed", seed)))
 
-    trainer = Trainer(loss, parameters, optimizer=settings.get("optimizer", "adam"), lr=settings.get("lr"),
-                      momentum=settings.get("momentum"), beta1=settings.get("beta1"), beta2=settings.get("beta2"),
-                      eps=settings.get("eps"), dtype=settings.get("dtype", "float64"))
+    with _budget.limit(_budget_of(args), "deriving the gradients"):
+        trainer = Trainer(loss, parameters, optimizer=settings.get("optimizer", "adam"), lr=settings.get("lr"),
+                          momentum=settings.get("momentum"), beta1=settings.get("beta1"),
+                          beta2=settings.get("beta2"), eps=settings.get("eps"),
+                          dtype=settings.get("dtype", "float64"))
     _say(f"training {', '.join(spec['wrt'])} on {len(next(iter(train_data.values())))} samples "
          f"({settings.get('optimizer', 'adam')}, {settings.get('epochs', 100)} epochs)")
     result = trainer.fit(train_data, epochs=int(settings.get("epochs", 100)), batch_size=settings.get("batch_size"),
@@ -518,7 +521,8 @@ def command_train(args):
         test_loss, _ = trainer.evaluate(test_data, result.params)
         summary.append(f"test loss: {float(np.asarray(test_loss).reshape(-1)[0]):.6g}")
     if "predict" in spec:
-        predict = compile_expression(parse(spec["predict"], shapes, **assumptions))
+        with _budget.limit(_budget_of(args), "compiling the prediction"):
+            predict = compile_expression(parse(spec["predict"], shapes, **assumptions))
         target_name = spec["data"]["target"]
         for split, arrays in (("train", train_data), ("test", test_data)):
             if arrays is None:
@@ -618,6 +622,30 @@ examples:
 }
 
 
+DEFAULT_BUDGET_SECONDS = 10.0
+"""The command line's work budget: no short input keeps it busy for minutes."""
+
+
+def _budget_seconds(text):
+    if text.strip().lower() in ("none", "off", "0"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"--budget takes a number of seconds or 'none', not {text!r}")
+    return value
+
+
+def _budget_of(args):
+    """The Budget the command runs under (None: no limit)."""
+    seconds = getattr(args, "budget", DEFAULT_BUDGET_SECONDS)
+    if seconds is None:
+        return False
+    return _budget.Budget(nodes=_budget.DEFAULT.nodes, seconds=seconds)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line and exits with status 2."""
 
@@ -630,6 +658,10 @@ def build_parser():
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the full traceback of an error")
+    debug.add_argument("--budget", type=_budget_seconds, default=DEFAULT_BUDGET_SECONDS, metavar="SECONDS",
+                       help=f"stop symbolic work (deriving, simplifying, rendering, compiling) after SECONDS "
+                            f"or {_budget.DEFAULT.nodes:,} expression nodes, with exit status 2 "
+                            f"(default {DEFAULT_BUDGET_SECONDS:g}; 'none' for no limit)")
     parser = _Parser(prog="matcalc", description="Symbolic matrix calculus: derive, verify, export and train.",
                      epilog="Run 'matcalc COMMAND --help' for the options and examples of each command.")
     parser.add_argument("--version", action="version", version=f"matcalc {__version__}")
@@ -741,7 +773,12 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return args.run(args)
+        if args.command == "train" or getattr(args, "catalogue", False):
+            # training runs for as long as its epochs ask; its symbolic part is budgeted in
+            # command_train.  Each catalogue entry has the API's budget of its own.
+            return args.run(args)
+        with _budget.limit(_budget_of(args), args.command):
+            return args.run(args)
     except KeyboardInterrupt:
         print("matcalc: interrupted", file=sys.stderr)
         return 130

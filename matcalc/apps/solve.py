@@ -15,7 +15,7 @@ from __future__ import annotations
 import sympy
 from sympy.matrices.expressions import Inverse, MatMul, MatrixExpr, ZeroMatrix
 
-from ..core import algebra
+from ..core import algebra, budget as _budget
 from ..calculus.derive import gradient, jacobian
 from ..errors import DifferentiationError
 from ..core.shapes import shape_text
@@ -24,6 +24,7 @@ from ..calculus.simplify import simplify
 __all__ = ["solve_stationary"]
 
 
+@_budget.budgeted("solving")
 def solve_stationary(L, w):
     """The w with ∇_w L = 0, for a scalar L whose gradient is linear (affine) in the vector w.
 

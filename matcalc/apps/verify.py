@@ -42,7 +42,7 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
-from ..core import functions
+from ..core import budget as _budget, functions
 from ..backends.compile import compile as compile_expression
 from ..calculus.derive import derive
 from ..errors import ArgumentError, DifferentiationError, MatcalcError, ShapeError
@@ -508,6 +508,7 @@ def _best_factor(claimed_list, correct_list):
     return c, error
 
 
+@_budget.budgeted("verifying")
 def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
            symmetric_convention="unconstrained", tolerance=1e-6, seed=0, sizes=None,
            shapes=None, where=None, **declarations):

@@ -20,7 +20,7 @@ from sympy.matrices.expressions import (
 )
 
 from ..calculus.simplify import transposed
-from ..core import algebra
+from ..core import algebra, budget as _budget
 from ..errors import CompileError
 from ..core.functions import Sigmoid
 from .describe import Describer, short
@@ -111,6 +111,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
             flipped = transposed(expr)
             if flipped in self.values and flipped != expr:
                 return self.transpose(self.values[flipped])
+        _budget.charge(1)   # one line of code per distinct node: bounded by the work budget
         val = self.emit(expr)
         hint = self.hints.get(expr)
         if hint and not val.transposed and self.last_temporary and val.name == self.last_temporary[0]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import sympy
 from sympy.matrices.expressions import MatrixExpr
 
+from ..core import budget as _budget
 from ..errors import CompileError
 from .export import export_numpy
 from .function import CompiledFunction
@@ -44,6 +45,7 @@ from .prelude import DTYPES, EXPCAP, NUMPY_PRELUDE  # noqa: F401 - re-exported: 
 __all__ = ["compile", "CompiledFunction", "export_numpy"]
 
 
+@_budget.budgeted("compiling")
 def compile(expr, *, dtype="float64", backend="numpy", names=None):  # noqa: A001 - the documented name
     """Compile a matrix expression (or a list of them) into a fast NumPy function.
 

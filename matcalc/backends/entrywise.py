@@ -12,6 +12,7 @@ from sympy import Integer
 from sympy.matrices.expressions import Identity, MatAdd, OneMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 
+from ..core import algebra
 from ..core.functions import Exp, Log, Sigmoid, Softmax
 from .values import ONES, ZEROS, Val, stored_like
 
@@ -149,7 +150,7 @@ def one_minus_sigmoid_arg(expr):
     rest = [a for a in expr.args if not is_ones(a)]
     if len(ones) != 1 or len(rest) != 1:
         return None
-    neg = -rest[0]
+    neg = algebra.neg(rest[0])
     if isinstance(neg, Sigmoid):
         return neg.arg
     return None

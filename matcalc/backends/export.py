@@ -12,6 +12,7 @@ import keyword
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import MatrixSymbol
 
+from ..core import budget as _budget
 from ..errors import CompileError
 from .describe import Describer, printable
 from .function import CompiledFunction
@@ -91,6 +92,7 @@ _TEMPLATE_NAMES = frozenset(names_used(_EXPORT_TEMPLATE.format(
 )) - {"function_name", "parameters"})
 
 
+@_budget.budgeted("exporting")
 def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
                  function_name="loss_and_gradients", title=None):
     """Write a standalone NumPy module computing ``loss`` and its gradients.

@@ -24,7 +24,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 from sympy.matrices.expressions.special import OneMatrix
 
-from ..core import algebra
+from ..core import algebra, budget as _budget
 from ..errors import DifferentiationError
 from .rules import adjoint_rule, differential_rule
 from ..core.shapes import shape_text
@@ -107,6 +107,7 @@ def _reverse(f, variables):
     sources = {f: []}
     steps, results = [], {}
     for node in _topological(f, depends):
+        _budget.tick()
         contributions = [c for c in adjoints.get(node, []) if not algebra.is_zero(c)]
         if not contributions:
             continue
@@ -133,6 +134,7 @@ def _reverse(f, variables):
     return ordered, steps
 
 
+@_budget.budgeted("differentiating")
 def derive(f, wrt, *, kind="gradient", layout="numerator"):
     """Differentiate and keep the steps.
 
@@ -168,23 +170,25 @@ def derive(f, wrt, *, kind="gradient", layout="numerator"):
     raise ValueError(f"kind must be 'gradient', 'jacobian' or 'hessian', not {kind!r}")
 
 
-def gradient(f, X):
-    """∂f/∂X for a scalar f (a SymPy scalar or a 1×1 matrix expression), shaped like X."""
-    return derive(f, X, kind="gradient").result
+def gradient(f, X, *, budget=None):
+    """∂f/∂X for a scalar f (a SymPy scalar or a 1×1 matrix expression), shaped like X.
+    ``budget`` as for :func:`derive`."""
+    return derive(f, X, kind="gradient", budget=budget).result
 
 
-def jacobian(y, x, layout="numerator"):
+def jacobian(y, x, layout="numerator", *, budget=None):
     """The Jacobian of a vector y with respect to a vector symbol x.
 
     ``layout="numerator"``: (len y)×(len x), J[i, j] = ∂yᵢ/∂xⱼ (seed 000: ∂(xA + b)/∂x = Aᵀ).
-    ``layout="denominator"``: the transpose.
+    ``layout="denominator"``: the transpose.  ``budget`` as for :func:`derive`.
     """
-    return derive(y, x, kind="jacobian", layout=layout).result
+    return derive(y, x, kind="jacobian", layout=layout, budget=budget).result
 
 
-def hessian(f, x):
-    """The n×n Hessian H[i, j] = ∂²f/∂xᵢ∂xⱼ of a scalar f with respect to a vector symbol x."""
-    return derive(f, x, kind="hessian").result
+def hessian(f, x, *, budget=None):
+    """The n×n Hessian H[i, j] = ∂²f/∂xᵢ∂xⱼ of a scalar f with respect to a vector symbol x.
+    ``budget`` as for :func:`derive`."""
+    return derive(f, x, kind="hessian", budget=budget).result
 
 
 # ------------------------------------------------------------------ forward mode

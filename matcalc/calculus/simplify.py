@@ -44,7 +44,7 @@ def simplify(expr):
     results of earlier calls are reused, which is what makes a derivation linear."""
     if expr is None:
         return None
-    with budget.stage("simplify"):
+    with budget.stage("simplifying"):
         for _ in range(MAX_PASSES):
             budget.tick()
             new = _rewrite(expr)
@@ -536,6 +536,29 @@ def _term_order(term):
 
 def _common_scalar(terms):
     """Pull the common scalar factor out of the coefficients: (common, new terms)."""
+    common, shares = _common_of_coefficients(tuple(c for c, _ in terms))
+    return common, [(share, m) for share, (_, m) in zip(shares, terms)]
+
+
+_COMMON_OF_COEFFICIENTS: dict = algebra.register_cache({})
+
+
+def _common_of_coefficients(coefficients):
+    """(common factor, each coefficient's share) — remembered per tuple of coefficients,
+    which repeat from layer to layer (1/d, 1, 1, …), while SymPy's ``factor_terms``
+    costs time in proportion to the number of terms at every call."""
+    try:
+        return _COMMON_OF_COEFFICIENTS[coefficients]
+    except KeyError:
+        pass
+    if len(_COMMON_OF_COEFFICIENTS) > 100_000:
+        _COMMON_OF_COEFFICIENTS.clear()
+    common, terms = _factor_coefficients([(c, None) for c in coefficients])
+    result = _COMMON_OF_COEFFICIENTS[coefficients] = (common, tuple(c for c, _ in terms))
+    return result
+
+
+def _factor_coefficients(terms):
     dummies = [sympy.Dummy(f"t{i}") for i in range(len(terms))]
     masked, unmask = _mask_matrix_scalars([c for c, _ in terms])
     total = sympy.factor_terms(sympy.Add(*[c * d for c, d in zip(masked, dummies)]))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sympy
 from sympy import Basic, S
+from sympy.core.cache import clear_cache
 from sympy.core.sorting import default_sort_key
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
@@ -47,7 +48,9 @@ def intern(node):
     compare them by identity.  Correctness never depends on it, only speed; the table is
     dropped when it grows past a limit."""
     if len(_INTERNED) > _INTERN_LIMIT:
-        _INTERNED.clear()
+        # every table at once: a memo keyed by an old node would otherwise compare a new,
+        # equal node with it structurally, a walk over the whole tree
+        clear_caches()
     try:
         return _INTERNED.setdefault(node, node)
     except TypeError:   # an unhashable argument: nothing to share
@@ -103,7 +106,7 @@ def matrix_power(base, k):
     return build(MatPow, base, k)
 
 
-_TABLES: list = []
+_TABLES: list = [_shapes._SHAPES]
 
 
 def clear_caches():
@@ -112,12 +115,19 @@ def clear_caches():
     _INTERNED.clear()
     for table in _TABLES:
         table.clear()
+    # SymPy's own cache (of Add and Mul, among others) holds old nodes too
+    clear_cache()
+
+
+def register_cache(table: dict) -> dict:
+    """Have :func:`clear_caches` clear ``table`` too."""
+    _TABLES.append(table)
+    return table
 
 
 def memoised(function):
     """Remember ``function(node)`` per node (bounded; correctness never depends on it)."""
-    table = {}
-    _TABLES.append(table)
+    table = register_cache({})
 
     def remembered(expr):
         try:

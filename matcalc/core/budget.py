@@ -11,6 +11,7 @@ the innermost stage name is reported.
 """
 from __future__ import annotations
 
+import functools
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BudgetError
 
-__all__ = ["Budget", "limit", "stage", "charge", "tick", "as_budget", "DEFAULT", "UNLIMITED"]
+__all__ = ["Budget", "limit", "stage", "charge", "tick", "as_budget", "budgeted", "DEFAULT", "UNLIMITED"]
 
 
 @dataclass
@@ -44,15 +45,15 @@ class Budget:
 
     def check(self):
         if self.nodes is not None and self.used > self.nodes:
-            self._fail(f"{self.used:,} expression nodes built (limit {self.nodes:,})")
+            self._fail(f"{self.used:,} expression nodes built (limit {self.nodes:,}) in {self.elapsed():.1f} s")
         if self.seconds is not None and self.elapsed() > self.seconds:
-            self._fail(f"{self.elapsed():.1f} s spent (limit {self.seconds:g} s)")
+            self._fail(f"{self.elapsed():.1f} s spent (limit {self.seconds:g} s), {self.used:,} expression nodes built")
 
     def _fail(self, what):
         where = f" while {self.stage}" if self.stage else ""
         raise BudgetError(
-            f"work budget exceeded{where}: {what}; the expression had grown to {self.used:,} nodes. "
-            f"Raise the limit with budget=… (--budget on the command line), or simplify the input",
+            f"work budget exceeded{where}: {what}. Raise the limit with budget=… "
+            f"(--budget on the command line), or split the expression",
             stage=self.stage, nodes=self.used, seconds=self.elapsed())
 
 
@@ -85,23 +86,46 @@ def as_budget(value) -> Budget | None:
 
 @contextmanager
 def limit(value=None, stage_name=""):
-    """Run the block under a budget (see :func:`as_budget`); nested budgets all count."""
+    """Run the block under a budget (see :func:`as_budget`); nested budgets all count, and
+    every active budget reports ``stage_name`` while the block runs."""
     budget = as_budget(value)
     if budget is None:
-        yield None
+        with stage(stage_name):
+            yield None
         return
     budget.started = time.monotonic()
-    budget.stage = stage_name
     token = _ACTIVE.set(_ACTIVE.get() + (budget,))
     try:
-        yield budget
+        with stage(stage_name):
+            yield budget
     finally:
         _ACTIVE.reset(token)
 
 
+def budgeted(stage_name):
+    """Give a public function a ``budget=`` keyword: it runs under that budget (see
+    :func:`as_budget`; the default is :data:`DEFAULT`), and running out raises
+    :class:`~matcalc.errors.BudgetError` naming ``stage_name`` or the inner stage."""
+    def decorate(function):
+        @functools.wraps(function)
+        def run(*args, budget=None, **kwargs):
+            with limit(budget, stage_name):
+                return function(*args, **kwargs)
+        run.__doc__ = (function.__doc__ or "").rstrip() + (
+            "\n\n    ``budget``: the work budget — a :class:`matcalc.Budget`, a number of seconds, "
+            "a dict\n    ``{\"nodes\": …, \"seconds\": …}``, None for the default (2 million nodes, "
+            "60 s) or False\n    for none; running out raises :class:`matcalc.BudgetError`.\n")
+        return run
+    return decorate
+
+
 @contextmanager
 def stage(name):
-    """Name the stage that is running, for the error message."""
+    """Name the stage that is running, for the error message (an empty name keeps the
+    current one)."""
+    if not name:
+        yield
+        return
     active = _ACTIVE.get()
     previous = [b.stage for b in active]
     for b in active:
@@ -118,8 +142,8 @@ def charge(units=1):
     for budget in _ACTIVE.get():
         budget.used += units
         budget._countdown -= units
-        if budget._countdown <= 0:
-            budget._countdown = 256
+        if budget._countdown <= 0 or (budget.nodes is not None and budget.used > budget.nodes):
+            budget._countdown = 256   # the clock is read every 256 nodes
             budget.check()
 
 

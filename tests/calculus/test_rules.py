@@ -37,6 +37,7 @@ from sympy.matrices.expressions.diagonal import DiagonalOf
 
 import matcalc as mc
 from matcalc.calculus import rules
+from matcalc.core import algebra
 from matcalc.core.algebra import is_zero
 from numeric import (
     check_gradient, check_hessian, check_jacobian, evaluate, infer_dims, random_values,
@@ -138,6 +139,17 @@ def _hadamard_negative_power(n, m, k):
 def _matrix_power(n, m, k):
     A, X, B = M("A", m, n), M("X", n, n), M("B", n, m)
     return mc.trace(A * X ** 3 * B), [X, A, B]
+
+
+def _negative_matrix_power(n, m, k):
+    A, X, B = M("A", m, n), M("X", n, n), M("B", n, m)
+    return mc.trace(algebra.mul(A, algebra.matrix_power(X, -2), B)), [X, A, B]
+
+
+def _merged_powers(n, m, k):
+    # X X X⁻¹ X X is built as X³: adjacent powers of one base merge when the product is formed
+    a, X, b = M("a", 1, n), M("X", n, n), M("b", n, 1)
+    return algebra.mul(a, X, X, mc.inv(X), X, X, b), [X, a, b]
 
 
 def _elementwise(function, positive=False):
@@ -326,6 +338,8 @@ CASES = [
     Case("hadamard power", _hadamard_power),
     Case("hadamard negative power", _hadamard_negative_power, positive=("P",)),
     Case("matrix power", _matrix_power),
+    Case("negative matrix power", _negative_matrix_power, invertible=("X",)),
+    Case("merged powers", _merged_powers, invertible=("X",)),
     Case("exp", _elementwise(mc.exp)),
     Case("log", _elementwise(mc.log, positive=True), positive=("P",)),
     Case("tanh", _elementwise(mc.tanh)),

@@ -5,7 +5,7 @@ A linear map L has dL(X) = L(dX) and adjoint Lᵀ: the rules are one line each.
 from sympy import Identity, MatAdd, Transpose, Trace
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from ...core.algebra import add, hadamard, mul, ones_like, transpose
+from ...core.algebra import add, mul, ones_like, transpose
 from ...core.functions import SumAll
 from . import adjoint, differential
 

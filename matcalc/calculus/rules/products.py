@@ -3,12 +3,11 @@
 One identity covers each: d(AB) = dA B + A dB (the product rule), whose adjoint is
 Ā = C̄Bᵀ, B̄ = AᵀC̄; for an n-ary product every factor sees the product of the others.
 """
-import sympy
 from sympy import HadamardProduct, MatMul
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matpow import MatPow
 
-from ...core.algebra import add, hadamard, is_matrix, matrix_power, mul, sum_entries, transpose
+from ...core.algebra import add, hadamard, matrix_power, mul, sum_entries, transpose
 from . import adjoint, differential
 
 
