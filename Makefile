@@ -20,6 +20,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 benchmark: $(VENV)/.installed
+	$(PY) benchmarks/derive.py
 	$(PY) benchmarks/bench.py
 
 clean:

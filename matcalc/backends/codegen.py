@@ -31,6 +31,11 @@ from .scalars import ScalarEmitters
 from .values import ONES, ZEROS, Val, stored_like
 
 
+MAX_TRANSPOSE_LOOKUP = 60
+"""Largest node (in tree size) whose transpose is looked for among the computed values:
+writing a big sum transposed costs more than the lookup can save."""
+
+
 class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
     """Prints the DAG of some expressions as straight-line NumPy code.
 
@@ -106,7 +111,7 @@ class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
     def value(self, expr) -> Val:
         if expr in self.values:
             return self.values[expr]
-        if isinstance(expr, (MatAdd, MatMul)):
+        if isinstance(expr, (MatAdd, MatMul)) and self.size(expr) <= MAX_TRANSPOSE_LOOKUP:
             # a node whose transpose was computed already is read back as .T
             flipped = transposed(expr)
             if flipped in self.values and flipped != expr:
