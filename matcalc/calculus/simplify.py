@@ -18,7 +18,6 @@ from functools import reduce
 
 import sympy
 from sympy import Basic, S
-from sympy.core.sorting import default_sort_key
 from sympy.matrices.expressions import (
     HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix, Transpose,
     ZeroMatrix,
@@ -321,7 +320,7 @@ def _hadamard_order(factor):
         rank = 2 if any(algebra.is_ones(t) for t in factor.args) else 0
     else:
         rank = 0 if isinstance(factor, MatMul) else 1
-    return (rank, default_sort_key(factor))
+    return (rank, algebra.sort_key(factor))
 
 
 @rewrite(HadamardPower)
@@ -666,7 +665,7 @@ def _group_by_hadamard_factor(terms):
         # factors every term has come out together, in one pass over the terms, rather
         # than one per level of recursion (k shared factors would cost k passes)
         return _pull_common_hadamard(terms, everywhere)
-    factor = max(shared, key=lambda f: (counts[f], size(f), default_sort_key(f)))
+    factor = max(shared, key=lambda f: (counts[f], size(f), algebra.sort_key(f)))
     inside, outside = [], []
     for coefficient, matrix in terms:
         if isinstance(matrix, HadamardProduct) and factor in matrix.args:

@@ -504,10 +504,20 @@ def transpose_free(expr) -> bool:
 
 # ---------------------------------------------------------------- memoised walks
 
+_ONE_KEY = S.One.sort_key()
+
+
 @memoised
 def sort_key(expr):
-    """SymPy's ``default_sort_key``, remembered per node (SymPy recomputes it over the
-    whole tree at every call)."""
+    """SymPy's ``default_sort_key``, remembered per node and built from the remembered keys
+    of the arguments (SymPy recomputes it over the whole tree at every call).
+
+    For a node that is not a sum, product, power or atom, SymPy's ``Expr.sort_key`` is
+    (class key, (number of args, args' keys), key of 1, 1); those are composed here, so
+    equal subtrees share one key object and compare at once.  Everything else is SymPy's."""
+    if (isinstance(expr, MatrixExpr) and expr.args and not isinstance(expr, (MatAdd, MatMul))
+            and not expr.is_Atom and not expr.is_Pow):
+        return (expr.class_key(), (len(expr.args), tuple(sort_key(a) for a in expr.args)), _ONE_KEY, S.One)
     return default_sort_key(expr)
 
 
