@@ -78,8 +78,10 @@ def transformer(k, *, weights=("Wq", "Wk", "Wv", "Wo", "W1", "W2", "g1", "g2")):
     T, d, h = mc.dim("T"), mc.dim("d"), mc.dim("h")
     X, G = mc.matrix("X", T, d), mc.matrix("G", T, d)
     Z, H = mc.matrix("Z", T, d), mc.matrix("H", T, d)
-    base = {"Z": (T, d), "H": (T, d), "g": (1, d), "c": (1, d), "Wq": (d, d), "Wk": (d, d),
-            "Wv": (d, d), "Wo": (d, d), "W1": (d, h), "W2": (h, d)}
+    # The parser takes dimensions by name; mc.dim gives the same symbols.
+    base = {"Z": ("T", "d"), "H": ("T", "d"), "g": (1, "d"), "c": (1, "d"), "Wq": ("d", "d"),
+            "Wk": ("d", "d"), "Wv": ("d", "d"), "Wo": ("d", "d"), "W1": ("d", "h"), "W2": ("h", "d")}
+    shape = {"T": T, "d": d, "h": h, 1: 1}
     layer_norm, attention, feed_forward = (mc.parse(t, base) for t in (_LAYER_NORM, _ATTENTION, _MLP))
     templates = {s.name: s for e in (layer_norm, attention, feed_forward) for s in matrix_symbols(e)}
 
@@ -88,7 +90,7 @@ def transformer(k, *, weights=("Wq", "Wk", "Wv", "Wo", "W1", "W2", "g1", "g2")):
 
     out, wrt = X, []
     for b in range(1, k + 1):
-        p = {name: mc.matrix(f"{name}_{b}", *base[name]) for name in ("Wq", "Wk", "Wv", "Wo", "W1", "W2")}
+        p = {name: mc.matrix(f"{name}_{b}", *(shape[n] for n in base[name])) for name in ("Wq", "Wk", "Wv", "Wo", "W1", "W2")}
         g1, c1, g2, c2 = (mc.matrix(f"{n}_{b}", 1, d) for n in ("g1", "c1", "g2", "c2"))
         h1 = instantiate(layer_norm, Z=out, g=g1, c=c1)
         r1 = instantiate(attention, Z=out, H=h1, Wq=p["Wq"], Wk=p["Wk"], Wv=p["Wv"], Wo=p["Wo"])
