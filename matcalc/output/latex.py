@@ -54,6 +54,16 @@ def _is_matrix_scalar(expr) -> bool:
     return isinstance(expr, (SumAll, Norm, Trace, Determinant))
 
 
+def _could_extract_minus_sign(term) -> bool:
+    """``term.could_extract_minus_sign()``, without SymPy's way for a product: negate the
+    whole product, deep (``doit``), to compare it with itself.  A product can lose a minus
+    sign when its leading coefficient is a negative number."""
+    if isinstance(term, MatMul):
+        coefficient = term.args[0]
+        return bool(coefficient.is_Number and coefficient.is_extended_negative)
+    return term.could_extract_minus_sign()
+
+
 class MatcalcLatexPrinter(LatexPrinter):
     """SymPy's LaTeX printer, with matcalc's nodes and textbook matrix notation.
 
@@ -123,7 +133,7 @@ class MatcalcLatexPrinter(LatexPrinter):
     @staticmethod
     def _term_order(term):
         """Positive terms first; broadcast rows (1 b) and constants after the rest."""
-        negative = term.could_extract_minus_sign()
+        negative = _could_extract_minus_sign(term)
         factors = term.args if isinstance(term, MatMul) else (term,)
         constant = any(isinstance(f, (OneMatrix, Identity, ZeroMatrix)) for f in factors)
         return (negative, constant)

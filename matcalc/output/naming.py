@@ -31,7 +31,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 import sympy
-from sympy import Basic, S
+from sympy import Basic
 from sympy.core.sorting import default_sort_key
 from sympy.matrices.expressions import (
     HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose, ZeroMatrix,
@@ -82,6 +82,7 @@ class _Tables:
         self.bits: dict = {}            # matrix symbol → its bit
         self.transposed: dict = {}      # node → _transposed(node)
         self.replaced: dict = {}        # (pattern, symbol) → {node: (new node, found)}
+        self.passes: dict = {}          # (definition, symbol) → the passes of substitute
 
 
 _CURRENT: ContextVar[_Tables | None] = ContextVar("matcalc_naming_tables", default=None)
@@ -116,34 +117,47 @@ def _children(node) -> tuple:
     return node.args
 
 
-def _postorder(expr, seen, children=_children, done=()):
-    """The distinct nodes of ``expr`` not in ``seen`` or ``done``, children before parents,
-    in reading order (what a recursive walk would give, without its recursion limit).
-    Adds each node to ``seen``; nodes in ``done`` are neither yielded nor descended into."""
+def _walk(expr, seen, children=_children, done=()):
+    """(node, children(node)) for the distinct nodes of ``expr`` not in ``seen`` or
+    ``done``, children before parents, in reading order (what a recursive walk would give,
+    without its recursion limit).  Adds each node to ``seen``; nodes in ``done`` are
+    neither yielded nor descended into.  Each node yielded is charged to the budget."""
     if not isinstance(expr, Basic) or expr in seen or expr in done:
         return
     seen.add(expr)
-    stack = [(expr, iter(children(expr)))]
+    kids = children(expr)
+    stack = [(expr, kids, iter(kids))]
+    charge = budget.charge
     while stack:
-        node, pending = stack[-1]
+        node, kids, pending = stack[-1]
         for child in pending:
             if isinstance(child, Basic) and child not in seen and child not in done:
                 seen.add(child)
-                stack.append((child, iter(children(child))))
+                grandchildren = children(child)
+                stack.append((child, grandchildren, iter(grandchildren)))
                 break
         else:
             stack.pop()
-            budget.charge(1)
-            yield node
+            charge(1)
+            yield node, kids
+
+
+def _postorder(expr, seen, children=_children, done=()):
+    """The distinct nodes of ``expr`` not in ``seen`` or ``done``, children first (see
+    :func:`_walk`)."""
+    for node, _ in _walk(expr, seen, children, done):
+        yield node
 
 
 def _bottom_up(expr, table, combine, children=_children):
     """``table[node] = combine(node, [table[c] for c in children(node)])`` for every node
     of ``expr`` not in ``table`` yet, children first; returns ``table[expr]``."""
-    if expr in table:
+    try:
         return table[expr]
-    for node in _postorder(expr, set(), children, table):
-        table[node] = combine(node, [table[c] for c in children(node)])
+    except KeyError:
+        pass
+    for node, kids in _walk(expr, set(), children, table):
+        table[node] = combine(node, [table[c] for c in kids])
     return table[expr]
 
 
@@ -159,49 +173,36 @@ def _nodes_with(exprs, children) -> list:
 
 # ================================================================ facts about nodes
 
-def _mirrors_sympy_key(node) -> bool:
-    """Whether SymPy's sort key of ``node`` is made of its arguments' keys and nothing else
-    (``Expr.sort_key`` with no coefficient, power, sum or product to take apart), so that
-    it can be assembled from remembered keys."""
-    cls = type(node)
-    return (isinstance(node, sympy.Expr) and bool(node.args) and not node.is_Atom
-            and cls.sort_key is sympy.Expr.sort_key
-            and cls.as_coeff_Mul in (sympy.Expr.as_coeff_Mul, MatrixExpr.as_coeff_Mul)
-            and not (node.is_Pow or node.is_Add or node.is_Mul or node.is_Dummy)
-            and all(isinstance(a, Basic) for a in node.args))
-
-
-def _sort_key(expr):
-    """SymPy's ``default_sort_key(expr)``, assembled node by node (SymPy's own walks the
-    tree below every node it is asked about)."""
-    if not isinstance(expr, Basic):
-        return default_sort_key(expr)
-    one = S.One.sort_key()
-
-    def combine(node, keys):
-        if _mirrors_sympy_key(node):
-            return node.class_key(), (len(keys), tuple(keys)), one, S.One
-        return default_sort_key(node)
-
-    return _bottom_up(expr, _tables().sort_keys, combine,
-                      lambda node: node.args if _mirrors_sympy_key(node) else ())
-
-
 def _canonical(expr):
     """``expr`` with the terms of sums and the factors of entrywise products in a fixed
     order: unevaluated SymPy sums keep the order they were built in, and a name must
-    match ``A x - b`` however the engine ordered it.  Used only to compare."""
+    match ``A x - b`` however the engine ordered it.  Used only to compare: the order is
+    that of the nodes' hashes, which is fixed within one run of Python only."""
     if not isinstance(expr, Basic):
         return expr
+    table = _tables().canonical
+    try:
+        return table[expr]
+    except KeyError:
+        return _bottom_up(expr, table, _canonical_of)
 
-    def combine(node, args):
-        if not args:
-            return node
-        if isinstance(node, (MatAdd, HadamardProduct)):
-            args = sorted(args, key=_sort_key)
-        return node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
 
-    return _bottom_up(expr, _tables().canonical, combine)
+def _canonical_of(node, args):
+    if not args:
+        return node
+    if isinstance(node, (MatAdd, HadamardProduct)):
+        args = _in_fixed_order(args)
+    return node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
+
+
+def _in_fixed_order(nodes) -> list:
+    """``nodes`` sorted by hash; nodes whose hashes collide by SymPy's sort key (a tree
+    walk, so only where needed), so that equal collections always come out alike."""
+    nodes = sorted(nodes, key=hash)
+    hashes = [hash(n) for n in nodes]
+    if len(set(hashes)) < len(hashes):
+        nodes = sorted(nodes, key=lambda n: (hash(n), default_sort_key(n)))
+    return nodes
 
 
 def _same(a, b) -> bool:
@@ -296,7 +297,12 @@ def _replace_part(expr, pattern, symbol):
             have = Counter(_canonical(a) for a in expr.args)
             want = Counter(_canonical(a) for a in pattern.args)
             if all(have[a] >= k for a, k in want.items()) and have != want:
-                rest = list((have - want).elements())
+                rest = []   # the other terms as they were, in their order
+                for a in expr.args:
+                    if want[_canonical(a)] > 0:
+                        want[_canonical(a)] -= 1
+                    else:
+                        rest.append(a)
                 return build(kind, symbol, *rest), True
     return expr, False
 
@@ -309,16 +315,28 @@ def _replace(expr, pattern, symbol):
     symbols cannot contain it and are not entered."""
     if not isinstance(expr, Basic):
         return expr, False
-    table = _tables().replaced.setdefault((pattern, symbol), {})
-    needed = _mask(pattern)
+    tables = _tables()
+    table = tables.replaced.setdefault((pattern, symbol), {})
+    try:
+        return table[expr]
+    except KeyError:
+        pass
+    needed, target, masks, matched = _mask(pattern), _canonical(pattern), tables.masks, set()
 
     def inside(node):
-        if _same(node, pattern) or _mask(node) & needed != needed:
+        mask = masks.get(node)
+        if mask is None:
+            mask = _mask(node)
+        if mask & needed != needed:
+            return ()
+        # Equal nodes have the same symbols; only then is the canonical form looked at.
+        if mask == needed and _equal(_canonical(node), target):
+            matched.add(node)
             return ()
         return _children(node)
 
     def combine(node, replaced):
-        if _same(node, pattern):
+        if node in matched:
             return symbol, True
         if not replaced:        # a leaf, or a node that cannot hold the pattern
             return node, False
@@ -370,12 +388,33 @@ def substitute(expr, names):
     if expr is None:
         return None
     with per_call():
+        passes = _tables().passes
+        mask = _mask(expr)
         for name in names:
-            expr, _ = _replace(expr, name.definition, name.symbol)
-            if isinstance(name.symbol, MatrixExpr) and _matrix_size(name.definition) > 1:
-                transposed = name.symbol if name.symbol.shape == (1, 1) else build(Transpose, name.symbol)
-                expr, _ = _replace(expr, _transposed(name.definition), transposed)
+            for pattern, symbol, needed in passes.get((name.definition, name.symbol)) or _passes(name):
+                if mask & needed == needed:   # else expr cannot contain the pattern
+                    new, found = _replace(expr, pattern, symbol)
+                    if found:
+                        expr, mask = new, _mask(new)
     return expr
+
+
+def _passes(name):
+    """The (pattern, replacement, pattern's symbols) pairs that write ``name``: its
+    definition, and the transposed definition for a matrix (Sᵀ, or S itself when 1×1)."""
+    table = _tables().passes
+    key = (name.definition, name.symbol)
+    try:
+        return table[key]
+    except KeyError:
+        pass
+    passes = [(name.definition, name.symbol, _mask(name.definition))]
+    if isinstance(name.symbol, MatrixExpr) and _matrix_size(name.definition) > 1:
+        symbol = name.symbol if name.symbol.shape == (1, 1) else build(Transpose, name.symbol)
+        transposed = _transposed(name.definition)
+        passes.append((transposed, symbol, _mask(transposed)))
+    table[key] = passes
+    return passes
 
 
 # ================================================================ names
