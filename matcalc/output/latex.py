@@ -32,6 +32,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.printing.latex import LatexPrinter
 
+from ..core import budget
 from ..core.functions import Elementwise, LogSumExp, Norm, Softmax, SumAll
 
 __all__ = ["MatcalcLatexPrinter", "latex", "partial", "shape_space", "escape_text", "rule_text"]
@@ -73,6 +74,10 @@ class MatcalcLatexPrinter(LatexPrinter):
 
     printmethod = "_matcalc_latex"
     _default_settings = {**LatexPrinter._default_settings, "bold_vectors": False, "ones_sizes": True}
+
+    def _print(self, expr, **kwargs):
+        budget.charge(1)   # a printer walks the tree: a runaway output trips the budget
+        return super()._print(expr, **kwargs)
 
     # ------------------------------------------------------------ symbols
 

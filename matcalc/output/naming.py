@@ -47,8 +47,12 @@ from .latex import latex
 __all__ = ["Name", "name_intermediates", "shared_names", "substitute", "per_call", "LARGE"]
 
 ACTIVATIONS = (Sigmoid, Tanh, Relu, Softmax)
+LONG = 300
+"""An expression whose printed tree has more nodes than this (some thousand characters)
+is too long to print as it is: :func:`shared_names` names subexpressions in it."""
 LARGE = 40
-"""A shared subexpression whose printed tree has more nodes than this is named."""
+"""...and then names each shared subexpression whose repetitions would print more than
+this many nodes: (nodes − 1) × (occurrences − 1) > LARGE, the nodes a name saves."""
 
 _FORBIDDEN_IN_NAMES = set("$%&#\n\r")
 _LEAVES = (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)
@@ -618,22 +622,33 @@ def _is_lower(node) -> bool:
     return isinstance(node, MatrixExpr) and _is_vector_shape(node.shape)
 
 
-def shared_names(expressions, new_symbol, *, large=LARGE):
+def _worth_a_name(node, size) -> bool:
+    """A matrix subexpression, or a scalar computed from matrices, of more than a few nodes
+    (never a coefficient such as 2/N)."""
+    return size > 5 and (isinstance(node, MatrixExpr) or _mask(node) != 0)
+
+
+def shared_names(expressions, new_symbol, *, large=LARGE, long=LONG):
     """Names for the subexpressions that would make ``expressions`` too long to print.
 
     A printer writes an expression as a tree, so a subexpression shared by several parents
     is written once per path to it, and nested sharing multiplies: the DAG of a derivative
-    may have a few hundred nodes and its tree millions.  Every non-leaf subexpression that
-    occurs more than once (twice in one parent, under two parents, or in two of the
-    expressions) and whose printed tree, written with the names chosen so far, has more
-    than ``large`` nodes gets a name, innermost first; ``new_symbol(node)`` makes its
-    symbol.  Expressions with no such subexpression are left as they are.
+    may have a few hundred nodes and its tree millions.  When one of the expressions has
+    more than ``long`` nodes as a tree, every non-leaf subexpression that occurs more than
+    once (twice in one parent, under two parents, or in two of the expressions) and whose
+    repetitions would print more than ``large`` nodes gets a name, innermost first:
+    (n − 1)(k − 1) > large for a subexpression of k occurrences whose printed tree, written
+    with the names chosen so far, has n nodes (twice, more than 41 nodes; three times,
+    more than 21), and n > 5.  ``new_symbol(node)`` makes the symbol.  Expressions short
+    enough to print are left as they are.
 
     Returns (the names, each defined with earlier ones; the expressions written with them).
-    One pass over the distinct nodes.
+    Two passes over the distinct nodes.
     """
     with per_call():
         unique = list(dict.fromkeys(e for e in expressions if isinstance(e, Basic)))
+        if all(_size(e) <= long for e in unique):
+            return [], list(expressions)
         occurrences, seen = Counter(unique), set()
         for e in unique:
             for node in _postorder(e, seen):
@@ -654,7 +669,7 @@ def shared_names(expressions, new_symbol, *, large=LARGE):
                 changed = any(a is not b for a, b in zip(args, node.args))
                 written[node] = rebuild(node, args) if args and changed else node
                 sizes[node] = size
-                if size > large and occurrences[node] > 1 and _children(node):
+                if (size - 1) * (occurrences[node] - 1) > large and _worth_a_name(node, size):
                     name = Name(new_symbol(node), written[node], "repeated")
                     names.append(name)
                     named[node] = name
