@@ -387,25 +387,101 @@ def _transposed(expr):
 
 def substitute(expr, names):
     """Write ``expr`` with the named intermediates, earliest name first (a transposed
-    occurrence becomes the name's transpose).  One pass per name over the distinct nodes,
-    each remembered for the rest of the call."""
+    occurrence becomes the name's transpose).
+
+    The meaning is one pass per name, in order, over the distinct nodes (each pass
+    remembered for the rest of the call).  A *run* of names each defined with the one
+    before it (the forward pass: Z_1, A_1 = σ(Z_1), Z_2 = A_1 W_2 + …) is written in one
+    pass instead, trying the names in turn at each node, children first
+    (:func:`_replace_run`).  No definition in such a run can contain a later one, since
+    every later one holds a symbol that did not exist when it was written, and that
+    makes the single pass give what the passes one by one would, with two exceptions,
+    each name of which is a run of its own: a scaled product ``c P`` can be matched by
+    moving ``c`` into an entrywise product below the node (see :func:`_replace_part`),
+    which builds new nodes there that a later pass would visit and a single pass would
+    not; and a definition can hold its own transpose (``Pᵀ`` holds ``P``)."""
     if expr is None:
         return None
     with per_call():
-        passes = _tables().passes
-        mask = _mask(expr)
+        tables = _tables()
+        run, previous = [], None
         for name in names:
-            for pattern, symbol, needed in passes.get((name.definition, name.symbol)) or _passes(name):
-                if mask & needed == needed:   # else expr cannot contain the pattern
-                    new, found = _replace(expr, pattern, symbol)
-                    if found:
-                        expr, mask = new, _mask(new)
+            passes, alone = tables.passes.get((name.definition, name.symbol)) or _passes(name)
+            bit = tables.bits.get(previous.symbol) if previous is not None else None
+            if run and not alone and bit is not None and passes[0][2] & bit:
+                run.append(passes)
+            else:
+                expr = _apply(expr, run)
+                run = [passes]
+            previous = None if alone else name
+        expr = _apply(expr, run)
     return expr
 
 
+def _apply(expr, run):
+    """``expr`` written with a run of names (a list of their passes)."""
+    if len(run) == 1:
+        mask = _mask(expr)
+        for pattern, symbol, needed in run[0]:
+            if mask & needed == needed:   # else expr cannot contain the pattern
+                new, found = _replace(expr, pattern, symbol)
+                if found:
+                    expr, mask = new, _mask(new)
+        return expr
+    if run:
+        expr, _ = _replace_run(expr, [p for passes in run for p in passes])
+    return expr
+
+
+def _replace_run(expr, passes):
+    """(expr written with each of ``passes`` — (pattern, symbol, pattern's symbols) — in
+    turn at each node, children first; whether anything was replaced).  Equals one
+    :func:`_replace` per pattern when no pattern contains a later one (see
+    :func:`substitute`), in one walk over the distinct nodes instead of one per pattern."""
+    if not isinstance(expr, Basic):
+        return expr, False
+    tables = _tables()
+    table = tables.replaced.setdefault(tuple((p, s) for p, s, _ in passes), {})
+    try:
+        return table[expr]
+    except KeyError:
+        pass
+    masks, anywhere = tables.masks, 0
+    for _, _, needed in passes:
+        anywhere = -1 if needed == 0 else anywhere | needed   # -1: a pattern without symbols
+
+    def inside(node):
+        mask = masks.get(node)
+        if mask is None:
+            mask = _mask(node)
+        return _children(node) if mask & anywhere else ()
+
+    def combine(node, replaced):
+        found = any(hit for _, hit in replaced)
+        if found:
+            node = rebuild(node, [new for new, _ in replaced])
+        mask = _mask(node)
+        if replaced or not _children(node):   # a node not entered cannot hold a pattern
+            for pattern, symbol, needed in passes:
+                if mask & needed != needed:
+                    continue
+                if mask == needed and _equal(_canonical(node), _canonical(pattern)):
+                    return symbol, True
+                if isinstance(node, (MatMul, MatAdd, HadamardProduct)):
+                    while True:
+                        node, hit = _replace_part(node, pattern, symbol)
+                        if not hit:
+                            break
+                        found, mask = True, _mask(node)
+        return node, found
+
+    return _bottom_up(expr, table, combine, inside)
+
+
 def _passes(name):
-    """The (pattern, replacement, pattern's symbols) pairs that write ``name``: its
-    definition, and the transposed definition for a matrix (Sᵀ, or S itself when 1×1)."""
+    """(The (pattern, replacement, pattern's symbols) triples that write ``name``: its
+    definition, and the transposed definition for a matrix (Sᵀ, or S itself when 1×1);
+    whether the name must be written alone, as a scaled product (see :func:`substitute`))."""
     table = _tables().passes
     key = (name.definition, name.symbol)
     try:
@@ -417,8 +493,10 @@ def _passes(name):
         symbol = name.symbol if name.symbol.shape == (1, 1) else build(Transpose, name.symbol)
         transposed = _transposed(name.definition)
         passes.append((transposed, symbol, _mask(transposed)))
-    table[key] = passes
-    return passes
+    alone = any(isinstance(p, MatMul) and p.as_coeff_matrices()[0] != 1 for p, _, _ in passes) \
+        or any(_size(p) < _size(name.definition) for p, _, _ in passes)
+    result = table[key] = (passes, alone)
+    return result
 
 
 # ================================================================ names
