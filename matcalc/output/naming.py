@@ -24,7 +24,6 @@ subexpression whose printed tree would otherwise be large, innermost first.
 """
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -658,22 +657,12 @@ def _name_intermediates(function, steps, results, names, definitions, adjoints, 
 
 
 def _repeated_names(steps, results, chosen, pool, *, minimum_size=5, limit=3):
-    """Subexpressions that occur more than once *inside* the results and the steps'
-    results, named R (or R_1, R_2, … when there are several).
-
-    First every shared subexpression whose printed tree would be large (see
-    :func:`shared_names`: without these, an output may be too long to print at all),
-    innermost first; then up to ``limit`` more, each the largest (``minimum_size``
-    matrix nodes or more) that still occurs in two of the expressions."""
-    afters = [s[2] for s in steps if s[2] is not None]
-    printed = [substitute(e, chosen) for e in
-               [*results, *afters, *(s[1] for s in steps if s[1] is not None)]]
-    index = itertools.count(1)
-    found, _ = shared_names([*printed, *(n.definition for n in chosen)],
-                            lambda node: _symbol_for(pool.fresh(["R", "Q", "T"], next(index),
-                                                                _is_lower(node)), node))
+    """Large subexpressions that occur more than once *inside* the results and the steps'
+    results, named R (or R_1, R_2, … when there are several), largest first."""
+    found: list[Name] = []
     for _ in range(limit):
-        expressions = [substitute(e, chosen + found) for e in [*results, *afters]]
+        expressions = [substitute(e, chosen + found)
+                       for e in [*results, *(s[2] for s in steps if s[2] is not None)]]
         counts, first_seen = Counter(), {}
         for e in dict.fromkeys(expressions):
             for node in _postorder(e, set()):

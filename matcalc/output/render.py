@@ -25,6 +25,7 @@ the work is charged to the work budget as the stage "rendering".
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -45,8 +46,8 @@ from ..core.walk import scalar_symbols
 from ..errors import MatcalcError
 from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
 from .naming import (  # noqa: F401  (Name, substitute and name_intermediates are re-exported)
-    _LEAVES, Name, _canonical, _NamePool, _postorder, _symbol_for, name_intermediates, per_call,
-    substitute,
+    _LEAVES, Name, _canonical, _NamePool, _postorder, _symbol_for, _taken_tex, name_intermediates,
+    per_call, shared_names, substitute,
 )
 
 __all__ = [
@@ -129,9 +130,11 @@ def _differential_symbols(derivation, bold_vectors):
 
 @dataclass
 class _Printer:
-    """The LaTeX of expressions, each printed once per document (rows print some twice)."""
+    """The LaTeX of the expressions of a document, each written as ``rewritten`` says
+    (with the names that keep it short, see :func:`present`) and printed once."""
     bold_vectors: bool
     symbol_names: dict = field(default_factory=dict)
+    rewritten: dict = field(default_factory=dict)
     printed: dict = field(default_factory=dict)
 
     def __call__(self, expr) -> str:
@@ -140,13 +143,30 @@ class _Printer:
         except KeyError:
             pass
         except TypeError:   # unhashable
-            return latex(expr, bold_vectors=self.bold_vectors, symbol_names=self.symbol_names)
-        text = self.printed[expr] = latex(expr, bold_vectors=self.bold_vectors,
-                                          symbol_names=self.symbol_names)
+            return self.exact(expr)
+        text = self.printed[expr] = self.exact(self.rewritten.get(expr, expr))
         return text
 
+    def exact(self, expr) -> str:
+        """``expr`` printed as it is."""
+        return latex(expr, bold_vectors=self.bold_vectors, symbol_names=self.symbol_names)
+
     def partial(self, numerator, target):
-        return partial(numerator, target, bold_vectors=self.bold_vectors)
+        return partial(numerator, self.rewritten.get(target, target), bold_vectors=self.bold_vectors)
+
+
+class _Collector:
+    """Stands in for the printer on a first run of :func:`_document`: records the
+    expressions the document will print (``seen``) and prints nothing."""
+
+    def __init__(self):
+        self.seen: dict = {}
+
+    def __call__(self, expr) -> str:
+        return "⟨%d⟩" % self.seen.setdefault(expr, len(self.seen))
+
+    def partial(self, numerator, target):
+        return r"\partial %s / \partial %s" % (numerator, self(target))
 
 
 def _needs_parens(expr) -> bool:
@@ -176,20 +196,47 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
     ``function_name``: the LaTeX of the function's name (``"L"``, ``r"\\mathcal{L}"``);
     ``compact``: leave out sum-rule steps that only pass a derivative through unchanged;
     ``title``: user text, escaped with ``escape``.
+
+    Where what the document would print is still too long (a derivative may share
+    subexpressions so deeply that its tree is millions of nodes), the shared
+    subexpressions that make it long are named R_1, R_2, … (see
+    :func:`~matcalc.output.naming.shared_names`) and defined under "where".  To find
+    them, the document is laid out once without printing, to collect its expressions.
     """
     with per_call():
-        return _present(derivation, names, function_name, bold_vectors, compact, title, escape)
+        results = _results(derivation)
+        sections = _sections(derivation)
+        reverse_steps = [(s.target, s.before, s.after) for mode, steps, _ in sections
+                         if mode == "reverse" for s in steps if s.rule != "gradient"]
+        chosen = name_intermediates(derivation.function, reverse_steps, list(results.values()),
+                                    names=names, definitions=getattr(derivation, "definitions", None))
+        layout = (derivation, results, sections, chosen, function_name, compact, title, escape)
+        collector = _Collector()
+        _document(collector, *layout)
+        printed = list(collector.seen)
+        pool = _NamePool(_taken_tex(printed))
+        extra, rewritten = shared_names(printed, lambda node: _symbol_for(
+            _fresh_repeated_name(pool, node), node))
+        show = _Printer(bold_vectors, _differential_symbols(derivation, bold_vectors),
+                        dict(zip(printed, rewritten)))
+        document = _document(show, *layout)
+        document["where"] += [{"name": show.exact(n.symbol), "expression": show.exact(n.definition)}
+                              for n in extra]
+        return document
 
 
-def _present(derivation, names, function_name, bold_vectors, compact, title, escape):
-    results = _results(derivation)
+def _fresh_repeated_name(pool, node):
+    """R_1, R_2, …: the first that no symbol of the document prints like."""
+    lower = isinstance(node, MatrixExpr) and (node.shape[0] == 1 or node.shape[1] == 1)
+    for k in itertools.count(1):
+        name = f"{'r' if lower else 'R'}_{k}"
+        if pool.claim(name):
+            return name
+
+
+def _document(show, derivation, results, sections, chosen, function_name, compact, title, escape):
+    """The dict of :func:`present`, every expression printed by ``show``."""
     fname = _function_name(derivation, function_name)
-    sections = _sections(derivation)
-    reverse_steps = [(s.target, s.before, s.after) for mode, steps, _ in sections
-                     if mode == "reverse" for s in steps if s.rule != "gradient"]
-    chosen = name_intermediates(derivation.function, reverse_steps, list(results.values()),
-                                names=names, definitions=getattr(derivation, "definitions", None))
-    show = _Printer(bold_vectors, _differential_symbols(derivation, bold_vectors))
     sub = lambda e: substitute(e, chosen)  # noqa: E731
 
     # The reverse steps as the naming pass saw them, so "defines" indices line up.
