@@ -58,10 +58,15 @@ def _is_matrix_scalar(expr) -> bool:
 def _could_extract_minus_sign(term) -> bool:
     """``term.could_extract_minus_sign()``, without SymPy's way for a product: negate the
     whole product, deep (``doit``), to compare it with itself.  A product can lose a minus
-    sign when its leading coefficient is a negative number."""
+    sign when its leading coefficient is a negative number; a sum when more of its terms
+    can than cannot (SymPy's rule; on a tie SymPy compares the sum with its negation)."""
     if isinstance(term, MatMul):
         coefficient = term.args[0]
         return bool(coefficient.is_Number and coefficient.is_extended_negative)
+    if isinstance(term, MatAdd):
+        negative = sum(1 for t in term.args if _could_extract_minus_sign(t))
+        if 2 * negative != len(term.args):
+            return 2 * negative > len(term.args)
     return term.could_extract_minus_sign()
 
 

@@ -135,7 +135,9 @@ class _Printer:
     bold_vectors: bool
     symbol_names: dict = field(default_factory=dict)
     rewritten: dict = field(default_factory=dict)
+    definitions: dict = field(default_factory=dict)   # the symbols of those names → definitions
     printed: dict = field(default_factory=dict)
+    collecting = False
 
     def __call__(self, expr) -> str:
         try:
@@ -158,6 +160,8 @@ class _Printer:
 class _Collector:
     """Stands in for the printer on a first run of :func:`_document`: records the
     expressions the document will print (``seen``) and prints nothing."""
+
+    collecting = True
 
     def __init__(self):
         self.seen: dict = {}
@@ -218,7 +222,7 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
         extra, rewritten = shared_names(printed, lambda node: _symbol_for(
             _fresh_repeated_name(pool, node), node))
         show = _Printer(bold_vectors, _differential_symbols(derivation, bold_vectors),
-                        dict(zip(printed, rewritten)))
+                        dict(zip(printed, rewritten)), {n.symbol: n.definition for n in extra})
         document = _document(show, *layout)
         document["where"] += [{"name": show.exact(n.symbol), "expression": show.exact(n.definition)}
                               for n in extra]
@@ -328,8 +332,8 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
         "title": escape(title) if title else None,
         "heading": _heading(derivation, fname, show),
         "kind": derivation.kind,
-        "givens": _givens(derivation, show, forward),
-        "let": _let_sentence(derivation, show, forward),
+        "givens": [] if show.collecting else _givens(derivation, show, forward),
+        "let": "" if show.collecting else _let_sentence(derivation, show, forward),
         "function": {"name": fname, "expression": function_tex},
         "layout": _layout_sentence(derivation, fname, show),
         "forward": [{"name": show(n.symbol), "expression": show(n.definition)} for n in forward],
@@ -376,31 +380,40 @@ def _heading(derivation, fname, show):
     return f"{noun}{plural} of ${fname}$ with respect to {variables}"
 
 
-def _reading_order(expr):
+def _reading_order(expr, expand=None):
     """Matrix symbols in the order a reader meets them in the printed expression (the
-    terms of a sum in the order the printer writes them)."""
+    terms of a sum in the order the printer writes them); a symbol in ``expand`` is read
+    as its definition there."""
+    expand = expand or {}
 
     def children(node):
+        if node in expand:
+            return (expand[node],)
         if isinstance(node, MatAdd):
             return sorted(node.args, key=MatcalcLatexPrinter._term_order)
         return () if isinstance(node, _LEAVES) else node.args
 
     # A symbol is met where its first occurrence in pre-order is; a post-order walk that
     # enters the children in reading order finds the symbols (leaves) in that order too.
-    return [n for n in _postorder(expr, set(), children) if isinstance(n, SympyMatrixSymbol)]
+    return [n for n in _postorder(expr, set(), children)
+            if isinstance(n, SympyMatrixSymbol) and n not in expand]
 
 
-def _symbols_in_reading_order(derivation, forward):
-    """The symbols as a reader meets them: through the forward pass, then the function."""
-    symbols = []
+def _symbols_in_reading_order(derivation, forward, show):
+    """The symbols as a reader meets them: through the forward pass, then the function
+    (each as the document prints it)."""
+    symbols, seen = [], set()
     for expr in [*(n.definition for n in forward), substitute(derivation.function, forward)]:
-        symbols += [s for s in _reading_order(expr) if s not in symbols]
+        for s in _reading_order(show.rewritten.get(expr, expr), show.definitions):
+            if s not in seen:
+                seen.add(s)
+                symbols.append(s)
     named = {n.symbol for n in forward}
     return [s for s in symbols if s not in named]
 
 
 def _givens(derivation, show, forward=()):
-    symbols = _symbols_in_reading_order(derivation, forward)
+    symbols = _symbols_in_reading_order(derivation, forward, show)
     symbols += [x for x in derivation.wrt if x not in symbols]
     givens = [r"%s \in %s" % (show(s), shape_space(s.shape)) for s in symbols]
     dimensions = {d for s in symbols for d in s.shape}
@@ -417,7 +430,7 @@ def _scalar_symbols(expr, dimensions):
 def _let_sentence(derivation, show, forward=()):
     sentence = "Let " + _join_and("$%s$" % g for g in _givens(derivation, show, forward)) + "."
     notes = []
-    for s in _symbols_in_reading_order(derivation, forward):
+    for s in _symbols_in_reading_order(derivation, forward, show):
         flags = sorted(getattr(s, "assumptions", ()) or ())
         if "spd" in flags and "symmetric" in flags:
             flags.remove("symmetric")
