@@ -43,7 +43,7 @@ from ..core.functions import Elementwise, Relu, Sigmoid, Softmax, Tanh
 from ..core.symbols import MatrixSymbol, matrix_symbols
 from .latex import latex
 
-__all__ = ["Name", "name_intermediates", "shared_names", "substitute", "per_call", "LARGE"]
+__all__ = ["Name", "name_intermediates", "shared_names", "substitute", "per_call", "LONG", "LARGE"]
 
 ACTIVATIONS = (Sigmoid, Tanh, Relu, Softmax)
 LONG = 300
@@ -77,14 +77,14 @@ class _Tables:
     """What the walks of one top-level call have learnt about nodes, keyed by node."""
 
     def __init__(self):
-        self.sort_keys: dict = {}       # node → SymPy's default_sort_key(node)
         self.canonical: dict = {}       # node → its canonical form (see _canonical)
         self.sizes: dict = {}           # node → number of nodes of its tree
         self.matrix_sizes: dict = {}    # node → number of matrix nodes of its tree
         self.masks: dict = {}           # node → bit set of the matrix symbols below it
         self.bits: dict = {}            # matrix symbol → its bit
         self.transposed: dict = {}      # node → _transposed(node)
-        self.replaced: dict = {}        # (pattern, symbol) → {node: (new node, found)}
+        self.replaced: dict = {}        # a pass, (pattern, symbol) or a run of them →
+        #                                 {node: (node written with them, whether changed)}
         self.passes: dict = {}          # (definition, symbol) → the passes of substitute
 
 
@@ -202,8 +202,7 @@ def _in_fixed_order(nodes) -> list:
     """``nodes`` sorted by hash; nodes whose hashes collide by SymPy's sort key (a tree
     walk, so only where needed), so that equal collections always come out alike."""
     nodes = sorted(nodes, key=hash)
-    hashes = [hash(n) for n in nodes]
-    if len(set(hashes)) < len(hashes):
+    if len({hash(n) for n in nodes}) < len(set(nodes)):
         nodes = sorted(nodes, key=lambda n: (hash(n), default_sort_key(n)))
     return nodes
 
