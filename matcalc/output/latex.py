@@ -32,6 +32,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.printing.latex import LatexPrinter
 
+from ..core import budget
 from ..core.functions import Elementwise, LogSumExp, Norm, Softmax, SumAll
 
 __all__ = ["MatcalcLatexPrinter", "latex", "partial", "shape_space", "escape_text", "rule_text"]
@@ -54,6 +55,21 @@ def _is_matrix_scalar(expr) -> bool:
     return isinstance(expr, (SumAll, Norm, Trace, Determinant))
 
 
+def _could_extract_minus_sign(term) -> bool:
+    """``term.could_extract_minus_sign()``, without SymPy's way for a product: negate the
+    whole product, deep (``doit``), to compare it with itself.  A product can lose a minus
+    sign when its leading coefficient is a negative number; a sum when more of its terms
+    can than cannot (SymPy's rule; on a tie SymPy compares the sum with its negation)."""
+    if isinstance(term, MatMul):
+        coefficient = term.args[0]
+        return bool(coefficient.is_Number and coefficient.is_extended_negative)
+    if isinstance(term, MatAdd):
+        negative = sum(1 for t in term.args if _could_extract_minus_sign(t))
+        if 2 * negative != len(term.args):
+            return 2 * negative > len(term.args)
+    return term.could_extract_minus_sign()
+
+
 class MatcalcLatexPrinter(LatexPrinter):
     """SymPy's LaTeX printer, with matcalc's nodes and textbook matrix notation.
 
@@ -63,6 +79,10 @@ class MatcalcLatexPrinter(LatexPrinter):
 
     printmethod = "_matcalc_latex"
     _default_settings = {**LatexPrinter._default_settings, "bold_vectors": False, "ones_sizes": True}
+
+    def _print(self, expr, **kwargs):
+        budget.charge(1)   # a printer walks the tree: a runaway output trips the budget
+        return super()._print(expr, **kwargs)
 
     # ------------------------------------------------------------ symbols
 
@@ -123,7 +143,7 @@ class MatcalcLatexPrinter(LatexPrinter):
     @staticmethod
     def _term_order(term):
         """Positive terms first; broadcast rows (1 b) and constants after the rest."""
-        negative = term.could_extract_minus_sign()
+        negative = _could_extract_minus_sign(term)
         factors = term.args if isinstance(term, MatMul) else (term,)
         constant = any(isinstance(f, (OneMatrix, Identity, ZeroMatrix)) for f in factors)
         return (negative, constant)

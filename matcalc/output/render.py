@@ -3,11 +3,12 @@
 A :class:`~matcalc.derive.Derivation` is data (function, variables, steps, results).
 This module turns it into text in three stages, none of which does any calculus:
 
-1. **Naming** (:func:`name_intermediates`): a pure-structure pass that finds the
-   subexpressions a textbook would name and substitutes named symbols for them — the
-   forward pass (``Z_1 = X W_1 + 1 b_1``, ``A_1 = σ(Z_1)``, ``Ŷ = softmax(Z_2)``), the
-   backpropagated errors (``G_2 = ∂L/∂Z_2``) and any large subexpression that repeats.
-   Names come from the user's ``names={expr: "G"}`` first, then from these defaults.
+1. **Naming** (:func:`~matcalc.output.naming.name_intermediates`, in :mod:`.naming`): a
+   pure-structure pass that finds the subexpressions a textbook would name and substitutes
+   named symbols for them — the forward pass (``Z_1 = X W_1 + 1 b_1``, ``A_1 = σ(Z_1)``,
+   ``Ŷ = softmax(Z_2)``), the backpropagated errors (``G_2 = ∂L/∂Z_2``) and any large
+   subexpression that repeats.  Names come from the user's ``names={expr: "G"}`` first,
+   then from these defaults.
 2. **Presenting** (:func:`present`): every expression printed once by
    :mod:`matcalc.latex`, arranged as a plain dict of LaTeX strings and sentences.
 3. **Templating** (:func:`to_latex`): a Jinja2 template arranges the strings.  Delimiters
@@ -17,32 +18,37 @@ This module turns it into text in three stages, none of which does any calculus:
 Templates are looked up in the user's ``template_dir``, then in the installed package
 (``matcalc/templates``, where the wheel puts the top-level ``templates/``), then in the
 ``templates/`` of a source checkout.
+
+Every walk over an expression visits each distinct node once (results are DAGs whose
+trees may be exponentially larger), within tables that last one call of :func:`present`;
+the work is charged to the work budget as the stage "rendering".
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 import sympy
 from jinja2.sandbox import SandboxedEnvironment
-from sympy import Basic
-from sympy.matrices.expressions import (
-    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose, ZeroMatrix,
-)
+from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
+from ..core import budget
+from ..core.symbols import matrix_symbols
+from ..core.walk import scalar_symbols
 from ..errors import MatcalcError
-from ..core.functions import Elementwise, Relu, Sigmoid, Softmax, Tanh
 from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
-from ..core.symbols import MatrixSymbol, matrix_symbols
+from .naming import (  # noqa: F401  (Name, substitute and name_intermediates are re-exported)
+    _LEAVES, Name, _canonical, _NamePool, _postorder, _symbol_for, _taken_tex, name_intermediates,
+    per_call, shared_names, substitute,
+)
 
 __all__ = [
     "LatexError", "to_latex", "write_pdf", "compile_pdf", "present", "name_intermediates",
@@ -59,358 +65,6 @@ TEMPLATES = {
 
 class LatexError(MatcalcError, RuntimeError):
     """pdflatex is missing or rejected a document (the message quotes its log)."""
-
-
-# ================================================================ naming intermediates
-
-ACTIVATIONS = (Sigmoid, Tanh, Relu, Softmax)
-_FORBIDDEN_IN_NAMES = set("$%&#\n\r")
-_LEAVES = (SympyMatrixSymbol, OneMatrix, Identity, ZeroMatrix)
-
-
-@dataclass
-class Name:
-    """A named intermediate: ``symbol`` stands for ``definition`` (written with earlier names).
-
-    ``role`` is "forward" (the forward pass), "adjoint" (a backpropagated error) or
-    "repeated"; ``step`` is the index of the step whose result it names, if any.
-    """
-    symbol: Basic
-    definition: Basic
-    role: str
-    step: int | None = None
-
-
-def _is_vector_shape(shape) -> bool:
-    return shape[0] == 1 or shape[1] == 1
-
-
-def _nodes_postorder(expr):
-    """Every distinct subexpression, children before parents, in reading order."""
-    seen, order = set(), []
-
-    def visit(node):
-        if not isinstance(node, Basic) or node in seen:
-            return
-        if not isinstance(node, _LEAVES):
-            for child in node.args:
-                visit(child)
-        seen.add(node)
-        order.append(node)
-
-    visit(expr)
-    return order
-
-
-def _size(expr) -> int:
-    if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
-        return 1
-    return 1 + sum(_size(a) for a in expr.args)
-
-
-def _scalar_symbols(expr, dimensions):
-    return [s for s in sympy.preorder_traversal(expr)
-            if isinstance(s, sympy.Symbol) and s not in dimensions and not isinstance(s, sympy.Dummy)]
-
-
-@lru_cache(maxsize=65536)
-def _canonical(expr):
-    """``expr`` with the terms of sums and the factors of entrywise products in a fixed
-    order: unevaluated SymPy sums keep the order they were built in, and a name must
-    match ``A x - b`` however the engine ordered it.  Used only to compare."""
-    if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
-        return expr
-    args = [_canonical(a) for a in expr.args]
-    if isinstance(expr, (MatAdd, HadamardProduct)):
-        args.sort(key=sympy.default_sort_key)
-    return expr.func(*args) if args != list(expr.args) else expr
-
-
-def _same(a, b) -> bool:
-    return a == b or (isinstance(a, Basic) and isinstance(b, Basic) and _canonical(a) == _canonical(b))
-
-
-def _with_coefficient(coefficient, factors):
-    if coefficient == 1 and len(factors) == 1:
-        return factors[0]
-    return MatMul(*([coefficient] if coefficient != 1 else []), *factors)
-
-
-def _replace_part(expr, pattern, symbol):
-    """Replace an occurrence of ``pattern`` inside a flat product or sum, where
-    ``xreplace`` cannot see it: a run of factors (``c X^T (Ŷ-Y)`` with ``G = c(Ŷ-Y)``),
-    a subset of terms or of entrywise factors, or a scalar that can move into one
-    factor of an entrywise product (``c (A ⊙ B) = (c A) ⊙ B``).  Returns (expr, found)."""
-    if isinstance(expr, MatMul):
-        coefficient, factors = expr.as_coeff_matrices()
-        if isinstance(pattern, MatMul):
-            c, run = pattern.as_coeff_matrices()
-        else:
-            c, run = sympy.S.One, [pattern]
-        ratio = coefficient / c
-        # Only whole multiples: 2 G reads well, ½ G does not.
-        if c == 1 or ratio.is_Integer:
-            n = len(run)
-            for i in range(len(factors) - n + 1):
-                if all(_same(f, r) for f, r in zip(factors[i:i + n], run)) and (n > 1 or c != 1):
-                    return _with_coefficient(ratio, [*factors[:i], symbol, *factors[i + n:]]), True
-        if c != 1 and ratio.is_Integer:
-            for i, factor in enumerate(factors):
-                if not isinstance(factor, HadamardProduct):
-                    continue
-                for j, inner in enumerate(factor.args):
-                    scaled = _with_coefficient(c, [inner] if not isinstance(inner, MatMul)
-                                               else [*inner.as_coeff_matrices()[1]])
-                    if isinstance(inner, MatMul) and inner.as_coeff_matrices()[0] != 1:
-                        continue
-                    new, count = _replace(scaled, pattern, symbol)
-                    if count:
-                        entries = [*factor.args[:j], new, *factor.args[j + 1:]]
-                        return _with_coefficient(ratio, [*factors[:i], HadamardProduct(*entries),
-                                                         *factors[i + 1:]]), True
-    for kind in (MatAdd, HadamardProduct):
-        if isinstance(expr, kind) and isinstance(pattern, kind):
-            have = Counter(_canonical(a) for a in expr.args)
-            want = Counter(_canonical(a) for a in pattern.args)
-            if all(have[a] >= k for a, k in want.items()) and have != want:
-                rest = list((have - want).elements())
-                return kind(symbol, *rest), True
-    return expr, False
-
-
-def _replace(expr, pattern, symbol):
-    """(expr with each occurrence of pattern replaced by symbol, how many were replaced)."""
-    if _same(expr, pattern):
-        return symbol, 1
-    if not isinstance(expr, Basic) or isinstance(expr, _LEAVES) or not expr.args:
-        return expr, 0
-    total, args = 0, []
-    for child in expr.args:
-        new, count = _replace(child, pattern, symbol)
-        args.append(new)
-        total += count
-    if total:
-        expr = expr.func(*args)
-    while True:
-        expr, found = _replace_part(expr, pattern, symbol)
-        if not found:
-            return expr, total
-        total += 1
-
-
-def _transposed(expr):
-    """(expr)ᵀ with the transpose pushed down to the symbols, the form in which the engine
-    writes the transpose of a named intermediate: (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, (AB)ᵀ = BᵀAᵀ."""
-    if isinstance(expr, Transpose):
-        return expr.arg
-    if isinstance(expr, (MatAdd, HadamardProduct)):
-        return expr.func(*[_transposed(a) for a in expr.args])
-    if isinstance(expr, MatMul):
-        coefficient, factors = expr.as_coeff_matrices()
-        return _with_coefficient(coefficient, [_transposed(f) for f in reversed(factors)])
-    if isinstance(expr, Elementwise):
-        return type(expr)(_transposed(expr.arg))
-    if isinstance(expr, OneMatrix):
-        return OneMatrix(expr.shape[1], expr.shape[0])
-    if isinstance(expr, Identity) or expr.shape == (1, 1):
-        return expr
-    if isinstance(expr, SympyMatrixSymbol):
-        return expr.T
-    return Transpose(expr)
-
-
-def substitute(expr, names):
-    """Write ``expr`` with the named intermediates, earliest name first (a transposed
-    occurrence becomes the name's transpose)."""
-    if expr is None:
-        return None
-    for name in names:
-        expr, _ = _replace(expr, name.definition, name.symbol)
-        if isinstance(name.symbol, MatrixExpr) and _matrix_size(name.definition) > 1:
-            transposed = name.symbol if name.symbol.shape == (1, 1) else Transpose(name.symbol)
-            expr, _ = _replace(expr, _transposed(name.definition), transposed)
-    return expr
-
-
-class _NamePool:
-    """Fresh names that do not print like any symbol of the derivation."""
-
-    def __init__(self, taken_tex):
-        self.taken = set(taken_tex)
-
-    def claim(self, name: str) -> bool:
-        tex = latex(MatrixSymbol(name, 1, 2))
-        if tex in self.taken:
-            return False
-        self.taken.add(tex)
-        return True
-
-    def fresh(self, letters, index, lower=False):
-        for letter in letters:
-            letter = letter.lower() if lower else letter
-            name = letter if index is None else f"{letter}_{index}"
-            if self.claim(name):
-                return name
-        k = 1
-        while not self.claim(f"{letters[0]}_{{{index or ''}{k}}}"):
-            k += 1
-        return f"{letters[0]}_{{{index or ''}{k}}}"
-
-
-def _balanced(text) -> bool:
-    depth = 0
-    for char in text:
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth < 0:
-            return False
-    return depth == 0
-
-
-def _check_name(name):
-    r"""A display name: SymPy style ("Z_1", "Yhat", "delta2") or LaTeX (r"\hat{Y}", "z^{[1]}")."""
-    if not isinstance(name, str) or not name.strip() or set(name) & _FORBIDDEN_IN_NAMES \
-            or not _balanced(name) or name.endswith("\\"):
-        raise ValueError(f"a name must be a symbol name such as 'G', 'Z_1', 'Yhat' or LaTeX such as "
-                         f"r'\\hat{{Y}}' (balanced braces, no $ % & #), not {name!r}")
-    return name
-
-
-def _symbol_for(name, expr):
-    if isinstance(expr, MatrixExpr):
-        return MatrixSymbol(name, *expr.shape)
-    return sympy.Symbol(name, real=True)
-
-
-def _forward_names(function, given, pool):
-    """Names for the forward pass: the user's first, then Z_k for the argument of each
-    activation, A_k for its output, and Ŷ for the single outermost activation."""
-    nodes = _nodes_postorder(function)
-    activations = [n for n in nodes if isinstance(n, ACTIVATIONS)]
-    pre_activations = list(dict.fromkeys(
-        a.arg for a in activations if not isinstance(a.arg, _LEAVES)))
-    inner = {b for a in activations for b in activations if b is not a and a.arg.has(b)}
-    outputs = [a for a in activations if a not in inner]
-    single = len(pre_activations) == 1
-    index = {z: (None if single else k + 1) for k, z in enumerate(pre_activations)}
-
-    chosen = []
-    for node in nodes:
-        lower = isinstance(node, MatrixExpr) and _is_vector_shape(node.shape)
-        if _canonical(node) in given:
-            name = given[_canonical(node)]
-            if not pool.claim(name):
-                raise ValueError(f"the name {name!r} is already used by a symbol of the derivation")
-        elif node in index:
-            name = pool.fresh(["Z", "S", "U"], index[node], lower)
-        elif isinstance(node, ACTIVATIONS) and node.arg in index:
-            name = None
-            if len(outputs) == 1 and node is outputs[0]:
-                name = pool.fresh(["Yhat", "Phat"], None, lower)
-            name = name or pool.fresh(["A", "H", "V"], index[node.arg], lower)
-        else:
-            continue
-        chosen.append((node, name))
-    return chosen
-
-
-def name_intermediates(function, steps, results, *, names=None, definitions=None,
-                       adjoints=True, repeated=True):
-    """The named intermediates of a derivation, in the order a reader meets them.
-
-    ``steps`` are (target, before, after) triples of the reverse-mode steps (forward-mode
-    steps may be passed with ``target=None``); ``results`` the final expressions.
-    Returns a list of :class:`Name`.  Pure structure: no expression changes its value.
-    """
-    given = {}
-    for expr, label in (names or {}).items():
-        given[_canonical(expr)] = _check_name(label)
-    for label, expr in (definitions or {}).items():
-        given.setdefault(_canonical(expr), _check_name(label))
-
-    everything = [function, *results, *(e for s in steps for e in s if e is not None)]
-    taken = {latex(s) for e in everything for s in matrix_symbols(e)}
-    taken |= {latex(s) for e in everything if isinstance(e, Basic) for s in e.free_symbols
-              if isinstance(s, sympy.Symbol)}
-    pool = _NamePool(taken)
-
-    chosen: list[Name] = []
-    forward = _forward_names(function, given, pool)
-    forward_nodes = {_canonical(node) for node, _ in forward}
-    # The error at a pre-activation Z_1 (z^{[1]}, z) is G_1 (g^{[1]}, g): same decoration.
-    pre_activations = {a.arg for a in _nodes_postorder(function) if isinstance(a, ACTIVATIONS)}
-    decoration = {}
-    for node, label in forward:
-        name = Name(_symbol_for(label, node), substitute(node, chosen), "forward")
-        chosen.append(name)
-        if node in pre_activations:
-            decoration[name.symbol] = label[1:] if label[:1].isalpha() else None
-
-    # The user's other names: defined at the step that produces them, if one does.
-    steps = [tuple(substitute(e, chosen) for e in s) for s in steps]
-    for expr, label in given.items():
-        if expr in forward_nodes:
-            continue
-        if not pool.claim(label):
-            raise ValueError(f"the name {label!r} is already used by a symbol of the derivation")
-        definition = substitute(expr, chosen)
-        at = next((i for i, s in enumerate(steps) if _same(s[2], definition)), None)
-        chosen.append(Name(_symbol_for(label, expr), definition, "given", at))
-
-    if adjoints:
-        # ∂L/∂Z_k feeds both W_k and b_k: name it G_k (the seeds' δ), as textbooks do.
-        for i, (target, _, after) in enumerate(steps):
-            if target not in decoration or after is None:
-                continue
-            after = substitute(after, chosen)
-            if isinstance(after, _LEAVES) or any(n.step == i for n in chosen):
-                continue
-            letter = "g" if _is_vector_shape(after.shape) else "G"
-            label = letter + decoration[target] if decoration[target] is not None else None
-            if label is None or not pool.claim(label):
-                label = pool.fresh(["G", "D", "E"], None, letter == "g")
-            chosen.append(Name(_symbol_for(label, after), after, "adjoint", i))
-
-    if repeated:
-        chosen += _repeated_names(steps, results, chosen, pool)
-    return chosen
-
-
-def _matrix_size(expr) -> int:
-    """How many matrix nodes an expression has (scalar coefficients do not count)."""
-    if not isinstance(expr, MatrixExpr):
-        return 0
-    if isinstance(expr, _LEAVES) or not expr.args:
-        return 1
-    return 1 + sum(_matrix_size(a) for a in expr.args)
-
-
-def _repeated_names(steps, results, chosen, pool, *, minimum_size=5, limit=3):
-    """Large subexpressions that occur more than once *inside* the results and the steps'
-    results, named R (or R_1, R_2, … when there are several), largest first."""
-    found: list[Name] = []
-    for k in range(limit):
-        expressions = [substitute(e, chosen + found)
-                       for e in [*results, *(s[2] for s in steps if s[2] is not None)]]
-        counts, first_seen = Counter(), {}
-        for e in dict.fromkeys(expressions):
-            for node in _nodes_postorder(e):
-                if node is e or not isinstance(node, MatrixExpr) or isinstance(node, _LEAVES):
-                    continue
-                if _matrix_size(node) >= minimum_size:
-                    counts[node] += 1
-                    first_seen.setdefault(node, len(first_seen))
-        candidates = [n for n, c in counts.items() if c >= 2]
-        if not candidates:
-            break
-        best = max(candidates, key=lambda n: (_matrix_size(n), -first_seen[n]))
-        lower = _is_vector_shape(best.shape)
-        found.append(Name(_symbol_for(pool.fresh(["R", "Q", "T"], k + 1, lower), best), best, "repeated"))
-    if len(found) == 1 and pool.claim(str(found[0].symbol.name)[0]):
-        found[0].symbol = _symbol_for(str(found[0].symbol.name)[0], found[0].definition)
-    for name in found:
-        name.step = next((i for i, s in enumerate(steps)
-                          if s[2] is not None and _same(substitute(s[2], chosen), name.definition)), None)
-    return found
 
 
 # ================================================================ presentation
@@ -462,27 +116,61 @@ def _sections(derivation):
 
 def _differential_symbols(derivation, bold_vectors):
     """The engine writes dx as a symbol named "d" + the variable's name; print it as d x."""
+    by_name = {}
+    for s in matrix_symbols(*(e for step in derivation.steps for e in (step.before, step.after))):
+        by_name.setdefault(str(s.name), []).append(s)
     names = {}
     for x in derivation.wrt:
         tex = latex(x, bold_vectors=bold_vectors)
-        for e in [s.before for s in derivation.steps] + [s.after for s in derivation.steps]:
-            for s in matrix_symbols(e):
-                if str(s.name) == "d" + str(x.name):
-                    transposed = s.shape != x.shape and s.shape == x.shape[::-1]
-                    names[s] = r"\mathrm{d}%s%s" % (tex, r"^{\top}" if transposed else "")
+        for s in by_name.get("d" + str(x.name), ()):
+            transposed = s.shape != x.shape and s.shape == x.shape[::-1]
+            names[s] = r"\mathrm{d}%s%s" % (tex, r"^{\top}" if transposed else "")
     return names
 
 
 @dataclass
 class _Printer:
+    """The LaTeX of the expressions of a document, each written as ``rewritten`` says
+    (with the names that keep it short, see :func:`present`) and printed once."""
     bold_vectors: bool
     symbol_names: dict = field(default_factory=dict)
+    rewritten: dict = field(default_factory=dict)
+    definitions: dict = field(default_factory=dict)   # the symbols of those names → definitions
+    printed: dict = field(default_factory=dict)
+    collecting = False
 
     def __call__(self, expr) -> str:
+        try:
+            return self.printed[expr]
+        except KeyError:
+            pass
+        except TypeError:   # unhashable
+            return self.exact(expr)
+        text = self.printed[expr] = self.exact(self.rewritten.get(expr, expr))
+        return text
+
+    def exact(self, expr) -> str:
+        """``expr`` printed as it is."""
         return latex(expr, bold_vectors=self.bold_vectors, symbol_names=self.symbol_names)
 
     def partial(self, numerator, target):
-        return partial(numerator, target, bold_vectors=self.bold_vectors)
+        return partial(numerator, self.rewritten.get(target, target), bold_vectors=self.bold_vectors)
+
+
+class _Collector:
+    """Stands in for the printer on a first run of :func:`_document`: records the
+    expressions the document will print (``seen``) and prints nothing."""
+
+    collecting = True
+
+    def __init__(self):
+        self.seen: dict = {}
+
+    def __call__(self, expr) -> str:
+        return "⟨%d⟩" % self.seen.setdefault(expr, len(self.seen))
+
+    def partial(self, numerator, target):
+        return r"\partial %s / \partial %s" % (numerator, self(target))
 
 
 def _needs_parens(expr) -> bool:
@@ -512,15 +200,47 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
     ``function_name``: the LaTeX of the function's name (``"L"``, ``r"\\mathcal{L}"``);
     ``compact``: leave out sum-rule steps that only pass a derivative through unchanged;
     ``title``: user text, escaped with ``escape``.
+
+    Where what the document would print is still too long (a derivative may share
+    subexpressions so deeply that its tree is millions of nodes), the shared
+    subexpressions that make it long are named R_1, R_2, … (see
+    :func:`~matcalc.output.naming.shared_names`) and defined under "where".  To find
+    them, the document is laid out once without printing, to collect its expressions.
     """
-    results = _results(derivation)
+    with per_call():
+        results = _results(derivation)
+        sections = _sections(derivation)
+        reverse_steps = [(s.target, s.before, s.after) for mode, steps, _ in sections
+                         if mode == "reverse" for s in steps if s.rule != "gradient"]
+        chosen = name_intermediates(derivation.function, reverse_steps, list(results.values()),
+                                    names=names, definitions=getattr(derivation, "definitions", None))
+        layout = (derivation, results, sections, chosen, function_name, compact, title, escape)
+        collector = _Collector()
+        _document(collector, *layout)
+        printed = list(collector.seen)
+        pool = _NamePool(_taken_tex(printed))
+        extra, rewritten = shared_names(printed, lambda node: _symbol_for(
+            _fresh_repeated_name(pool, node), node))
+        show = _Printer(bold_vectors, _differential_symbols(derivation, bold_vectors),
+                        dict(zip(printed, rewritten)), {n.symbol: n.definition for n in extra})
+        document = _document(show, *layout)
+        document["where"] += [{"name": show.exact(n.symbol), "expression": show.exact(n.definition)}
+                              for n in extra]
+        return document
+
+
+def _fresh_repeated_name(pool, node):
+    """R_1, R_2, …: the first that no symbol of the document prints like."""
+    lower = isinstance(node, MatrixExpr) and (node.shape[0] == 1 or node.shape[1] == 1)
+    for k in itertools.count(1):
+        name = f"{'r' if lower else 'R'}_{k}"
+        if pool.claim(name):
+            return name
+
+
+def _document(show, derivation, results, sections, chosen, function_name, compact, title, escape):
+    """The dict of :func:`present`, every expression printed by ``show``."""
     fname = _function_name(derivation, function_name)
-    sections = _sections(derivation)
-    reverse_steps = [(s.target, s.before, s.after) for mode, steps, _ in sections
-                     if mode == "reverse" for s in steps if s.rule != "gradient"]
-    chosen = name_intermediates(derivation.function, reverse_steps, list(results.values()),
-                                names=names, definitions=getattr(derivation, "definitions", None))
-    show = _Printer(bold_vectors, _differential_symbols(derivation, bold_vectors))
     sub = lambda e: substitute(e, chosen)  # noqa: E731
 
     # The reverse steps as the naming pass saw them, so "defines" indices line up.
@@ -534,12 +254,13 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
 
     rendered_sections, reverse_index = [], 0
     gradient_names = []
-    names_in_use = _NamePool({latex(s) for step in derivation.steps
-                              for e in (step.target, step.before, step.after)
-                              for s in matrix_symbols(e)} | {latex(n.symbol) for n in chosen})
+    names_in_use = _NamePool({latex(s) for s in matrix_symbols(
+        *(e for step in derivation.steps for e in (step.target, step.before, step.after)))}
+        | {latex(n.symbol) for n in chosen})
     for mode, steps, wrt in sections:
         rows, seen_afters = [], set()
         for step in steps:
+            budget.tick()
             if mode == "reverse" and step.rule == "gradient":
                 g = _symbol_for(names_in_use.fresh(["g", "h", "q"], None, True), step.after)
                 value = sub(step.after)
@@ -611,8 +332,8 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
         "title": escape(title) if title else None,
         "heading": _heading(derivation, fname, show),
         "kind": derivation.kind,
-        "givens": _givens(derivation, show, forward),
-        "let": _let_sentence(derivation, show, forward),
+        "givens": [] if show.collecting else _givens(derivation, show, forward),
+        "let": "" if show.collecting else _let_sentence(derivation, show, forward),
         "function": {"name": fname, "expression": function_tex},
         "layout": _layout_sentence(derivation, fname, show),
         "forward": [{"name": show(n.symbol), "expression": show(n.definition)} for n in forward],
@@ -659,50 +380,57 @@ def _heading(derivation, fname, show):
     return f"{noun}{plural} of ${fname}$ with respect to {variables}"
 
 
-def _reading_order(expr):
-    """Matrix symbols in the order a reader meets them in the printed expression."""
-    found = []
+def _reading_order(expr, expand=None):
+    """Matrix symbols in the order a reader meets them in the printed expression (the
+    terms of a sum in the order the printer writes them); a symbol in ``expand`` is read
+    as its definition there."""
+    expand = expand or {}
 
-    def visit(node):
-        if isinstance(node, SympyMatrixSymbol):
-            if node not in found:
-                found.append(node)
-            return
-        if not isinstance(node, Basic) or isinstance(node, _LEAVES):
-            return
-        args = node.args
+    def children(node):
+        if node in expand:
+            return (expand[node],)
         if isinstance(node, MatAdd):
-            args = sorted(args, key=MatcalcLatexPrinter._term_order)
-        for child in args:
-            visit(child)
+            return sorted(node.args, key=MatcalcLatexPrinter._term_order)
+        return () if isinstance(node, _LEAVES) else node.args
 
-    visit(expr)
-    return found
+    # A symbol is met where its first occurrence in pre-order is; a post-order walk that
+    # enters the children in reading order finds the symbols (leaves) in that order too.
+    return [n for n in _postorder(expr, set(), children)
+            if isinstance(n, SympyMatrixSymbol) and n not in expand]
 
 
-def _symbols_in_reading_order(derivation, forward):
-    """The symbols as a reader meets them: through the forward pass, then the function."""
-    symbols = []
+def _symbols_in_reading_order(derivation, forward, show):
+    """The symbols as a reader meets them: through the forward pass, then the function
+    (each as the document prints it)."""
+    symbols, seen = [], set()
     for expr in [*(n.definition for n in forward), substitute(derivation.function, forward)]:
-        symbols += [s for s in _reading_order(expr) if s not in symbols]
+        for s in _reading_order(show.rewritten.get(expr, expr), show.definitions):
+            if s not in seen:
+                seen.add(s)
+                symbols.append(s)
     named = {n.symbol for n in forward}
     return [s for s in symbols if s not in named]
 
 
 def _givens(derivation, show, forward=()):
-    symbols = _symbols_in_reading_order(derivation, forward)
+    symbols = _symbols_in_reading_order(derivation, forward, show)
     symbols += [x for x in derivation.wrt if x not in symbols]
     givens = [r"%s \in %s" % (show(s), shape_space(s.shape)) for s in symbols]
     dimensions = {d for s in symbols for d in s.shape}
-    for s in dict.fromkeys(_scalar_symbols(derivation.function, dimensions)):
+    for s in _scalar_symbols(derivation.function, dimensions):
         givens.append(r"%s \in \mathbb{R}" % show(s))
     return givens
+
+
+def _scalar_symbols(expr, dimensions):
+    """The scalar symbols of ``expr`` that are not dimensions, in reading order, each once."""
+    return [s for s in scalar_symbols([expr], dimensions) if not isinstance(s, sympy.Dummy)]
 
 
 def _let_sentence(derivation, show, forward=()):
     sentence = "Let " + _join_and("$%s$" % g for g in _givens(derivation, show, forward)) + "."
     notes = []
-    for s in _symbols_in_reading_order(derivation, forward):
+    for s in _symbols_in_reading_order(derivation, forward, show):
         flags = sorted(getattr(s, "assumptions", ()) or ())
         if "spd" in flags and "symmetric" in flags:
             flags.remove("symmetric")
@@ -837,6 +565,12 @@ def to_latex(derivation, template="article", template_dir=None, bold_vectors=Fal
     ``(derivation, options)`` pairs, the options overriding ``names``, ``function_name``
     and ``title`` for that one.
     """
+    with budget.stage("rendering"):
+        return _to_latex(derivation, template, template_dir, bold_vectors, names, function_name,
+                         title, compact)
+
+
+def _to_latex(derivation, template, template_dir, bold_vectors, names, function_name, title, compact):
     env, name = _resolve_template(template, template_dir)
     markdown = name.endswith(".md.j2") or name.endswith(".md")
     escape = escape_markdown if markdown else escape_text

@@ -2,10 +2,14 @@
 
 ``to_text(x * (A + A.T))`` → ``'x (A + Aᵀ)'``.  A SymPy ``StrPrinter`` subclass with one
 ``_print_<Class>`` method per construct; it does no math.  LaTeX lives in ``latex.py``.
+
+:func:`derivation_text` (``str(derivation)``) names the subexpressions that would make a
+result too long to print (see :func:`matcalc.output.naming.shared_names`).
 """
 from __future__ import annotations
 
 import sympy
+from sympy import Basic
 from sympy.matrices.expressions import (
     Determinant, HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix,
     Trace, Transpose, ZeroMatrix,
@@ -15,7 +19,11 @@ from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol
 from sympy.printing.str import StrPrinter
 
+from ..core import budget
 from ..core import functions as F
+from ..core.symbols import matrix_symbols
+from ..core.walk import scalar_symbols
+from .naming import _symbol_for, per_call, shared_names
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _NAMES = {F.Exp: "exp", F.Log: "log", F.Tanh: "tanh", F.Sigmoid: "σ", F.Relu: "relu",
@@ -26,6 +34,10 @@ class TextPrinter(StrPrinter):
     """Unicode text: ᵀ, ⁻¹, ⊙, σ, 𝟏, ‖·‖, tr, det."""
 
     printmethod = "_matcalc_text"
+
+    def _print(self, expr, **kwargs):
+        budget.charge(1)   # a printer walks the tree: a runaway output trips the budget
+        return super()._print(expr, **kwargs)
 
     def _atomic(self, expr) -> bool:
         return isinstance(expr, (MatrixSymbol, OneMatrix, Identity, ZeroMatrix, F.Elementwise,
@@ -99,9 +111,9 @@ class TextPrinter(StrPrinter):
         # positive terms first (x − a, not −a + x); otherwise the expression's own order
         terms = sorted(expr.args, key=lambda t: bool(t.as_coeff_mmul()[0].could_extract_minus_sign()))
         for i, term in enumerate(terms):
-            c, matrices = term.as_coeff_mmul() if isinstance(term, MatMul) else (sympy.S.One, term)
+            c = term.as_coeff_mmul()[0] if isinstance(term, MatMul) else sympy.S.One
             negative = c.could_extract_minus_sign()
-            body = self._print(-term if negative else term) if negative else self._print(term)
+            body = self._print(_without_sign(term) if negative else term)
             if i == 0:
                 parts.append(("−" if negative else "") + body)
             else:
@@ -163,14 +175,46 @@ class TextPrinter(StrPrinter):
         return super()._print_Add(expr).replace(" - ", " − ").replace("-", "−")
 
 
+def _without_sign(term):
+    """−term for a product with a negative coefficient, built as it stands (SymPy's
+    ``-term`` would also evaluate everything below it)."""
+    coefficient, matrices = term.as_coeff_matrices()
+    if -coefficient == 1:
+        return matrices[0] if len(matrices) == 1 else Basic.__new__(MatMul, *matrices)
+    return Basic.__new__(MatMul, -coefficient, *matrices)
+
+
 def to_text(expr) -> str:
     """A one-line Unicode rendering of a matrix or scalar expression."""
     return TextPrinter().doprint(expr)
 
 
 def derivation_text(derivation) -> str:
-    """A derivation's results, one line per variable."""
-    lines = [f"{derivation.kind} of {to_text(derivation.function)}"]
-    for x in derivation.wrt:
-        lines.append(f"  with respect to {x.name}: {to_text(derivation.results[x])}")
-    return "\n".join(lines)
+    """A derivation's results, one line per variable.
+
+    A subexpression that would be written over and over (a derivative shares its forward
+    intermediates, so its printed tree may be exponentially larger than it is) is named
+    once, R1, R2, …, and defined on a ``where`` line; an output with nothing that large
+    prints as it is.  The work is charged to the budget as the stage "printing"."""
+    with budget.stage("printing"), per_call():
+        results = [derivation.results[x] for x in derivation.wrt]
+        fresh = _fresh_names([derivation.function, *results])
+        names, (function, *results) = shared_names(
+            [derivation.function, *results], lambda node: _symbol_for(next(fresh), node))
+        lines = [f"{derivation.kind} of {to_text(function)}"]
+        for x, result in zip(derivation.wrt, results):
+            lines.append(f"  with respect to {x.name}: {to_text(result)}")
+        for name in names:
+            lines.append(f"  where {to_text(name.symbol)} = {to_text(name.definition)}")
+        return "\n".join(lines)
+
+
+def _fresh_names(exprs):
+    """R1, R2, … (Q1, … or T1, … where a symbol of ``exprs`` prints like one)."""
+    taken = {to_text(s) for s in matrix_symbols(*exprs)} | {to_text(s) for s in scalar_symbols(exprs)}
+    k = 0
+    while True:
+        k += 1
+        name = next((f"{letter}{k}" for letter in "RQT" if f"{letter}{k}" not in taken), f"R{k}_")
+        taken.add(name)
+        yield name
