@@ -186,7 +186,7 @@ def _derivative_label(derivation, variable):
 
 def command_derive(args):
     from ..calculus.derive import derive
-    from ..output.text import to_text
+    from ..output.text import named_texts, to_text
     declarations = _Declarations(args)
     function = declarations.parse(_read_text(args.expression))
     variables = declarations.variables(_names(args.wrt), function)
@@ -214,11 +214,15 @@ def command_derive(args):
 
     if "-" in documents.values():
         return EXIT_OK   # stdout carries the document; keep it clean
-    print(f"f = {to_text(function)}")
-    for variable in derivation.wrt:
-        print(f"{_derivative_label(derivation, variable)} = {to_text(derivation.results[variable])}")
+    (function_text, *result_texts), shared = named_texts(
+        [function, *(derivation.results[variable] for variable in derivation.wrt)])
+    print(f"f = {function_text}")
+    for variable, text in zip(derivation.wrt, result_texts):
+        print(f"{_derivative_label(derivation, variable)} = {text}")
     for name, value in (derivation.definitions or {}).items():
         print(f"  where {name} = {to_text(value)}")
+    for name, text in shared:
+        print(f"  where {name} = {text}")
     if args.steps:
         print("steps:")
         for number, step in enumerate(derivation.steps, 1):

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from ..errors import BudgetError
 
-__all__ = ["Budget", "limit", "stage", "charge", "tick", "as_budget", "budgeted", "DEFAULT", "UNLIMITED"]
+__all__ = ["Budget", "limit", "stage", "charge", "tick", "remaining_seconds", "as_budget", "budgeted",
+           "DEFAULT", "UNLIMITED"]
 
 
 @dataclass
@@ -145,6 +146,13 @@ def charge(units=1):
         if budget._countdown <= 0 or (budget.nodes is not None and budget.used > budget.nodes):
             budget._countdown = 256   # the clock is read every 256 nodes
             budget.check()
+
+
+def remaining_seconds() -> float | None:
+    """The seconds left in the tightest active budget (None when no budget limits time),
+    for work done outside Python, such as a pdflatex run, that must not outlast it."""
+    left = [b.seconds - b.elapsed() for b in _ACTIVE.get() if b.seconds is not None]
+    return max(0.0, min(left)) if left else None
 
 
 def tick():

@@ -189,24 +189,30 @@ def to_text(expr) -> str:
     return TextPrinter().doprint(expr)
 
 
-def derivation_text(derivation) -> str:
-    """A derivation's results, one line per variable.
+def named_texts(exprs) -> tuple[list[str], list[tuple[str, str]]]:
+    """``exprs`` as text, each written with the shared names, and the names' definitions
+    as (name, text) pairs.
 
     A subexpression that would be written over and over (a derivative shares its forward
     intermediates, so its printed tree may be exponentially larger than it is) is named
-    once, R1, R2, …, and defined on a ``where`` line; an output with nothing that large
-    prints as it is.  The work is charged to the budget as the stage "printing"."""
+    once, R1, R2, …; expressions with nothing that large print as they are.  The work is
+    charged to the budget as the stage "printing"."""
     with budget.stage("printing"), per_call():
-        results = [derivation.results[x] for x in derivation.wrt]
-        fresh = _fresh_names([derivation.function, *results])
-        names, (function, *results) = shared_names(
-            [derivation.function, *results], lambda node: _symbol_for(next(fresh), node))
-        lines = [f"{derivation.kind} of {to_text(function)}"]
-        for x, result in zip(derivation.wrt, results):
-            lines.append(f"  with respect to {x.name}: {to_text(result)}")
-        for name in names:
-            lines.append(f"  where {to_text(name.symbol)} = {to_text(name.definition)}")
-        return "\n".join(lines)
+        fresh = _fresh_names(exprs)
+        names, written = shared_names(list(exprs), lambda node: _symbol_for(next(fresh), node))
+        return ([to_text(e) for e in written],
+                [(to_text(name.symbol), to_text(name.definition)) for name in names])
+
+
+def derivation_text(derivation) -> str:
+    """A derivation's results, one line per variable, with ``where`` lines defining the
+    names of :func:`named_texts`."""
+    (function, *results), definitions = named_texts(
+        [derivation.function, *(derivation.results[x] for x in derivation.wrt)])
+    lines = [f"{derivation.kind} of {function}"]
+    lines += [f"  with respect to {x.name}: {result}" for x, result in zip(derivation.wrt, results)]
+    lines += [f"  where {name} = {definition}" for name, definition in definitions]
+    return "\n".join(lines)
 
 
 def _fresh_names(exprs):
