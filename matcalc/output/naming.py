@@ -663,8 +663,10 @@ def _repeated_names(steps, results, chosen, pool, *, minimum_size=5, limit=3):
         expressions = [substitute(e, chosen + found)
                        for e in [*results, *(s[2] for s in steps if s[2] is not None)]]
         counts, first_seen = Counter(), {}
+        # (Below a node of fewer matrix nodes than minimum_size, none has more.)
+        large = lambda node: node.args if _matrix_size(node) >= minimum_size else ()  # noqa: E731
         for e in dict.fromkeys(expressions):
-            for node in _postorder(e, set()):
+            for node in _postorder(e, set(), lambda n: () if isinstance(n, _LEAVES) else large(n)):
                 if node is e or not isinstance(node, MatrixExpr) or isinstance(node, _LEAVES):
                     continue
                 if _matrix_size(node) >= minimum_size:

@@ -218,9 +218,8 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
         collector = _Collector()
         _document(collector, *layout)
         printed = list(collector.seen)
-        pool = _NamePool(_taken_tex(printed))
-        extra, rewritten = shared_names(printed, lambda node: _symbol_for(
-            _fresh_repeated_name(pool, node), node))
+        fresh = _fresh_repeated_names(_NamePool(_taken_tex(printed)))
+        extra, rewritten = shared_names(printed, lambda node: _symbol_for(fresh(node), node))
         show = _Printer(bold_vectors, _differential_symbols(derivation, bold_vectors),
                         dict(zip(printed, rewritten)), {n.symbol: n.definition for n in extra})
         document = _document(show, *layout)
@@ -229,13 +228,18 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
         return document
 
 
-def _fresh_repeated_name(pool, node):
-    """R_1, R_2, …: the first that no symbol of the document prints like."""
-    lower = isinstance(node, MatrixExpr) and (node.shape[0] == 1 or node.shape[1] == 1)
-    for k in itertools.count(1):
-        name = f"{'r' if lower else 'R'}_{k}"
-        if pool.claim(name):
-            return name
+def _fresh_repeated_names(pool):
+    """A source of names R_1, R_2, … (r_k for a vector) that no symbol prints like."""
+    numbers = itertools.count(1)
+
+    def fresh(node):
+        lower = isinstance(node, MatrixExpr) and (node.shape[0] == 1 or node.shape[1] == 1)
+        for k in numbers:
+            name = f"{'r' if lower else 'R'}_{k}"
+            if pool.claim(name):
+                return name
+
+    return fresh
 
 
 def _document(show, derivation, results, sections, chosen, function_name, compact, title, escape):
