@@ -26,7 +26,7 @@ from sympy.core.sympify import _sympify
 from sympy import Add, Mul, Pow
 from sympy.matrices.expressions import (
     Determinant, HadamardProduct, Identity, Inverse, KroneckerProduct, MatAdd, MatMul,
-    MatPow, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix,
+    MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix,
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower

@@ -557,6 +557,7 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
 
 
+@budget.budgeted("rendering")
 def to_latex(derivation, template="article", template_dir=None, bold_vectors=False, *,
              names=None, function_name=None, title=None, compact=True) -> str:
     """A derivation (or a list of them) as a document from a template.
@@ -623,12 +624,17 @@ def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
         tex = Path(work) / "derivation.tex"
         tex.write_text(source, encoding="utf-8")
         for _ in range(runs):
+            left = budget.remaining_seconds()   # pdflatex must not outlast the work budget
+            limit = timeout if left is None else min(timeout, max(left, 0.1))
             try:
                 done = subprocess.run(
                     [engine, "-halt-on-error", "-interaction=nonstopmode", "-no-shell-escape",
-                     tex.name], cwd=work, capture_output=True, timeout=timeout)
+                     tex.name], cwd=work, capture_output=True, timeout=limit)
             except subprocess.TimeoutExpired as exc:
-                raise LatexError(f"pdflatex took more than {timeout} s") from exc
+                if limit < timeout:
+                    with budget.stage("running pdflatex"):
+                        budget.tick()
+                raise LatexError(f"pdflatex took more than {limit:g} s") from exc
             if done.returncode != 0:
                 log = (Path(work) / "derivation.log")
                 text = log.read_text(errors="replace") if log.exists() else done.stdout.decode(errors="replace")
@@ -646,6 +652,7 @@ def _log_errors(log: str) -> str:
     return "\n".join(lines[-20:])
 
 
+@budget.budgeted("rendering")
 def write_pdf(derivation, path, template="article", template_dir=None, bold_vectors=False,
               **options) -> Path:
     """Render ``derivation`` with a complete-document template and compile it to ``path``."""

@@ -11,11 +11,10 @@ from __future__ import annotations
 import sympy
 from sympy import Basic
 from sympy.matrices.expressions import (
-    Determinant, HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix,
+    Determinant, HadamardProduct, Identity, Inverse, MatAdd, MatMul, MatPow, OneMatrix,
     Trace, Transpose, ZeroMatrix,
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
-from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol
 from sympy.printing.str import StrPrinter
 
