@@ -182,6 +182,7 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     args = parser.parse_args(argv)
     print(f"matcalc {mc.__version__}: derivation benchmark (seconds; nodes = expression nodes built)")
+    measure(families.power, 3)   # warm up: imports and SymPy's first calls are not the engine's cost
     results = []
     for title, (make, sizes) in families.FAMILIES.items():
         if args.only and not any(o in make.__name__ for o in args.only):
