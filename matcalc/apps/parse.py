@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import sympy
 from sympy.matrices.exceptions import ShapeError as _SympyShapeError
-from sympy.matrices.expressions import MatMul, MatrixExpr, OneMatrix, ZeroMatrix
+from sympy.matrices.expressions import MatrixExpr, OneMatrix, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagonalOf
 
 from ..core import algebra, functions
@@ -54,10 +54,6 @@ MAX_TREE_DEPTH = 200
 """Deepest expression tree built (``A @ B * C @ D * …`` nests without brackets); SymPy and
 the layers above recurse over trees, so Python's stack sets this limit."""
 
-MAX_SHAPE_COST = 20_000
-"""Most nodes SymPy may visit to work out one shape.  A scalar multiple ``c*M`` asks ``M``
-for its shape twice (once for the rows, once for the columns), so ``c*(A*(c*(A*…)))``
-costs 2^depth; a few dozen characters would otherwise never finish."""
 
 MAX_NUMBER_BITS = 4_000
 """Largest integer or fraction part, in bits (about 1200 digits): a bound on ``9**9**9``."""
@@ -334,28 +330,20 @@ class _Parser:
             located = ParseError(str(error), self.text, start, length)
             raise _located_shape_error(located) from None
 
-    def measure(self, expr) -> tuple[int, int]:
-        """(tree height, shape cost) of a SymPy tree, remembered per node so that a chain of
-        operations costs little.  The shape cost follows SymPy's ``shape`` properties: a
-        product asks its first and its last matrix factor, other nodes each matrix argument."""
+    def measure(self, expr) -> int:
+        """The height of a SymPy tree, remembered per node so that a chain of operations
+        costs little.  (Shapes need no limit: matcalc remembers each node's shape, where
+        SymPy's ``c*(A*(c*(A*…)))`` would ask for them 2^depth times.)"""
         known = self.measures.get(expr)
         if known is not None:
             return known
-        children = [self.measure(arg) for arg in expr.args]
-        height = 1 + max((h for h, _ in children), default=0)
-        if isinstance(expr, MatMul):
-            factors = [c for arg, c in zip(expr.args, children) if isinstance(arg, MatrixExpr)]
-            cost = 1 + factors[0][1] + factors[-1][1] if factors else 1
-        else:
-            cost = 1 + sum(c for arg, (_, c) in zip(expr.args, children) if isinstance(arg, MatrixExpr))
-        self.measures[expr] = (height, cost)
-        return height, cost
+        height = self.measures[expr] = 1 + max((self.measure(arg) for arg in expr.args), default=0)
+        return height
 
     def checked(self, value, start, length=1):
         """Reject trees that are too deep, and scalars that are not finite real numbers or
         that have grown absurdly large."""
-        height, shape_cost = self.measure(value)
-        if height > MAX_TREE_DEPTH or shape_cost > MAX_SHAPE_COST:
+        if self.measure(value) > MAX_TREE_DEPTH:
             raise self.error("expression nested too deeply (its tree is too deep for SymPy to handle)", start, length)
         if isinstance(value, MatrixExpr):
             return value
