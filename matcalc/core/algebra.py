@@ -34,6 +34,7 @@ from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
 from . import budget as _budget
 from . import shapes as _shapes
+from .memo import remembering
 
 # ---------------------------------------------------------------- hash-consing
 
@@ -126,25 +127,9 @@ def register_cache(table: dict) -> dict:
 
 
 def memoised(function):
-    """Remember ``function(node)`` per node (bounded; correctness never depends on it)."""
-    table = register_cache({})
-
-    def remembered(expr):
-        try:
-            return table[expr]
-        except KeyError:
-            pass
-        except TypeError:   # unhashable
-            return function(expr)
-        if len(table) > _INTERN_LIMIT:
-            table.clear()
-        result = table[expr] = function(expr)
-        return result
-
-    remembered.__name__ = function.__name__
-    remembered.__doc__ = function.__doc__
-    remembered.table = table
-    return remembered
+    """Remember ``function(node)`` per node (bounded; correctness never depends on it);
+    :func:`clear_caches` clears the table."""
+    return remembering(function, register_cache({}), _INTERN_LIMIT)
 
 
 # ---------------------------------------------------------------- predicates

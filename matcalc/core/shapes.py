@@ -11,6 +11,7 @@ from sympy.matrices.expressions import diagonal, hadamard, inverse, matadd, matm
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from ..errors import ShapeError
+from .memo import remembering
 
 
 def shape_text(expr) -> str:
@@ -50,18 +51,7 @@ def cached_shape(getter):
     its factors' shapes at every call, so asking a deep expression for its shape costs its
     depth each time (and 2^depth for ``c*(A*(c*(A*…)))``); nodes are immutable, so the
     answer can be kept."""
-    def shape(self):
-        try:
-            return _SHAPES[self]
-        except KeyError:
-            pass
-        except TypeError:   # unhashable
-            return getter(self)
-        if len(_SHAPES) > _SHAPES_LIMIT:
-            _SHAPES.clear()
-        value = _SHAPES[self] = getter(self)
-        return value
-    shape.__doc__ = getter.__doc__
+    shape = remembering(getter, _SHAPES, _SHAPES_LIMIT)
     return property(shape)
 
 

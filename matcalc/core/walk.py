@@ -15,10 +15,10 @@ from sympy.matrices.expressions import MatrixExpr
 __all__ = ["nodes", "atoms", "dimensions", "scalar_symbols"]
 
 
-def nodes(*exprs):
+def nodes(*exprs, leaves=()):
     """The distinct subexpressions of ``exprs`` (None skipped), in pre-order of first
     appearance: the order in which a reader meets them, as SymPy's ``preorder_traversal``
-    gives them, but each once."""
+    gives them, but each once.  The arguments of instances of ``leaves`` are not visited."""
     seen = set()
     stack = [e for e in reversed(exprs) if isinstance(e, Basic)]
     while stack:
@@ -27,7 +27,8 @@ def nodes(*exprs):
             continue
         seen.add(node)
         yield node
-        stack.extend(a for a in reversed(node.args) if isinstance(a, Basic) and a not in seen)
+        if not isinstance(node, leaves):
+            stack.extend(a for a in reversed(node.args) if isinstance(a, Basic) and a not in seen)
 
 
 def atoms(exprs, *types) -> list:
@@ -49,19 +50,10 @@ def dimensions(exprs) -> set:
 def scalar_symbols(exprs, dims=frozenset()) -> list:
     """The scalar symbols of ``exprs`` that are not dimensions (free ones only: the bound
     variable of an elementwise ``Lambda`` is not an input), in order of first appearance."""
-    found, seen = [], set()
-    stack = [e for e in reversed(exprs) if isinstance(e, Basic)]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if isinstance(node, sympy.Symbol):
-            if node not in dims:
-                found.append(node)
-            continue
-        if isinstance(node, Lambda):
+    found = []
+    for node in nodes(*exprs, leaves=(sympy.Symbol, Lambda)):
+        if isinstance(node, sympy.Symbol) and node not in dims:
+            found.append(node)
+        elif isinstance(node, Lambda):
             found.extend(s for s in node.free_symbols if s not in dims and s not in found)
-            continue
-        stack.extend(a for a in reversed(node.args) if isinstance(a, Basic) and a not in seen)
     return found

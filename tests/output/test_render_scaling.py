@@ -8,34 +8,25 @@ tests count (the work charged to the budget, the characters written), never seco
 import pytest
 from sympy import HadamardProduct, MatAdd, MatMul
 
+import families
 import matcalc as mc
 from matcalc.core import algebra, budget
-from matcalc.core.symbols import matrix_symbols
 from matcalc.output import naming, render
 from matcalc.apps.seeds import cases
 
-SOFTMAX_SHAPES = {"X": ("m", "n"), "w": ("n", 1), "G": ("m", "n")}
-
-
-def _symbol(expr, name):
-    return next(s for s in matrix_symbols(expr) if s.name == name)
+def _derived(family, k):
+    f, wrt, kind = family(k)
+    return mc.derive(f, wrt, kind=kind)
 
 
 def softmax_nested(k):
     """sum(G ⊙ softmax(softmax(… X w wᵀ))), k softmaxes deep, differentiated wrt w."""
-    f = mc.parse("sum(G * " + "softmax(" * k + "X @ w @ w.T" + ")" * k + ")", SOFTMAX_SHAPES)
-    return mc.derive(f, [_symbol(f, "w")])
+    return _derived(families.softmax_nested, k)
 
 
 def mlp(k):
     """A k-layer sigmoid network with a squared loss, differentiated wrt every weight."""
-    shapes = {"X": ("N", "d"), "Y": ("N", "d")}
-    text = "X"
-    for i in range(1, k + 1):
-        shapes[f"W{i}"], shapes[f"b{i}"] = ("d", "d"), (1, "d")
-        text = f"sigmoid({text} @ W{i} + b{i})"
-    f = mc.parse(f"sum(({text} - Y) ** 2) / N", shapes)
-    return mc.derive(f, [_symbol(f, f"{p}{i}") for i in range(1, k + 1) for p in "Wb"])
+    return _derived(families.mlp, k)
 
 
 def work(present, derivation):
