@@ -246,7 +246,7 @@ def _merge_powers(matrices):
     merged = []
     for base, k in powers:
         if (merged and _same(merged[-1][0], base) and base.shape[0] != 1
-                and not isinstance(base, (OneMatrix, Identity, ZeroMatrix))):
+                and not isinstance(base, (OneMatrix, Identity, ZeroMatrix, DiagMatrix))):
             merged[-1] = (base, merged[-1][1] + k)
         else:
             merged.append((base, k))
