@@ -643,11 +643,10 @@ def _budget_seconds(text):
 
 
 def _budget_of(args):
-    """The Budget the command runs under (None: no limit)."""
+    """The budget the command runs under, as ``budget.limit`` takes it: seconds (with the
+    default node limit), or False for none."""
     seconds = getattr(args, "budget", DEFAULT_BUDGET_SECONDS)
-    if seconds is None:
-        return False
-    return _budget.Budget(nodes=_budget.DEFAULT.nodes, seconds=seconds)
+    return False if seconds is None else seconds
 
 
 class _Parser(argparse.ArgumentParser):
