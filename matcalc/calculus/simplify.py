@@ -340,6 +340,8 @@ def _sum_all(node):
     arg = node.arg
     if isinstance(arg, OneMatrix):
         return arg.shape[0] * arg.shape[1]
+    if isinstance(arg, Identity):
+        return arg.shape[0]
     if isinstance(arg, ZeroMatrix):
         return S.Zero
     if isinstance(arg, MatMul):

@@ -171,7 +171,8 @@ class TextPrinter(StrPrinter):
         return super()._print_Mul(expr).replace("*", "·").replace("-", "−")
 
     def _print_Add(self, expr):
-        return super()._print_Add(expr).replace(" - ", " − ").replace("-", "−")
+        # a term printed with a leading "−" by _print_Mul is subtracted, not added
+        return super()._print_Add(expr).replace(" - ", " − ").replace("-", "−").replace("+ −", "− ")
 
 
 def _without_sign(term):
@@ -208,7 +209,10 @@ def derivation_text(derivation) -> str:
     names of :func:`named_texts`."""
     (function, *results), definitions = named_texts(
         [derivation.function, *(derivation.results[x] for x in derivation.wrt)])
-    lines = [f"{derivation.kind} of {function}"]
+    if derivation.kind == "vjp":
+        lines = [f"vector-Jacobian product of {function} with cotangent {to_text(derivation.cotangent)}"]
+    else:
+        lines = [f"{derivation.kind} of {function}"]
     lines += [f"  with respect to {x.name}: {result}" for x, result in zip(derivation.wrt, results)]
     lines += [f"  where {name} = {definition}" for name, definition in definitions]
     return "\n".join(lines)
