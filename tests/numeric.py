@@ -72,6 +72,8 @@ class _Evaluator:
         if isinstance(e, Inverse):
             return np.linalg.inv(ev(e.arg))
         if isinstance(e, MatPow):
+            if not e.args[1].is_Integer:   # a 1×1 matrix to a real or symbolic power
+                return ev(e.args[0]) ** ev(e.args[1])
             return np.linalg.matrix_power(ev(e.args[0]), int(e.args[1]))
         if isinstance(e, HadamardProduct):
             out = ev(e.args[0])

@@ -146,16 +146,19 @@ class _Declarations:
         return declare(self.shapes, **self.assumptions)[0]
 
     def variables(self, names, expr):
-        """The symbols to differentiate with respect to, checked against the expression."""
-        from sympy.matrices.expressions import MatrixSymbol
+        """The symbols to differentiate with respect to (matrices and scalars), checked
+        against the expression."""
+        from ..core.symbols import matrix_symbols
+        from ..core.walk import scalar_symbols
         if not names:
             raise UsageError("say which variables to differentiate with respect to: --wrt NAME")
         symbols = self.symbols()
-        present = {s.name for s in expr.atoms(MatrixSymbol)}
+        present = {str(s.name) for s in matrix_symbols(expr)} | {s.name for s in scalar_symbols([expr])}
         chosen = []
         for name in names:
             if name not in symbols:
-                raise UsageError(f"--wrt {name}: no such symbol; declare it with --shape {name}=ROWS,COLS")
+                raise UsageError(f"--wrt {name}: no such symbol; declare it with --shape {name}=ROWS,COLS "
+                                 f"or --scalar {name}")
             if name not in present:
                 raise UsageError(f"--wrt {name}: the expression does not contain {name}")
             chosen.append(symbols[name])

@@ -193,7 +193,11 @@ class ProductEmitters:
             return self.matrix(f"np.linalg.matrix_power({v}, {int(p)})", expr)
         if p.is_Integer and p < 0:
             return self.value(MatPow(Inverse(base), -p))
-        raise CompileError(f"cannot compile a MatPow node with exponent {p}: only integer powers")
+        if base.shape == (1, 1):
+            # a 1×1 matrix to a real or symbolic power is its entry's power (NumPy's nan below 0)
+            return self.value(algebra.build(HadamardPower, base, p))
+        raise CompileError(f"cannot compile a MatPow node with exponent {p}: a matrix has integer powers "
+                           f"only (a real or symbolic one for a 1×1 matrix)")
 
     # -- scalars of products
 

@@ -166,9 +166,11 @@ def transposed(arg):
         return arg
     if isinstance(arg, Inverse):
         return _inverse(algebra.inverse(transposed(arg.arg)))
-    if isinstance(arg, MatPow):
+    if isinstance(arg, MatPow) and arg.exp.is_Integer:
         base, k = algebra.base_and_exponent(arg)
         return algebra.matrix_power(transposed(base), k)
+    if isinstance(arg, MatPow):
+        return algebra.build(MatPow, transposed(arg.base), arg.exp)   # (Aᵖ)ᵀ = (Aᵀ)ᵖ
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
     return algebra.build(Transpose, arg)
 

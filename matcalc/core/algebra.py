@@ -81,6 +81,8 @@ def inverse(expr):
     if isinstance(expr, Identity):
         return expr
     if isinstance(expr, MatPow):
+        if not expr.exp.is_Integer:
+            return build(MatPow, expr.base, -expr.exp)   # (Aᵖ)⁻¹ = A⁻ᵖ
         base, k = base_and_exponent(expr)
         return matrix_power(base, -k)
     return build(Inverse, expr, S.NegativeOne)
@@ -402,6 +404,8 @@ def _transpose(expr):
     if isinstance(expr, Inverse):
         return inverse(transpose(expr.arg))
     if isinstance(expr, MatPow):
+        if not expr.exp.is_Integer:
+            return build(MatPow, transpose(expr.base), expr.exp)   # (Aᵖ)ᵀ = (Aᵀ)ᵖ
         base, k = base_and_exponent(expr)
         return matrix_power(transpose(base), k)
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).

@@ -300,7 +300,7 @@ def hadamard(*factors):
 
 
 def power(X, p):
-    """X ∘ p, every entry raised to the number p."""
+    """X ∘ p, every entry raised to the number or scalar expression p (``mc.scalar("p")``)."""
     return HadamardPower(X, _sympify(p))
 
 

@@ -252,7 +252,10 @@ class MatcalcLatexPrinter(LatexPrinter):
         return self._superscript(expr.base, self._print(expr.exp))
 
     def _print_HadamardPower(self, expr):
-        return self._superscript(expr.base, r"\odot %s" % self._print(expr.exp))
+        exponent = self._print(expr.exp)
+        if isinstance(expr.exp, Add):   # X^{⊙(p − 1)}: the ⊙ applies to the whole exponent
+            exponent = self._add_parens(exponent)
+        return self._superscript(expr.base, r"\odot %s" % exponent)
 
     # ------------------------------------------------------------ functions of matrices
 

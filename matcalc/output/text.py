@@ -64,6 +64,9 @@ class TextPrinter(StrPrinter):
     def _print_MatPow(self, expr):
         base = expr.base
         text = f"({self._print(base)})" if isinstance(base, Transpose) else self._wrap(base)
+        if not expr.exp.is_Integer:   # a real or symbolic power (of a 1×1), as a scalar's
+            exponent = self._print(expr.exp)
+            return f"{text}^{exponent}" if expr.exp.is_Symbol else f"{text}^({exponent})"
         return text + str(expr.exp).translate(_SUPERSCRIPT)
 
     def _print_OneMatrix(self, expr):

@@ -256,7 +256,6 @@ def _error(text, shapes=None, kind=ParseError):
     ("trace(s)", "trace takes a matrix, but s (a scalar) is a scalar", 7),
     ("A @ 2", "'@' multiplies matrices, but 2 is a scalar", 3),
     ("A ** A", "the exponent must be a number", 3),
-    ("A ** n", "raised (entry by entry) to a number", 3),
     ("A.I", "only .T (transpose) is supported; use inv(...)", 2),
     ("A.__class__", "unknown attribute .__class__", 2),
     ("A'", "use .T to transpose", 2),
