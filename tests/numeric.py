@@ -15,7 +15,7 @@ from sympy.matrices.expressions import (
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
-from sympy.matrices.expressions.matexpr import MatrixSymbol
+from sympy.matrices.expressions.matexpr import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.matpow import MatPow
 
 from matcalc.core import functions as F
@@ -24,6 +24,18 @@ from matcalc.core import functions as F
 def symbols_of(expr):
     return sorted({s for s in sympy.preorder_traversal(expr) if isinstance(s, MatrixSymbol)},
                   key=lambda s: s.name)
+
+
+def scalar_symbols_of(expr):
+    """The scalar symbols of ``expr`` that are not dimensions (the shapes' symbols)."""
+    nodes = list(sympy.preorder_traversal(expr))
+    dims = set()
+    for node in nodes:
+        if isinstance(node, MatrixExpr):
+            for d in node.shape:
+                dims |= sympy.sympify(d).free_symbols
+    return sorted({s for s in nodes if isinstance(s, sympy.Symbol) and not isinstance(s, sympy.Dummy)
+                   and s not in dims}, key=lambda s: s.name)
 
 
 def infer_dims(expr, values):
@@ -228,6 +240,15 @@ def random_values(expr, sizes, seed=0, positive=(), spd=(), onehot=()):
             values[name] = rng.uniform(0.5, 2.0, shape)
         else:
             values[name] = rng.standard_normal(shape)
+    # Scalar symbols after the matrices (their arrays stay what they were): a float64 in
+    # [0.5, 2] for a positive one or one listed in ``positive``, else standard normal.
+    for s in scalar_symbols_of(expr):
+        if s.name in values:
+            continue
+        if s.name in positive or s.is_positive:
+            values[s.name] = np.float64(rng.uniform(0.5, 2.0))
+        else:
+            values[s.name] = np.float64(rng.standard_normal())
     return values
 
 

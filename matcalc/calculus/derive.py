@@ -256,8 +256,10 @@ def vjp(Y, X, G, *, budget=None):
     with the cotangent G held constant, shaped like X.
 
     Y is a matrix (or scalar) expression, G a matrix symbol or expression of Y's shape (a
-    scalar for a scalar Y) that does not depend on X; X a variable or a list of them, as
-    for :func:`gradient`.  Computed in reverse mode from Ȳ = G, so ⟨G, Y⟩ is never built:
+    scalar for a scalar Y); X a variable or a list of them, as for :func:`gradient`.  G is
+    held constant, as in automatic differentiation: a G that depends on X (the upstream
+    2(Y − R) of ‖Y − R‖²) gives J(X)ᵀ G, the chain rule's step, not the gradient of
+    sum(G ⊙ Y).  Computed in reverse mode from Ȳ = G, so ⟨G, Y⟩ is never built:
     this is one backpropagation step through Y, e.g. the gradients of attention
     softmax(Q Kᵀ/√d) V with respect to Q, K and V given the upstream G.
     ``budget`` as for :func:`derive`."""
@@ -265,7 +267,7 @@ def vjp(Y, X, G, *, budget=None):
 
 
 def _check_cotangent(Y, G, variables):
-    """G as an expression of Y's shape that does not depend on the variables."""
+    """G as an expression of Y's shape."""
     if G is None:
         raise DifferentiationError("a vector-Jacobian product needs a cotangent G of the function's shape")
     G = _sympify(G) if not isinstance(G, Basic) else G
@@ -277,10 +279,6 @@ def _check_cotangent(Y, G, variables):
         what = shape_text(G) if g_shape else f"{G} (a scalar)"
         of = shape_text(Y) if y_shape else f"{Y} (a scalar)"
         raise ShapeError(f"the cotangent {what} must have the shape of the function {of}")
-    if algebra.depends(G, set(variables), {}):
-        raise DifferentiationError(
-            f"the cotangent {G} depends on a variable; a vector-Jacobian product holds it constant "
-            f"(differentiate sum(G * Y) with gradient to include its dependence)")
     return G
 
 

@@ -65,7 +65,7 @@ class TextPrinter(StrPrinter):
         base = expr.base
         text = f"({self._print(base)})" if isinstance(base, Transpose) else self._wrap(base)
         if not expr.exp.is_Integer:   # a real or symbolic power (of a 1×1), as a scalar's
-            exponent = self._print(expr.exp)
+            exponent = self._print(expr.exp).replace("-", "−")
             return f"{text}^{exponent}" if expr.exp.is_Symbol else f"{text}^({exponent})"
         return text + str(expr.exp).translate(_SUPERSCRIPT)
 
