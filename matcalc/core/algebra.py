@@ -404,8 +404,8 @@ def _transpose(expr):
     if isinstance(expr, Inverse):
         return inverse(transpose(expr.arg))
     if isinstance(expr, MatPow):
-        if not expr.exp.is_Integer:
-            return build(MatPow, transpose(expr.base), expr.exp)   # (Aᵖ)ᵀ = (Aᵀ)ᵖ
+        if not expr.exp.is_Integer:   # a real power of a 1×1 keeps its ᵀ, as a 1×1 does
+            return build(Transpose, expr) if expr.shape == (1, 1) else build(MatPow, transpose(expr.base), expr.exp)
         base, k = base_and_exponent(expr)
         return matrix_power(transpose(base), k)
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).

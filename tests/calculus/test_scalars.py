@@ -257,8 +257,10 @@ def test_real_powers_of_one_by_one_matrices(name):
 
 
 def test_a_real_power_reads_like_the_scalar_rule():
-    x, u = mc.colvec("x", n), mc.colvec("u", n)
-    assert to_text(mc.gradient((x.T * u) ** Rational(1, 2), x)) == "(1/2) u (uᵀ x)^(−1/2)"
+    x, u, A = mc.colvec("x", n), mc.colvec("u", n), mc.matrix("A", n, n)
+    # ∂/∂x (xᵀAx + 1)^{1/2} = ½ (A + Aᵀ) x (xᵀAx + 1)^{−1/2}: both terms see one power
+    assert to_text(mc.gradient((x.T * A * x + 1) ** Rational(1, 2), x)) == "(1/2) (A + Aᵀ) x (xᵀ A x + 1)^(−1/2)"
+    assert to_text(mc.gradient((x.T * u) ** Rational(1, 2), x)) == "(1/2) u (xᵀ u)^(−1/2)"
     assert to_text((x.T * x) ** p) == "(xᵀ x)^p"
 
 
