@@ -104,6 +104,28 @@ class _Evaluator:
             return (ev(e.arg) > 0).astype(float)
         if isinstance(e, F.Sqrt):
             return np.sqrt(ev(e.arg))
+        if type(e) in ELEMENTWISE:
+            return ELEMENTWISE[type(e)](ev(e.arg))
+        if isinstance(e, F.Maximum):
+            return np.maximum(ev(e.args[0]), ev(e.args[1]))
+        if isinstance(e, F.Minimum):
+            return np.minimum(ev(e.args[0]), ev(e.args[1]))
+        if isinstance(e, F.MaxAll):
+            return float(ev(e.arg).max())
+        if isinstance(e, F.MinAll):
+            return float(ev(e.arg).min())
+        if isinstance(e, F.MaxAlong):
+            return ev(e.arg).max(axis=e.axis, keepdims=True)
+        if isinstance(e, F.MinAlong):
+            return ev(e.arg).min(axis=e.axis, keepdims=True)
+        if isinstance(e, F.ArgMax):     # ArgMin too: the indicator, ties sharing equally
+            z = ev(e.arg)
+            axis = None if e.axis == -1 else e.axis
+            target = z.min(axis=axis, keepdims=True) if isinstance(e, F.ArgMin) else z.max(axis=axis, keepdims=True)
+            hits = (z == target).astype(float)
+            return hits / hits.sum(axis=axis, keepdims=True)
+        if isinstance(e, F.Norm1):
+            return float(np.abs(ev(e.arg)).sum())
         if isinstance(e, F.Softmax):
             z = ev(e.arg)
             z = np.exp(z - z.max(axis=e.axis, keepdims=True))
@@ -143,6 +165,19 @@ class _Evaluator:
             return float(e)
         raise NotImplementedError(f"numeric evaluation of {type(e).__name__}")
 
+
+def _erf(z):
+    return np.vectorize(math.erf)(z)
+
+
+# matcalc's elementwise nodes, each written here from its definition
+ELEMENTWISE = {
+    F.Sin: np.sin, F.Cos: np.cos, F.Tan: np.tan, F.Arcsin: np.arcsin, F.Arccos: np.arccos,
+    F.Arctan: np.arctan, F.Sinh: np.sinh, F.Cosh: np.cosh, F.Absolute: np.abs, F.Sign: np.sign,
+    F.Softplus: lambda z: np.log(1 + np.exp(z)), F.Log1p: np.log1p, F.Expm1: np.expm1, F.Erf: _erf,
+    F.NormalCdf: lambda z: (1 + _erf(z / np.sqrt(2))) / 2,
+    F.Gelu: lambda z: z * (1 + _erf(z / np.sqrt(2))) / 2,
+}
 
 SCALAR_FUNCTIONS = {
     sympy.tanh: np.tanh, sympy.sin: np.sin, sympy.cos: np.cos, sympy.tan: np.tan,

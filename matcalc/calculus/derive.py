@@ -320,15 +320,22 @@ class _JacobianReader:
 
     def _broadcast_hadamard(self, H, R):
         """M with (A ⊙ (u w)) R = M v, for a column R and an outer product u w whose row w
-        is linear in v (a broadcast bias: V + 1b):  (A ⊙ u w) R = diag(u) A diag(R) wᵀ."""
+        is linear in v (a broadcast bias: V + 1b):  (A ⊙ u w) R = diag(u) A diag(R) wᵀ;
+        or whose column u is (a column broadcast over columns): diag(A (wᵀ ⊙ R)) u."""
         inside = [f for f in H.args if self.has(f)]
         if len(inside) != 1 or R.shape[1] != 1:
             return None
         c, factors = inside[0].as_coeff_matrices() if isinstance(inside[0], MatMul) else (S.One, [inside[0]])
-        if len(factors) != 2 or self.has(c) or self.has(factors[0]) or factors[0].shape[1] != 1:
+        if len(factors) != 2 or self.has(c) or factors[0].shape[1] != 1:
             return None
         u, w = factors
         A = algebra.hadamard(*[f for f in H.args if f is not inside[0]])
+        if self.has(u) and not self.has(w):
+            # (A ⊙ u w) R = diag(A (wᵀ ⊙ R)) u: a column u linear in v, scaling the rows
+            return algebra.mul(c, DiagMatrix(algebra.mul(A, algebra.hadamard(algebra.transpose(w), R))),
+                               self._coefficient(u))
+        if self.has(u):
+            return None
         scale_rows = [] if algebra.is_ones(u) else [DiagMatrix(u)]
         return algebra.mul(c, *scale_rows, A, DiagMatrix(R), self._coefficient(transposed(w)))
 

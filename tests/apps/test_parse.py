@@ -336,7 +336,9 @@ def test_bad_declarations_are_matcalc_errors(shapes, assumptions, message):
 
 
 def test_function_table_covers_the_issue():
-    wanted = "trace det logdet inv exp log tanh sigmoid relu sqrt softmax logsumexp sum mean norm diag eye ones"
+    wanted = ("trace det logdet inv exp log tanh sigmoid relu sqrt softmax logsumexp sum mean norm diag eye ones "
+              "sin cos tan arcsin arccos arctan sinh cosh abs sign softplus log1p expm1 erf gelu logsigmoid "
+              "square reciprocal step maximum minimum max min")
     assert set(wanted.split()) == set(FUNCTIONS)
 
 
