@@ -17,6 +17,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol
 from sympy.matrices.expressions.matpow import MatPow
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from matcalc.core import functions as F
 
@@ -106,6 +107,9 @@ class _Evaluator:
             return np.sqrt(ev(e.arg))
         if type(e) in ELEMENTWISE:
             return ELEMENTWISE[type(e)](ev(e.arg))
+        if isinstance(e, ElementwiseApplyFunction):
+            (d,), body = e.function.variables, e.function.expr
+            return np.vectorize(lambda t: float(body.subs(d, t)))(ev(e.expr))
         if isinstance(e, F.Maximum):
             return np.maximum(ev(e.args[0]), ev(e.args[1]))
         if isinstance(e, F.Minimum):

@@ -107,6 +107,18 @@ class EntrywiseEmitters:
         v = self.value(expr.arg)
         return self.matrix(f"0.5 * {v.code} * _erfc({v.code} * -{_SQRT_HALF!r})", expr, **stored_like(v))
 
+    def emit_ElementwiseApplyFunction(self, expr):
+        """f∘(X) for any SymPy scalar function f: f's body printed by the scalar emitters,
+        with its variable standing for the array (the NumPy functions work entry by entry)."""
+        (d,), body = expr.function.variables, expr.function.expr
+        v = self.full(self.value(expr.expr), expr.expr.shape)
+        stand_in = sympy.Dummy(d.name)
+        self.values[stand_in] = Val(v, scalar=True)
+        code = self.scalar_code(body.subs(d, stand_in))
+        if d not in body.free_symbols:     # a constant function: an array all the same
+            code = f"{code} + np.zeros_like({v})"
+        return self.matrix(code, expr)
+
     def emit_Maximum(self, expr):
         a, b = (self.value(x) for x in expr.args)
         return self.matrix(f"np.maximum({a.code}, {b.code})", expr, **stored_like(a, b))

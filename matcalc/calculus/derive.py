@@ -25,6 +25,7 @@ from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 from sympy.matrices.expressions.special import OneMatrix
 
 from ..core import algebra, budget as _budget
+from ..core.functions import adopt
 from ..errors import DifferentiationError
 from .rules import adjoint_rule, differential_rule
 from ..core.shapes import shape_text
@@ -143,7 +144,7 @@ def derive(f, wrt, *, kind="gradient", layout="numerator"):
     """
     if isinstance(f, str):
         raise TypeError("derive takes an expression, not text; use mc.parse(text, shapes) first")
-    f = _sympify(f) if not isinstance(f, Basic) else f
+    f = adopt(_sympify(f) if not isinstance(f, Basic) else f)
     if layout not in ("numerator", "denominator"):
         raise ValueError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     variables = _check_variables(f, wrt)

@@ -134,7 +134,7 @@ Erf = _function("Erf", sympy.erf, "erf(X), the error function, entry by entry.",
 
 class Absolute(Elementwise):
     """|X|, entry by entry.  Its derivative is sign(X): 0 at the kink x = 0, by choice
-    (as relu′(0) = 0 and as JAX's ``jnp.abs``)."""
+    (as relu′(0) = 0, and as PyTorch; JAX takes 1 there)."""
     latex_name = r"\lvert\cdot\rvert"
     scalar = staticmethod(sympy.Abs)
 
@@ -582,3 +582,49 @@ def diag(v):
     if not _is_matrix(v) or (v.shape[0] != 1 and v.shape[1] != 1):
         raise ShapeError(f"diag takes a row or column vector, got {shape_text(v) if _is_matrix(v) else v!r}")
     return DiagMatrix(v)
+
+
+# ---------------------------------------------------------------- SymPy's own elementwise nodes
+
+_HEADS = {sympy.sin: Sin, sympy.cos: Cos, sympy.tan: Tan, sympy.asin: Arcsin, sympy.acos: Arccos,
+          sympy.atan: Arctan, sympy.sinh: Sinh, sympy.cosh: Cosh, sympy.tanh: Tanh, sympy.exp: Exp,
+          sympy.log: Log, sympy.Abs: Absolute, sympy.sign: Sign, sympy.erf: Erf}
+
+
+def adopt(expr):
+    """``expr`` with SymPy's ``X.applyfunc(f)`` nodes written as matcalc's own where f is a
+    function matcalc knows (``x.applyfunc(sin)`` → sin(x), ``d ↦ d**2`` → x∘²); any other
+    function stays an ``ElementwiseApplyFunction``, which the rules and the compiler handle
+    through SymPy's scalar derivative.  Linear in the DAG; the identity on expressions that
+    hold no ``applyfunc``."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+    from .algebra import build, power, rebuild
+    from .walk import nodes
+
+    if not isinstance(expr, Basic) or not any(isinstance(n, ElementwiseApplyFunction) for n in nodes(expr)):
+        return expr
+    memo = {}
+
+    def visit(node):
+        if node in memo:
+            return memo[node]
+        if isinstance(node, ElementwiseApplyFunction):
+            X = visit(node.expr)
+            (d,), body = node.function.variables, node.function.expr
+            if type(body) in _HEADS and body.args == (d,):
+                out = build(_HEADS[type(body)], X)
+            elif body.is_Pow and body.base == d and body.exp.is_number:
+                out = build(Sqrt, X) if body.exp == sympy.S.Half else power(X, body.exp)
+            elif body == d:
+                out = X
+            else:
+                out = build(ElementwiseApplyFunction, node.function, X)
+        elif not node.args or isinstance(node, (sympy.Symbol, sympy.Lambda)) or not isinstance(node, Basic):
+            out = node
+        else:
+            args = [visit(a) for a in node.args]
+            out = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
+        memo[node] = out
+        return out
+
+    return visit(expr)

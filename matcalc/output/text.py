@@ -145,6 +145,13 @@ class TextPrinter(StrPrinter):
     def _print_Absolute(self, expr):
         return f"|{self._print(expr.arg)}|"
 
+    def _print_ElementwiseApplyFunction(self, expr):
+        (d,), body = expr.function.variables, expr.function.expr
+        return f"({d.name} ↦ {self._print(body)})∘({self._print(expr.expr)})"
+
+    def _print_Dummy(self, expr):
+        return expr.name
+
     def _print_Maximum(self, expr):
         return f"max({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 

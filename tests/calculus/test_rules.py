@@ -333,6 +333,15 @@ def _extremes(n, m, k):
             + mc.sum(mc.hadamard(F.ArgMin(Z, 1), C))), [X, W, C]
 
 
+def _applied_functions(n, m, k):
+    # SymPy's X.applyfunc(f) for a function matcalc has no node for, and for one it has
+    X, W, C = M("X", n, m), M("W", m, k), M("C", n, k)
+    d = sympy.Dummy("d")
+    Z = X * W
+    return (mc.sum(mc.hadamard(C, Z.applyfunc(sympy.Lambda(d, d ** 3 / 3 + sympy.sin(d) * sympy.exp(-d)))))
+            + mc.sum(mc.hadamard(C, Z.applyfunc(sympy.atan)))), [X, W, C]
+
+
 def _mlp(n, m, k):
     # seed 000: X N×d, Z1 = XW1 + 1b1, A1 = σ(Z1), Z2 = A1W2 + 1b2, L = −(1/N) Σ Y ⊙ log softmax(Z2)
     N, d, h, K = n, m, k, 3
@@ -386,6 +395,7 @@ CASES = [
     Case("smooth activations", _smooth_activations),
     Case("kinked functions", _kinked_functions),
     Case("max, min and the 1-norm", _extremes),
+    Case("applied SymPy functions", _applied_functions),
     Case("scalar functions", _scalar_functions),
     Case("inverse", _inverse, invertible=("X",)),
     Case("inverse in a product", _inverse_in_product, invertible=("X",)),
@@ -977,11 +987,12 @@ def _hessian_cases():
 
     def elementwise_functions(n, m, k):
         v, c, r = M("v", n, 1), M("c", n, 1), M("r", 1, m)
-        T = mc.tanh(v) / 2
+        T, d = mc.tanh(v) / 2, sympy.Dummy("d")
         # each function times v, so that the gradient (the Hessian's forward pass) holds it
         parts = [mc.sin(v), mc.cos(v), mc.tan(T), mc.arcsin(T), mc.arccos(T), mc.arctan(v), mc.sinh(v),
                  mc.cosh(v), mc.abs(v), mc.sign(v), mc.softplus(v), mc.log1p(mc.exp(v)), mc.expm1(v),
-                 mc.erf(v), mc.gelu(v), mc.maximum(v, c), mc.minimum(v, c)]
+                 mc.erf(v), mc.gelu(v), mc.maximum(v, c), mc.minimum(v, c),
+                 v.applyfunc(sympy.Lambda(d, sympy.cos(d) + d ** 3 / 6))]
         return (sympy.Add(*[mc.sum(mc.hadamard(p, v)) for p in parts]) + mc.norm(v, 1) * mc.sum(v)
                 + mc.max(v) * mc.sum(v) + mc.min(v) * mc.sum(v)
                 + mc.sum(mc.hadamard(mc.max(v * r, 1), v)) + mc.sum(mc.min(c * v.T, 0) * v)), [v]

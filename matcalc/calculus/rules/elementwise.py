@@ -96,3 +96,38 @@ def extremum_adjoint(node, adj):
 def extremum_differential(node, d):
     """d max(A, B) = ½(1 + sign(A − B)) ⊙ dA + ½(1 − sign(A − B)) ⊙ dB."""
     return add(*[hadamard(w, d(a)) for a, w in zip(node.args, _weights(node))])
+
+
+# ---------------------------------------------------------------- any scalar function, X.applyfunc(f)
+
+def _applied_derivative(node):
+    """f′ applied entrywise, from SymPy's scalar derivative of f (taken on a real variable,
+    so that |d|′ = sign(d); the Dirac deltas of a jump count as 0, as everywhere in matcalc);
+    None when f′ = 0."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+    from .scalars import _kink_free
+    (d,), body = node.function.variables, node.function.expr
+    t = sympy.Dummy("t", real=True)
+    slope = _kink_free(sympy.diff(body.subs(d, t), t))
+    if slope == 0:
+        return None
+    if t not in slope.free_symbols:
+        return mul(slope, ones_like(node))
+    return build(ElementwiseApplyFunction, sympy.Lambda(t, slope), node.expr)
+
+
+def _register_applied():
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    @adjoint(ElementwiseApplyFunction, "chain rule through f (SymPy's derivative)")
+    def applied_adjoint(node, adj):
+        """C = f∘(A)  ⇒  Ā = C̄ ⊙ f′∘(A)."""
+        yield node.expr, hadamard(adj, _applied_derivative(node))
+
+    @differential(ElementwiseApplyFunction, "chain rule through f (SymPy's derivative)")
+    def applied_differential(node, d):
+        """d f∘(A) = f′∘(A) ⊙ dA."""
+        return hadamard(_applied_derivative(node), d(node.expr))
+
+
+_register_applied()
