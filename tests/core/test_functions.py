@@ -54,15 +54,15 @@ def test_tied_maxima_share_the_gradient():
 # ------------------------------------------------------------------ stable compiled forms
 
 def test_softplus_logsigmoid_and_gelu_do_not_overflow():
-    big = np.array([[1000.0], [-1000.0], [0.0], [-40.0]])
+    big = np.array([[1000.0], [-1000.0], [0.0], [-20.0]])
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        assert mc.compile(mc.softplus(x))(x=big).ravel().tolist() == [1000.0, 0.0, math.log(2), pytest.approx(4.2e-18)]
+        assert mc.compile(mc.softplus(x))(x=big).ravel().tolist() == [1000.0, 0.0, math.log(2), pytest.approx(2.061153622438558e-09)]
         assert mc.compile(mc.logsigmoid(x))(x=big).ravel()[:3].tolist() == [0.0, -1000.0, -math.log(2)]
         slopes = grad_at(mc.sum(mc.softplus(x)), x, x=big).ravel()
     assert slopes[0] == 1.0 and 0 <= slopes[1] < 1e-300     # σ(−1000): EXPCAP keeps it finite
     gelu = mc.compile(mc.gelu(x))(x=big).ravel()
     assert gelu[0] == 1000.0 and gelu[1] == 0.0 and gelu[2] == 0.0
-    assert gelu[3] == pytest.approx(-40 * 0.5 * math.erfc(40 / math.sqrt(2)), rel=1e-12)
+    assert gelu[3] == pytest.approx(-20 * 0.5 * math.erfc(20 / math.sqrt(2)), rel=1e-12)
     assert gelu[3] < 0     # the lower tail of Φ is not rounded to 0
 
 
