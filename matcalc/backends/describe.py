@@ -37,7 +37,12 @@ class Describer:
     FUNCTIONS = {"Exp": "exp", "Log": "log", "Tanh": "tanh", "Sigmoid": "σ", "Relu": "relu",
                  "Step": "step", "Sqrt": "√", "SumAll": "sum", "Trace": "tr", "Determinant": "det",
                  "DiagMatrix": "diag", "DiagonalOf": "diagonal", "Softmax": "softmax",
-                 "LogSumExp": "logsumexp", "log": "log", "exp": "exp", "tanh": "tanh", "Abs": "abs"}
+                 "LogSumExp": "logsumexp", "log": "log", "exp": "exp", "tanh": "tanh", "Abs": "abs",
+                 "Absolute": "abs", "NormalCdf": "Φ", "Maximum": "max", "Minimum": "min", "MaxAll": "max",
+                 "MinAll": "min", "MaxAlong": "max", "MinAlong": "min", "ArgMax": "𝕀max", "ArgMin": "𝕀min",
+                 "Norm1": "norm1", **{name: name.lower() for name in (
+                     "Sin", "Cos", "Tan", "Arcsin", "Arccos", "Arctan", "Sinh", "Cosh", "Sign", "Softplus",
+                     "Log1p", "Expm1", "Erf", "Gelu")}}
 
     def __init__(self, limit):
         self.limit = limit
@@ -95,7 +100,11 @@ class Describer:
         if name == "Norm":
             return f"‖{self.text(e.args[0])}‖"
         if name in self.FUNCTIONS and e.args:
+            if name in ("Maximum", "Minimum"):
+                return f"{self.FUNCTIONS[name]}({self.text(e.args[0])}, {self.text(e.args[1])})"
             extra = ", axis=0" if name in ("Softmax", "LogSumExp") and e.args[1] == 0 else ""
+            if name in ("MaxAlong", "MinAlong", "ArgMax", "ArgMin") and e.args[1] != -1:
+                extra = f", axis={e.args[1]}"
             return f"{self.FUNCTIONS[name]}({self.text(e.args[0])}{extra})"
         if isinstance(e, sympy.Mul):
             coeff, rest = e.as_coeff_Mul()
