@@ -37,7 +37,8 @@ class Describer:
     FUNCTIONS = {"Exp": "exp", "Log": "log", "Tanh": "tanh", "Sigmoid": "σ", "Relu": "relu",
                  "Step": "step", "Sqrt": "√", "SumAll": "sum", "Trace": "tr", "Determinant": "det",
                  "DiagMatrix": "diag", "DiagonalOf": "diagonal", "Softmax": "softmax",
-                 "LogSumExp": "logsumexp", "log": "log", "exp": "exp", "tanh": "tanh", "Abs": "abs"}
+                 "LogSumExp": "logsumexp", "log": "log", "exp": "exp", "tanh": "tanh", "Abs": "abs",
+                 "Vec": "vec"}
 
     def __init__(self, limit):
         self.limit = limit
@@ -88,6 +89,10 @@ class Describer:
             return f"{self._scalar_factor(coeff)} {body}"
         if isinstance(e, HadamardProduct):
             return " ⊙ ".join(self._wrapped(a) for a in e.args)
+        if name == "KroneckerProduct":
+            return " ⊗ ".join(self._wrapped(a) for a in e.args)
+        if name == "CommutationMatrix":
+            return f"K({self.text(e.args[0])},{self.text(e.args[1])})"
         if isinstance(e, HadamardPower):
             return f"{self._wrapped(e.base)}^(∘{self.text(e.exp)})"
         if isinstance(e, MatPow):
@@ -130,7 +135,8 @@ class Describer:
         return f"{name}({args})"
 
     def _factor_text(self, f):
-        return f"({self.text(f)})" if isinstance(f, (MatAdd, HadamardProduct)) else self.text(f)
+        wrap = isinstance(f, (MatAdd, HadamardProduct)) or type(f).__name__ == "KroneckerProduct"
+        return f"({self.text(f)})" if wrap else self.text(f)
 
     def _scalar_factor(self, a):
         t = self.text(a)

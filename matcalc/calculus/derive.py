@@ -227,7 +227,7 @@ def _jacobian(y, x, layout):
         # the vec layout: vec(dY) = J vec(dX)
         dX = MatrixSymbol(f"d{x.name}", *x.shape)
         dY, steps = _differential(y, x, dX)
-        J = vectorize.read_jacobian(dY, dX)
+        J = vectorize.read_jacobian(dY, dX, y)
         steps.append(Step(vectorize.READ_OFF, y, dY, J))
         if layout == "denominator":
             J = simplify(algebra.transpose(J))

@@ -53,10 +53,11 @@ def is_matrix_shaped(expr) -> bool:
     return rows != 1 and cols != 1
 
 
-def read_jacobian(dY, dX):
+def read_jacobian(dY, dX, Y=None):
     """The Jacobian J with vec(dY) = J vec(dX), simplified, for a differential dY (matrix,
-    vector or scalar) linear in the matrix symbol dX; the zero matrix for a zero dY."""
-    rows = _length(dY)
+    vector or scalar) linear in the matrix symbol dX; the zero matrix (shaped by the
+    function Y) for a zero dY."""
+    rows = _length(Y if Y is not None else dY)
     columns = dX.shape[0] * dX.shape[1]
     if algebra.is_zero(dY):
         return ZeroMatrix(rows, columns)
