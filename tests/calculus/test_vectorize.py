@@ -248,24 +248,7 @@ def test_the_hessian_derivation_shows_the_vec_read_off():
     assert "The Hessian is in the vec layout" in tex
 
 
-# ---------------------------------------------------------------- the nodes and their identities
-
-def test_nodes_have_the_right_shapes_and_values():
-    P, Q = M("P", 2, 3), M("Q", 4, 1)
-    assert kron(P, Q).shape == (8, 3)
-    assert vec(P).shape == (6, 1) and commutation(2, 3).shape == (6, 6)
-    rng = np.random.default_rng(0)
-    values = {"P": rng.normal(size=(2, 3)), "Q": rng.normal(size=(4, 1))}
-    np.testing.assert_allclose(evaluate(vec(P), values), values["P"].reshape(-1, 1, order="F"))
-    K = evaluate(commutation(2, 3), {})
-    np.testing.assert_allclose(K @ values["P"].reshape(-1, 1, order="F"),
-                               values["P"].T.reshape(-1, 1, order="F"))
-    # the node's own entries agree with the interpreter's
-    explicit = np.array(CommutationMatrix(2, 3).as_explicit(), dtype=float)
-    np.testing.assert_array_equal(explicit, K)
-    np.testing.assert_array_equal(np.array(Vec(M("E", 2, 2)).as_explicit()).ravel(),
-                                  np.array(sympy.Matrix(M("E", 2, 2).as_explicit()).T).ravel())
-
+# ---------------------------------------------------------------- simplifier identities
 
 def test_simplifier_identities():
     P, Q, R = M("P", "m", "n"), M("Q", "p", "q"), M("R", "n", "k")
@@ -283,37 +266,3 @@ def test_simplifier_identities():
     # the mixed product: (P ⊗ Q)(R ⊗ Qᵀ) = P R ⊗ Q Qᵀ
     assert simplify(KroneckerProduct(P, Q) * KroneckerProduct(R, Q.T)) == KroneckerProduct(P * R, Q * Q.T)
     assert simplify(KroneckerProduct(OneMatrix(1, 1), P)) == P
-
-
-# ---------------------------------------------------------------- compiled code
-
-def test_compiled_commutation_is_a_permutation():
-    """(Dᵀ ⊗ C) K applies K as a column permutation: no dense K, no product with it."""
-    C, D = M("C", "q", "n"), M("D", "m", "p")
-    fn = mc.compile(mc.jacobian(C * X.T * D, X))
-    assert "np.eye" not in fn.source and "@" not in fn.source
-    assert "[:, " in fn.source and fn.source.count("np.kron") == 1
-    rng = np.random.default_rng(1)
-    c, d = rng.normal(size=(5, 2)), rng.normal(size=(3, 4))
-    K = evaluate(CommutationMatrix(3, 2), {})
-    np.testing.assert_allclose(fn(C=c, D=d), np.kron(d.T, c) @ K)
-
-
-def test_compiled_kronecker_times_a_matrix_is_not_formed():
-    """(Bᵀ ⊗ A) V is computed as vec(A V B) column by column: np.kron is never called."""
-    V = M("V", m * n, "k")
-    fn = mc.compile(mc.jacobian(A * X * B, X) * V)
-    assert "np.kron" not in fn.source
-    rng = np.random.default_rng(2)
-    a, b, v = rng.normal(size=(4, 3)), rng.normal(size=(2, 5)), rng.normal(size=(6, 3))
-    np.testing.assert_allclose(fn(A=a, B=b, V=v), np.kron(b.T, a) @ v)
-    left = mc.compile(M("U", "k", p * q) * mc.jacobian(A * X * B, X))
-    assert "np.kron" not in left.source
-    u = rng.normal(size=(2, 20))
-    np.testing.assert_allclose(left(A=a, B=b, U=u), u @ np.kron(b.T, a))
-
-
-def test_compiled_diag_of_vec_is_a_scaling():
-    P = M("P", "p", "q")
-    fn = mc.compile(mc.jacobian(mc.hadamard(P, A * X * B), X))
-    assert "np.diag" not in fn.source and 'reshape(-1, 1, order="F")' in fn.source
