@@ -27,8 +27,6 @@ no differentiation of its own.
 """
 from __future__ import annotations
 
-import sympy
-from sympy import S
 from sympy.matrices.expressions import (
     HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Trace, Transpose, ZeroMatrix,
 )

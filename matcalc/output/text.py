@@ -20,7 +20,7 @@ from sympy.printing.str import StrPrinter
 
 from ..core import budget
 from ..core import functions as F
-from ..core.kronecker import CommutationMatrix, KroneckerProduct, Vec
+from ..core.kronecker import CommutationMatrix, Vec
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from .naming import _symbol_for, per_call, shared_names

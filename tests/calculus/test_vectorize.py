@@ -12,17 +12,15 @@ layouts; and ``mc.compile`` of every result agrees with the interpreter.
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import sympy
 from sympy.matrices.expressions import Identity, MatrixExpr, OneMatrix, ZeroMatrix
 
 import matcalc as mc
 from matcalc.calculus.simplify import simplify, transposed
 from matcalc.calculus.vectorize import READ_OFF
-from matcalc.core.kronecker import CommutationMatrix, KroneckerProduct, Vec, commutation, kron, vec
+from matcalc.core.kronecker import CommutationMatrix, KroneckerProduct, Vec
 from matcalc.output.latex import latex
-from numeric import check_compiled, check_hessian, check_jacobian, evaluate, random_values
+from numeric import check_compiled, check_hessian, check_jacobian, random_values
 
 M = mc.matrix
 SIZES = dict(m=3, n=2, p=4, q=5)
