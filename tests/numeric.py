@@ -20,6 +20,7 @@ from sympy.matrices.expressions.matpow import MatPow
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from matcalc.core import functions as F
+from matcalc.core.kronecker import CommutationMatrix, KroneckerProduct, Vec
 
 
 def symbols_of(expr):
@@ -91,6 +92,21 @@ class _Evaluator:
             return np.diag(ev(e.args[0]).ravel())
         if isinstance(e, DiagonalOf):
             return np.diag(ev(e.args[0]))[:, None]
+        if isinstance(e, KroneckerProduct):
+            out = ev(e.args[0])
+            for a in e.args[1:]:
+                out = np.kron(out, ev(a))
+            return out
+        if isinstance(e, Vec):
+            return ev(e.arg).reshape(-1, 1, order="F")
+        if isinstance(e, CommutationMatrix):
+            # K vec(X) = vec(Xᵀ), written out entry by entry
+            m, n = (self.size(d) for d in e.args)
+            K = np.zeros((m * n, m * n))
+            for i in range(m):
+                for j in range(n):
+                    K[j + n * i, i + m * j] = 1.0
+            return K
         if isinstance(e, F.Exp):
             return np.exp(ev(e.arg))
         if isinstance(e, F.Log):
@@ -213,22 +229,24 @@ def check_gradient(f, X, G, values, eps=1e-6, seed=0):
 
 
 def check_jacobian(y, x, J, values, eps=1e-6, seed=0, layout="numerator"):
-    """Relative error of J v (flattened) against the central difference of y along v."""
+    """Relative error of J v against the central difference of y along v, y and v
+    flattened column by column (the vec layout; for vectors, plain flattening)."""
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(np.shape(values[x.name]))
     dims = infer_dims(y, values)
     plus = dict(values, **{x.name: values[x.name] + eps * v})
     minus = dict(values, **{x.name: values[x.name] - eps * v})
-    numeric = (np.ravel(evaluate(y, plus, dims)) - np.ravel(evaluate(y, minus, dims))) / (2 * eps)
+    numeric = (np.ravel(evaluate(y, plus, dims), order="F") - np.ravel(evaluate(y, minus, dims), order="F")) / (2 * eps)
     J_value = np.atleast_2d(evaluate(J, values, dims))
     if layout == "denominator":
         J_value = J_value.T
-    symbolic = J_value @ v.ravel()
+    symbolic = J_value @ v.ravel(order="F")
     return float(np.max(np.abs(symbolic - numeric)) / max(1.0, np.max(np.abs(numeric))))
 
 
 def check_hessian(f, x, H, values, eps=1e-4, seed=0):
-    """Relative error of uᵀHv against a second-order central difference of f."""
+    """Relative error of uᵀHv against a second-order central difference of f (u and v
+    flattened column by column: the vec layout of a Hessian with respect to a matrix)."""
     rng = np.random.default_rng(seed)
     shape = np.shape(values[x.name])
     u, v = rng.standard_normal(shape), rng.standard_normal(shape)
@@ -238,7 +256,7 @@ def check_hessian(f, x, H, values, eps=1e-4, seed=0):
         return scalar_value(evaluate(f, dict(values, **{x.name: values[x.name] + eps * (a * u + b * v)}), dims))
 
     numeric = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * eps * eps)
-    symbolic = float(u.ravel() @ evaluate(H, values, dims) @ v.ravel())
+    symbolic = float(u.ravel(order="F") @ evaluate(H, values, dims) @ v.ravel(order="F"))
     return abs(symbolic - numeric) / max(1.0, abs(numeric))
 
 

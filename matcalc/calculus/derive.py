@@ -6,8 +6,11 @@
   X's shape (the layout convention of the seeds: ∂f/∂x of a row vector is a row).
 * ``jacobian(y, x)`` — forward mode.  Build the differential dy (linear in dx) bottom-up,
   then read the Jacobian off it: dy = J dx for column vectors (numerator layout,
-  J[i, j] = ∂yᵢ/∂xⱼ); denominator layout is the transpose.
-* ``hessian(f, x)`` — the Jacobian of the gradient.
+  J[i, j] = ∂yᵢ/∂xⱼ); denominator layout is the transpose.  When y or x is a matrix the
+  Jacobian is taken in the vec layout: vec(dY) = J vec(dX) with vec stacking columns, so
+  J is (rows(Y)·cols(Y)) × (rows(X)·cols(X)) and vec(A X B) gives Bᵀ ⊗ A
+  (:mod:`matcalc.calculus.vectorize` reads it off).
+* ``hessian(f, x)`` — the Jacobian of the gradient (for a matrix X, of vec(∇f): mn × mn).
 
 Each node visited becomes a :class:`Step` (rule, target, before, after); a
 :class:`Derivation` holds them: data for printers and templates, which do no math.
@@ -31,6 +34,7 @@ from .rules import adjoint_rule, differential_rule
 from ..core.shapes import shape_text
 from .derivation import Derivation, Step
 from .simplify import simplify, transposed
+from . import vectorize
 from ..core.symbols import MatrixSymbol, matrix_symbols
 
 
@@ -162,7 +166,6 @@ def derive(f, wrt, *, kind="gradient", layout="numerator"):
         _check_scalar(f)
         results, steps = {}, []
         for x in variables:
-            _require_vector(x, "a Hessian")
             grads, first = _reverse(f, (x,))
             hess, second = _jacobian(grads[x], x, "numerator")
             results[x] = hess
@@ -178,28 +181,25 @@ def gradient(f, X, *, budget=None):
 
 
 def jacobian(y, x, layout="numerator", *, budget=None):
-    """The Jacobian of a vector y with respect to a vector symbol x.
+    """The Jacobian of y (a vector, or a matrix) with respect to the symbol x (a vector, or
+    a matrix).
 
     ``layout="numerator"``: (len y)×(len x), J[i, j] = ∂yᵢ/∂xⱼ (seed 000: ∂(xA + b)/∂x = Aᵀ).
+    For a matrix y or x the entries are those of vec(y) and vec(x), vec stacking columns:
+    vec(dY) = J vec(dX), so ∂(A X B)/∂X = Bᵀ ⊗ A and ∂X⁻¹/∂X = −(X⁻ᵀ ⊗ X⁻¹).
     ``layout="denominator"``: the transpose.  ``budget`` as for :func:`derive`.
     """
     return derive(y, x, kind="jacobian", layout=layout, budget=budget).result
 
 
 def hessian(f, x, *, budget=None):
-    """The n×n Hessian H[i, j] = ∂²f/∂xᵢ∂xⱼ of a scalar f with respect to a vector symbol x.
-    ``budget`` as for :func:`derive`."""
+    """The n×n Hessian H[i, j] = ∂²f/∂xᵢ∂xⱼ of a scalar f with respect to a vector symbol x;
+    for an m×n matrix X the mn×mn Jacobian of vec(∇f) in the vec layout (entries indexed by
+    vec(X), stacking columns): tr(XᵀSX) gives I ⊗ (S + Sᵀ).  ``budget`` as for :func:`derive`."""
     return derive(f, x, kind="hessian", budget=budget).result
 
 
 # ------------------------------------------------------------------ forward mode
-
-def _require_vector(x, what):
-    if x.shape[0] != 1 and x.shape[1] != 1:
-        raise DifferentiationError(
-            f"{what} is taken with respect to a vector, but {shape_text(x)} is a matrix; "
-            f"differentiate with respect to a row or column vector, or use gradient for matrices")
-
 
 def _differential(expr, x, dx):
     """(dexpr, steps): the differential of expr, linear in the symbol dx."""
@@ -224,15 +224,16 @@ def _differential(expr, x, dx):
 
 
 def _jacobian(y, x, layout):
-    _require_vector(x, "a Jacobian")
-    if not isinstance(y, MatrixExpr):
-        y_shape = (1, 1)
-    else:
-        y_shape = y.shape
-        if y_shape[0] != 1 and y_shape[1] != 1:
-            raise DifferentiationError(
-                f"a Jacobian is taken of a vector, but {shape_text(y)} is a matrix; "
-                f"use gradient of a scalar, or vectorise")
+    if vectorize.is_matrix_shaped(x) or vectorize.is_matrix_shaped(y):
+        # the vec layout: vec(dY) = J vec(dX)
+        dX = MatrixSymbol(f"d{x.name}", *x.shape)
+        dY, steps = _differential(y, x, dX)
+        J = vectorize.read_jacobian(dY, dX, y)
+        steps.append(Step(vectorize.READ_OFF, y, dY, J))
+        if layout == "denominator":
+            J = simplify(algebra.transpose(J))
+        return J, steps
+    y_shape = y.shape if isinstance(y, MatrixExpr) else (1, 1)
     y_length = y_shape[1] if y_shape[0] == 1 else y_shape[0]
     x_length = x.shape[1] if x.shape[0] == 1 else x.shape[0]
     dx = MatrixSymbol(f"d{x.name}", *x.shape)
@@ -249,7 +250,12 @@ def _jacobian(y, x, layout):
         if dy.shape[0] == 1 and dy.shape[1] != 1 or (y_shape[0] == 1 and y_shape[1] != 1):
             dy = algebra.transpose(dy)
         dy = simplify(dy)
-        J = simplify(_JacobianReader(column)._coefficient(dy))
+        try:
+            J = simplify(_JacobianReader(column)._coefficient(dy))
+        except DifferentiationError:
+            # a form the column reader does not know (a sum over a matrix-valued
+            # intermediate, say): the vec reader is the general one
+            J = vectorize.read_jacobian(dy, column)
         steps.append(Step("read off the Jacobian", y, dy, J))
     if layout == "denominator":
         J = simplify(algebra.transpose(J))

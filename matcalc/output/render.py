@@ -98,7 +98,7 @@ def _sections(derivation):
         if step.rule == "gradient" and derivation.kind == "hessian":
             sections.append(("reverse", current))
             current, forward = [], True
-        elif step.rule == "read off the Jacobian":
+        elif step.rule.startswith("read off the Jacobian"):
             sections.append(("forward", current))
             current = []
             forward = derivation.kind == "jacobian"
@@ -292,7 +292,7 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
                 before = substitute(sub(step.before), gradient_names)
                 after = substitute(sub(step.after), gradient_names)
                 defines = None
-                if step.rule == "read off the Jacobian":
+                if step.rule.startswith("read off the Jacobian"):
                     row = isinstance(target, MatrixExpr) and target.shape[0] == 1 != target.shape[1]
                     name = fname if step.target == derivation.function else _paren(show, target)
                     rows.append({"lhs": r"\mathrm{d}%s%s" % (name, r"^{\top}" if row else ""),
@@ -319,7 +319,7 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
             rendered_sections.append({
                 "mode": mode,
                 "wrt": show(wrt) if wrt is not None else None,
-                "intro": _section_intro(mode, fname, wrt, show, derivation.kind),
+                "intro": _section_intro(mode, fname, wrt, show, derivation.kind, _in_vec_layout(steps)),
                 "rows": rows,
             })
 
@@ -445,8 +445,33 @@ def _let_sentence(derivation, show, forward=()):
     return sentence
 
 
+_VEC_READ_OFF = "read off the Jacobian (vec layout)"   # the engine's rule name for matrix Jacobians
+
+
+def _in_vec_layout(steps) -> bool:
+    return any(step.rule == _VEC_READ_OFF for step in steps)
+
+
+def _vec_layout_sentence(derivation, fname, x):
+    if derivation.kind == "hessian":
+        noun, lhs = "The Hessian", r"\nabla^{2}_{%s} %s" % (x, fname)
+        what = r"\frac{\partial %s}{\partial %s}" % (fname, x)
+    else:
+        noun, lhs, what = "The Jacobian", r"\frac{\partial %s}{\partial %s}" % (fname, x), fname
+    if getattr(derivation, "layout", "numerator") == "denominator" and derivation.kind == "jacobian":
+        return (r"The Jacobian is in the vec layout, transposed (denominator layout): "
+                r"$\operatorname{vec}(\mathrm{d}%s)^{\top} = \operatorname{vec}(\mathrm{d}%s)^{\top} %s$, "
+                r"with $\operatorname{vec}$ stacking the columns." % (what, x, lhs))
+    return (r"%s is in the vec layout: $\operatorname{vec}(\mathrm{d}%s) = %s "
+            r"\operatorname{vec}(\mathrm{d}%s)$, with $\operatorname{vec}$ stacking the columns, "
+            r"so its $(i, j)$ entry is the derivative of entry $i$ of $\operatorname{vec}(%s)$ with "
+            r"respect to entry $j$ of $\operatorname{vec}(%s)$." % (noun, what, lhs, x, what, x))
+
+
 def _layout_sentence(derivation, fname, show):
     x = show(derivation.wrt[0]) if derivation.wrt else "x"
+    if derivation.kind != "gradient" and _in_vec_layout(derivation.steps):
+        return _vec_layout_sentence(derivation, fname, x)
     if derivation.kind == "gradient":
         return (r"Each derivative of the scalar $%s$ has the shape of its variable: the $(i, j)$ "
                 r"entry of $\frac{\partial %s}{\partial %s}$ is $\partial %s / \partial (%s)_{ij}$."
@@ -464,13 +489,19 @@ def _layout_sentence(derivation, fname, show):
             r"$\partial %s_{i} / \partial %s_{j}$." % (fname, x, fname, x, fname, x))
 
 
-def _section_intro(mode, fname, wrt, show, kind):
+def _section_intro(mode, fname, wrt, show, kind, vec=False):
     if mode == "reverse":
         start = r"$\frac{\partial %s}{\partial %s} = 1$" % (fname, fname)
         return (r"Reverse mode: starting from %s, each line is the derivative of $%s$ with "
                 r"respect to one subexpression, by the rule named on the right." % (start, fname))
     x = show(wrt) if wrt is not None else "x"
     what = "the gradient" if kind == "hessian" else "$%s$" % fname
+    if vec:
+        differentiated = fname if kind == "jacobian" else r"\frac{\partial %s}{\partial %s}" % (fname, x)
+        return (r"Forward mode with respect to $%s$: each line is the differential of a "
+                r"subexpression of %s, and the Jacobian $J$ is read off "
+                r"$\operatorname{vec}(\mathrm{d}%s) = J \operatorname{vec}(\mathrm{d}%s)$."
+                % (x, what, differentiated, x))
     return (r"Forward mode with respect to $%s$: each line is the differential of a "
             r"subexpression of %s, and the Jacobian is read off $\mathrm{d}%s$ as a column." % (x, what, fname))
 

@@ -20,6 +20,7 @@ from sympy.printing.str import StrPrinter
 
 from ..core import budget
 from ..core import functions as F
+from ..core.kronecker import CommutationMatrix, Vec
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from .naming import _symbol_for, per_call, shared_names
@@ -45,7 +46,7 @@ class TextPrinter(StrPrinter):
                                  F.Softmax, F.LogSumExp, Transpose, Inverse, MatPow, sympy.Symbol,
                                  F.Norm, F.Norm1, F.SumAll, Trace, Determinant, DiagMatrix,
                                  F._AlongAxis, F.Maximum, F.Minimum, F.MaxAll, F.MinAll,
-                                 sympy.NumberSymbol)) or (
+                                 sympy.NumberSymbol, Vec, CommutationMatrix)) or (
             getattr(expr, "is_Number", False) and expr >= 0 and not (expr.is_Rational and not expr.is_Integer
                                                                      and decimal_text(expr) is None))
 
@@ -135,6 +136,15 @@ class TextPrinter(StrPrinter):
         if exponent.is_Integer:
             return f"{self._wrap(base)}∘{str(exponent).translate(_SUPERSCRIPT)}"
         return f"{self._wrap(base)}∘({self._print(exponent)})"
+
+    def _print_KroneckerProduct(self, expr):
+        return " ⊗ ".join(self._wrap(f) for f in expr.args)
+
+    def _print_Vec(self, expr):
+        return f"vec({self._print(expr.arg)})"
+
+    def _print_CommutationMatrix(self, expr):
+        return f"K₍{self._print(expr.args[0])},{self._print(expr.args[1])}₎"
 
     def _print_Elementwise(self, expr):
         return f"{_NAMES.get(type(expr), type(expr).__name__.lower())}({self._print(expr.arg)})"

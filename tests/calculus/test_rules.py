@@ -649,6 +649,20 @@ def test_differential_rules_of_matrix_functions(name):
                 assert _relative(symbolic, numeric) < TOLERANCE, (x, sizes, seed)
 
 
+@pytest.mark.parametrize("name", [c.name for c in MATRIX_VALUED])
+def test_jacobian_of_matrix_functions(name):
+    """mc.jacobian of each matrix-valued case in the vec layout (vec(dY) = J vec(dX)),
+    against central differences of every entry, in both layouts."""
+    case = MATRIX_VALUED_BY_NAME[name]
+    f, variables = _symbolic(case)
+    for x in variables:
+        for layout in ("numerator", "denominator"):
+            J = mc.jacobian(f, x, layout=layout)
+            for sizes in SIZES:
+                values = values_for(f, case, sizes, 0)
+                assert check_jacobian(f, x, J, values, layout=layout) < TOLERANCE, (x, layout, sizes)
+
+
 def _patterns(patterns):
     return [rule for _, rule in patterns]
 
