@@ -9,9 +9,11 @@ from .errors import (
 )
 from .core.budget import Budget
 from .core.symbols import colvec, dim, matrix, rowvec, scalar
-from .core.functions import (
-    det, diag, exp, eye, hadamard, inv, log, logdet, logsumexp, mean, norm, ones, power,
-    relu, sigmoid, softmax, sqrt, step, sum, tanh, trace,
+from .core.functions import (  # noqa: A004 - abs, max, min and sum are NumPy's names
+    abs, arccos, arcsin, arctan, cos, cosh, det, diag, erf, exp, expm1, eye, gelu, hadamard, inv,
+    log, log1p, logdet, logsigmoid, logsumexp, max, maximum, mean, min, minimum, norm, ones, power,
+    reciprocal, relu, sigmoid, sign, sin, sinh, softmax, softplus, sqrt, square, step, sum, tan,
+    tanh, trace,
 )
 from .apps.parse import parse
 

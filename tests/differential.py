@@ -215,6 +215,7 @@ class Row:
 
 
 ANY, POSITIVE, SPD, INVERTIBLE = "any", "positive", "spd", "invertible"
+UNIT = "unit"   # entries in (−1, 1): the generator builds tanh(…) there (arcsin, arccos, tan)
 
 
 def _call_text(name):
@@ -237,7 +238,7 @@ def elementwise(name, fn, *, arg_domain=ANY, produces=(ANY,), kinked=False, kink
 
 def broadcast_function(name, fn, *, arg_domain=ANY, produces=(ANY,), kinked=False, kink=None, weight=1.0):
     """A row for a two-argument elementwise function with NumPy broadcasting, such as
-    ``maximum(A, B)`` (not in the syntax yet; ready for when it is)."""
+    ``maximum(A, B)``."""
     def propose(gen, t, domain):
         if domain not in produces:
             return None
@@ -427,6 +428,17 @@ def _norm(x):
     return jnp.sqrt(jnp.sum(x * x))
 
 
+def _runner_up_gap(x, axis, pick):
+    """How far the extreme entry is from the next one (0 at a tie: max has a kink there)."""
+    ordered = jnp.sort(jnp.reshape(x, (-1,)) if axis is None else x, axis=-1 if axis is None else axis)
+    if pick is jnp.max:
+        ordered = jnp.flip(ordered, axis=-1 if axis is None else axis)
+    first = jnp.take(ordered, 0, axis=-1 if axis is None else axis)
+    if ordered.shape[-1 if axis is None else axis] == 1:
+        return jnp.ones_like(first)
+    return jnp.abs(first - jnp.take(ordered, 1, axis=-1 if axis is None else axis))
+
+
 # ---------------------------------------------------------------------- operators
 
 def _add_propose(gen, t, domain):
@@ -541,6 +553,31 @@ _add(elementwise("tanh", jnp.tanh))
 _add(elementwise("sigmoid", jax.nn.sigmoid, produces=(ANY, POSITIVE)))
 _add(elementwise("relu", jax.nn.relu, kinked=True, kink=lambda v, p: v[0]))   # jax.nn.relu'(0) = 0, as matcalc
 _add(elementwise("sqrt", jnp.sqrt, arg_domain=POSITIVE, produces=(ANY, POSITIVE)))
+_add(elementwise("step", lambda x: jnp.where(x > 0, 1.0, 0.0), kinked=True, kink=lambda v, p: v[0], weight=0.6))
+_add(elementwise("sin", jnp.sin))
+_add(elementwise("cos", jnp.cos))
+_add(elementwise("tan", jnp.tan, arg_domain=UNIT))
+_add(elementwise("arcsin", jnp.arcsin, arg_domain=UNIT))
+_add(elementwise("arccos", jnp.arccos, arg_domain=UNIT, produces=(ANY, POSITIVE)))
+_add(elementwise("arctan", jnp.arctan))
+_add(elementwise("sinh", jnp.sinh))
+_add(elementwise("cosh", jnp.cosh, produces=(ANY, POSITIVE)))
+_add(elementwise("abs", jnp.abs, kinked=True, kink=lambda v, p: v[0]))      # matcalc: |·|′(0) = 0; JAX: 1 (not compared at 0)
+_add(elementwise("sign", jnp.sign, kinked=True, kink=lambda v, p: v[0], weight=0.6))
+_add(elementwise("softplus", jax.nn.softplus, produces=(ANY, POSITIVE)))
+_add(elementwise("log1p", jnp.log1p, arg_domain=POSITIVE))
+_add(elementwise("expm1", jnp.expm1))
+_add(elementwise("erf", jax.scipy.special.erf))
+_add(elementwise("gelu", lambda x: jax.nn.gelu(x, approximate=False)))
+_add(elementwise("logsigmoid", jax.nn.log_sigmoid))
+_add(elementwise("square", jnp.square))
+_add(elementwise("reciprocal", lambda x: 1 / x, arg_domain=POSITIVE, produces=(ANY, POSITIVE)))
+_add(broadcast_function("maximum", jnp.maximum, kinked=True, kink=lambda v, p: v[0] - v[1]))
+_add(broadcast_function("minimum", jnp.minimum, kinked=True, kink=lambda v, p: v[0] - v[1]))
+_add(Row("max", _reduction_propose, _reduction_infer, _reduction_text("max"), _reduction_jax(jnp.max),
+         kinked=True, kink=lambda v, p: _runner_up_gap(v[0], p.get("axis"), jnp.max)))
+_add(Row("min", _reduction_propose, _reduction_infer, _reduction_text("min"), _reduction_jax(jnp.min),
+         kinked=True, kink=lambda v, p: _runner_up_gap(v[0], p.get("axis"), jnp.min)))
 _add(Row("softmax", _softmax_propose, lambda ts, p: ts[0], _along_text("softmax"),
          lambda v, p, c: jax.nn.softmax(v[0], axis=_axis_of(p["type"], p))))
 _add(Row("logsumexp", _logsumexp_propose, _logsumexp_infer, _along_text("logsumexp"),
@@ -721,6 +758,8 @@ class Generator:
     def expr(self, t, depth, domain=ANY) -> Node:
         if t == (1, 1) and domain in (SPD, INVERTIBLE):
             domain = POSITIVE       # a positive 1×1 is positive definite
+        if domain == UNIT:
+            return make_node("tanh", (self.expr(t, max(depth - 1, 0)),), {})
         macro = self.macro(t, depth, domain)
         if macro is not None:
             return macro

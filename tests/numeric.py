@@ -17,8 +17,10 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.matpow import MatPow
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from matcalc.core import functions as F
+from matcalc.core.kronecker import CommutationMatrix, KroneckerProduct, Vec
 
 
 def symbols_of(expr):
@@ -104,6 +106,21 @@ class _Evaluator:
             return np.diag(ev(e.args[0]).ravel())
         if isinstance(e, DiagonalOf):
             return np.diag(ev(e.args[0]))[:, None]
+        if isinstance(e, KroneckerProduct):
+            out = ev(e.args[0])
+            for a in e.args[1:]:
+                out = np.kron(out, ev(a))
+            return out
+        if isinstance(e, Vec):
+            return ev(e.arg).reshape(-1, 1, order="F")
+        if isinstance(e, CommutationMatrix):
+            # K vec(X) = vec(Xᵀ), written out entry by entry
+            m, n = (self.size(d) for d in e.args)
+            K = np.zeros((m * n, m * n))
+            for i in range(m):
+                for j in range(n):
+                    K[j + n * i, i + m * j] = 1.0
+            return K
         if isinstance(e, F.Exp):
             return np.exp(ev(e.arg))
         if isinstance(e, F.Log):
@@ -118,6 +135,31 @@ class _Evaluator:
             return (ev(e.arg) > 0).astype(float)
         if isinstance(e, F.Sqrt):
             return np.sqrt(ev(e.arg))
+        if type(e) in ELEMENTWISE:
+            return ELEMENTWISE[type(e)](ev(e.arg))
+        if isinstance(e, ElementwiseApplyFunction):
+            (d,), body = e.function.variables, e.function.expr
+            return np.vectorize(lambda t: float(body.subs(d, t)))(ev(e.expr))
+        if isinstance(e, F.Maximum):
+            return np.maximum(ev(e.args[0]), ev(e.args[1]))
+        if isinstance(e, F.Minimum):
+            return np.minimum(ev(e.args[0]), ev(e.args[1]))
+        if isinstance(e, F.MaxAll):
+            return float(ev(e.arg).max())
+        if isinstance(e, F.MinAll):
+            return float(ev(e.arg).min())
+        if isinstance(e, F.MaxAlong):
+            return ev(e.arg).max(axis=e.axis, keepdims=True)
+        if isinstance(e, F.MinAlong):
+            return ev(e.arg).min(axis=e.axis, keepdims=True)
+        if isinstance(e, F.ArgMax):     # ArgMin too: the indicator, ties sharing equally
+            z = ev(e.arg)
+            axis = None if e.axis == -1 else e.axis
+            target = z.min(axis=axis, keepdims=True) if isinstance(e, F.ArgMin) else z.max(axis=axis, keepdims=True)
+            hits = (z == target).astype(float)
+            return hits / hits.sum(axis=axis, keepdims=True)
+        if isinstance(e, F.Norm1):
+            return float(np.abs(ev(e.arg)).sum())
         if isinstance(e, F.Softmax):
             z = ev(e.arg)
             z = np.exp(z - z.max(axis=e.axis, keepdims=True))
@@ -158,6 +200,19 @@ class _Evaluator:
         raise NotImplementedError(f"numeric evaluation of {type(e).__name__}")
 
 
+def _erf(z):
+    return np.vectorize(math.erf)(z)
+
+
+# matcalc's elementwise nodes, each written here from its definition
+ELEMENTWISE = {
+    F.Sin: np.sin, F.Cos: np.cos, F.Tan: np.tan, F.Arcsin: np.arcsin, F.Arccos: np.arccos,
+    F.Arctan: np.arctan, F.Sinh: np.sinh, F.Cosh: np.cosh, F.Absolute: np.abs, F.Sign: np.sign,
+    F.Softplus: lambda z: np.log(1 + np.exp(z)), F.Log1p: np.log1p, F.Expm1: np.expm1, F.Erf: _erf,
+    F.NormalCdf: lambda z: (1 + _erf(z / np.sqrt(2))) / 2,
+    F.Gelu: lambda z: z * (1 + _erf(z / np.sqrt(2))) / 2,
+}
+
 SCALAR_FUNCTIONS = {
     sympy.tanh: np.tanh, sympy.sin: np.sin, sympy.cos: np.cos, sympy.tan: np.tan,
     sympy.asin: np.arcsin, sympy.acos: np.arccos, sympy.atan: np.arctan, sympy.sinh: np.sinh,
@@ -188,22 +243,24 @@ def check_gradient(f, X, G, values, eps=1e-6, seed=0):
 
 
 def check_jacobian(y, x, J, values, eps=1e-6, seed=0, layout="numerator"):
-    """Relative error of J v (flattened) against the central difference of y along v."""
+    """Relative error of J v against the central difference of y along v, y and v
+    flattened column by column (the vec layout; for vectors, plain flattening)."""
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(np.shape(values[x.name]))
     dims = infer_dims(y, values)
     plus = dict(values, **{x.name: values[x.name] + eps * v})
     minus = dict(values, **{x.name: values[x.name] - eps * v})
-    numeric = (np.ravel(evaluate(y, plus, dims)) - np.ravel(evaluate(y, minus, dims))) / (2 * eps)
+    numeric = (np.ravel(evaluate(y, plus, dims), order="F") - np.ravel(evaluate(y, minus, dims), order="F")) / (2 * eps)
     J_value = np.atleast_2d(evaluate(J, values, dims))
     if layout == "denominator":
         J_value = J_value.T
-    symbolic = J_value @ v.ravel()
+    symbolic = J_value @ v.ravel(order="F")
     return float(np.max(np.abs(symbolic - numeric)) / max(1.0, np.max(np.abs(numeric))))
 
 
 def check_hessian(f, x, H, values, eps=1e-4, seed=0):
-    """Relative error of uᵀHv against a second-order central difference of f."""
+    """Relative error of uᵀHv against a second-order central difference of f (u and v
+    flattened column by column: the vec layout of a Hessian with respect to a matrix)."""
     rng = np.random.default_rng(seed)
     shape = np.shape(values[x.name])
     u, v = rng.standard_normal(shape), rng.standard_normal(shape)
@@ -213,7 +270,7 @@ def check_hessian(f, x, H, values, eps=1e-4, seed=0):
         return scalar_value(evaluate(f, dict(values, **{x.name: values[x.name] + eps * (a * u + b * v)}), dims))
 
     numeric = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * eps * eps)
-    symbolic = float(u.ravel() @ evaluate(H, values, dims) @ v.ravel())
+    symbolic = float(u.ravel(order="F") @ evaluate(H, values, dims) @ v.ravel(order="F"))
     return abs(symbolic - numeric) / max(1.0, abs(numeric))
 
 

@@ -138,7 +138,7 @@ NAME_FAMILIES = {
     "a SymPy constant or function": ["pi", "I", "N", "S", "Q", "O", "oo", "nan", "inf", "Sum", "Max"],
     "the method's self": ["self"],
     "a name in the generated code": ["np", "DTYPE", "EXPCAP", "t1", "rng", "x", "A", "out", "args", "kwargs", "T"],
-    "a Python builtin": ["max", "abs", "tuple", "dict", "zip", "float", "int", "range", "len"],
+    "a Python builtin": ["all", "any", "tuple", "dict", "zip", "float", "int", "range", "len"],
     "a Python keyword": ["lambda", "None", "True", "in"],
     "Unicode and underscores": ["λ", "_", "x_1"],
 }

@@ -682,8 +682,11 @@ def build_parser():
     derive.add_argument("expression", metavar="EXPR", help="the function, e.g. \"x @ A @ x.T\" ('-' reads stdin)")
     derive.add_argument("--wrt", action="append", metavar="NAME", help="differentiate with respect to NAME (repeat)")
     kind = derive.add_mutually_exclusive_group()
-    kind.add_argument("--jacobian", action="store_true", help="the Jacobian of a vector function")
-    kind.add_argument("--hessian", action="store_true", help="the Hessian of a scalar function of a vector")
+    kind.add_argument("--jacobian", action="store_true",
+                      help="the Jacobian of a vector or matrix function (for matrices in the vec layout: "
+                           "vec(dY) = J vec(dX), vec stacking columns)")
+    kind.add_argument("--hessian", action="store_true",
+                      help="the Hessian of a scalar function (of a matrix X: the Jacobian of vec(∇f), mn×mn)")
     derive.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
                         help="Jacobian layout (default: numerator, rows follow the function)")
     derive.add_argument("--steps", action="store_true", help="also print every step with its rule")

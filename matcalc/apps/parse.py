@@ -456,6 +456,8 @@ class _Parser:
             return self.symbols[name]
         if name in self.dimensions:
             return self.dimensions[name]
+        if name in CONSTANTS:
+            return CONSTANTS[name]
         if name in FUNCTIONS:
             raise self.error_at(f"{name} is a function: call it, as in {name}(...)", token)
         raise self.error_at(self.unknown_name_message(name), token)
@@ -757,6 +759,55 @@ def _diag(parser, name, arguments, keywords, span):
         raise ShapeError(f"diag takes a vector or a square matrix, got {_describe(X)}")
 
 
+def _pair(build):
+    """maximum / minimum of two operands, broadcast as ``+`` is (a scalar, a row or a column
+    meeting a matrix)."""
+    def call(parser, name, arguments, keywords, span):
+        _check_arity(parser, name, arguments, keywords, 2, 2, span)
+        if keywords:
+            raise parser.error_at(f"{name.text} takes no keyword arguments", name)
+        a, b = (argument.value for argument in arguments)
+        if isinstance(a, MatrixExpr) and isinstance(b, MatrixExpr):
+            if a.shape == (1, 1) and b.shape != (1, 1):
+                a = algebra.as_scalar(a)
+            elif b.shape == (1, 1) and a.shape != (1, 1):
+                b = algebra.as_scalar(b)
+        if isinstance(a, MatrixExpr) and isinstance(b, MatrixExpr):
+            shape = parser.broadcast_shape(name, a, b)
+            a, b = _stretch(a, shape), _stretch(b, shape)
+        with parser.located(name.position, len(name.text)):
+            return build(a, b)
+    return call
+
+
+def _extreme(build):
+    """max / min of all entries, or along an axis as NumPy does (keeping two dimensions)."""
+    def call(parser, name, arguments, keywords, span):
+        X, axis = _matrix_and_axis(parser, name, arguments, keywords, span)
+        return build(X, axis)
+    return call
+
+
+def _norm(parser, name, arguments, keywords, span):
+    """norm(X) or norm(X, p) for p = 1 or 2 (entrywise for a matrix: 2 is Frobenius)."""
+    _check_arity(parser, name, arguments, keywords, 1, 2, span)
+    for keyword, (token, _) in keywords.items():
+        if keyword != "ord":
+            raise parser.error_at(f"norm has no keyword argument {keyword!r}; write norm(x, 1)", token)
+    X = parser.matrix_argument(name, arguments[0])
+    given = keywords["ord"][1] if "ord" in keywords else arguments[1] if len(arguments) == 2 else None
+    if given is None:
+        return functions.norm(X)
+    p = given.value
+    if p not in (1, 2):
+        raise parser.error(f"norm takes p = 1 or 2, got {p} (the largest |entry| is max(abs(x)))",
+                           given.start, given.end - given.start)
+    return functions.norm(X, p)
+
+
+CONSTANTS = {"pi": sympy.pi, "e": sympy.E}
+"""Names that mean a number unless a shape declares them (a symbol ``e`` stays a symbol)."""
+
 _DIMENSION_FUNCTIONS = ("ones", "eye")
 """The functions whose arguments are dimensions."""
 
@@ -765,7 +816,7 @@ FUNCTIONS = {
     "det": _unary_matrix_function(functions.det),
     "logdet": _unary_matrix_function(functions.logdet),
     "inv": _unary_matrix_function(functions.inv),
-    "norm": _unary_matrix_function(functions.norm),
+    "norm": _norm,
     "diag": _diag,
     "exp": _elementwise_function(functions.exp),
     "log": _elementwise_function(functions.log),
@@ -773,6 +824,13 @@ FUNCTIONS = {
     "sigmoid": _elementwise_function(functions.sigmoid),
     "relu": _elementwise_function(functions.relu),
     "sqrt": _elementwise_function(functions.sqrt),
+    **{name: _elementwise_function(getattr(functions, name)) for name in (
+        "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "abs", "sign",
+        "softplus", "log1p", "expm1", "erf", "gelu", "logsigmoid", "square", "reciprocal", "step")},
+    "maximum": _pair(functions.maximum),
+    "minimum": _pair(functions.minimum),
+    "max": _extreme(functions.max),
+    "min": _extreme(functions.min),
     "softmax": _along_axis(functions.softmax),
     "logsumexp": _along_axis(functions.logsumexp),
     "sum": _reduction(mean=False),

@@ -243,12 +243,14 @@ def _scalar_symbols(dims, *exprs):
 
 def _domain_hints(*exprs):
     """Symbols that must be invertible (under an inverse or determinant) or positive
-    (under a log, a square root or a negative or fractional power)."""
+    (under a log, a square root, arcsin, arccos or a negative or fractional power)."""
     invertible, positive = set(), set()
     for node in nodes(*exprs):
         if isinstance(node, (Inverse, Determinant)):
             invertible |= {s.name for s in _matrix_symbols(node.args[0]).values()}
-        elif isinstance(node, (functions.Log, functions.Sqrt)):
+        elif isinstance(node, (functions.Log, functions.Sqrt, functions.Log1p, functions.Arcsin,
+                               functions.Arccos)):
+            # positive values are drawn from (0.1, 0.9): inside the domain of arcsin and arccos too
             positive |= _exposed_symbols(node.arg)
         elif isinstance(node, HadamardPower) and not (node.args[1].is_Integer and node.args[1] > 0):
             positive |= _exposed_symbols(node.args[0])
@@ -259,7 +261,8 @@ def _domain_hints(*exprs):
 
 # Functions whose value is in the domain of log whatever their argument: symbols inside
 # them need no positive values (log σ(Z), log softmax(Z), log(1 − σ(Z))).
-_SAFE_INSIDE = (functions.Sigmoid, functions.Softmax, functions.Exp, functions.LogSumExp, functions.Norm)
+_SAFE_INSIDE = (functions.Sigmoid, functions.Softmax, functions.Exp, functions.LogSumExp, functions.Norm,
+                functions.Softplus, functions.Cosh)
 
 
 def _exposed_symbols(expr):
@@ -411,11 +414,14 @@ def _difference_gradient(function, values, sizes, wrt, convention):
 
 
 def _difference_jacobian(function, values, sizes, wrt):
-    """Numerator layout: J[i, j] = ∂yᵢ/∂xⱼ with y and x flattened."""
-    columns = []
-    for _, direction in _directions(wrt, values, "unconstrained"):
-        columns.append(np.asarray(_central_difference(function, values, sizes, wrt.name, direction)).reshape(-1))
-    return np.stack(columns, axis=1)
+    """Numerator layout: J[i, j] = ∂yᵢ/∂xⱼ with y and x flattened column by column (the vec
+    layout of matrix Jacobians; for vectors, plain flattening)."""
+    rows, cols = values[wrt.name].shape
+    columns = {}
+    for index, direction in _directions(wrt, values, "unconstrained"):
+        difference = _central_difference(function, values, sizes, wrt.name, direction)
+        columns[index] = np.asarray(difference).reshape(-1, order="F")
+    return np.stack([columns[(i, j)] for j in range(cols) for i in range(rows)], axis=1)
 
 
 # ---------------------------------------------------------------- the check

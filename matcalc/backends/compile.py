@@ -37,6 +37,7 @@ import sympy
 from sympy.matrices.expressions import MatrixExpr
 
 from ..core import budget as _budget
+from ..core.functions import adopt
 from ..errors import CompileError
 from .export import export_numpy
 from .function import CompiledFunction
@@ -69,5 +70,5 @@ def compile(expr, *, dtype="float64", backend="numpy", names=None):  # noqa: A00
             raise CompileError(f"cannot compile {e!r}: not a SymPy expression") from exc
         if not isinstance(e, (MatrixExpr, sympy.Expr)):
             raise CompileError(f"cannot compile {type(e).__name__}: not a matrix or scalar expression")
-        checked.append(e)
+        checked.append(adopt(e))
     return CompiledFunction(checked, single=single, dtype=dtype, backend=backend, names=names)

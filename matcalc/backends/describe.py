@@ -37,7 +37,13 @@ class Describer:
     FUNCTIONS = {"Exp": "exp", "Log": "log", "Tanh": "tanh", "Sigmoid": "σ", "Relu": "relu",
                  "Step": "step", "Sqrt": "√", "SumAll": "sum", "Trace": "tr", "Determinant": "det",
                  "DiagMatrix": "diag", "DiagonalOf": "diagonal", "Softmax": "softmax",
-                 "LogSumExp": "logsumexp", "log": "log", "exp": "exp", "tanh": "tanh", "Abs": "abs"}
+                 "LogSumExp": "logsumexp", "log": "log", "exp": "exp", "tanh": "tanh", "Abs": "abs",
+                 "Absolute": "abs", "NormalCdf": "Φ", "Maximum": "max", "Minimum": "min", "MaxAll": "max",
+                 "MinAll": "min", "MaxAlong": "max", "MinAlong": "min", "ArgMax": "𝕀max", "ArgMin": "𝕀min",
+                 "Norm1": "norm1", **{name: name.lower() for name in (
+                     "Sin", "Cos", "Tan", "Arcsin", "Arccos", "Arctan", "Sinh", "Cosh", "Sign", "Softplus",
+                     "Log1p", "Expm1", "Erf", "Gelu")},
+                 "Vec": "vec"}
 
     def __init__(self, limit):
         self.limit = limit
@@ -88,6 +94,10 @@ class Describer:
             return f"{self._scalar_factor(coeff)} {body}"
         if isinstance(e, HadamardProduct):
             return " ⊙ ".join(self._wrapped(a) for a in e.args)
+        if name == "KroneckerProduct":
+            return " ⊗ ".join(self._wrapped(a) for a in e.args)
+        if name == "CommutationMatrix":
+            return f"K({self.text(e.args[0])},{self.text(e.args[1])})"
         if isinstance(e, HadamardPower):
             return f"{self._wrapped(e.base)}^(∘{self.text(e.exp)})"
         if isinstance(e, MatPow):
@@ -95,7 +105,11 @@ class Describer:
         if name == "Norm":
             return f"‖{self.text(e.args[0])}‖"
         if name in self.FUNCTIONS and e.args:
+            if name in ("Maximum", "Minimum"):
+                return f"{self.FUNCTIONS[name]}({self.text(e.args[0])}, {self.text(e.args[1])})"
             extra = ", axis=0" if name in ("Softmax", "LogSumExp") and e.args[1] == 0 else ""
+            if name in ("MaxAlong", "MinAlong", "ArgMax", "ArgMin") and e.args[1] != -1:
+                extra = f", axis={e.args[1]}"
             return f"{self.FUNCTIONS[name]}({self.text(e.args[0])}{extra})"
         if isinstance(e, sympy.Mul):
             coeff, rest = e.as_coeff_Mul()
@@ -130,7 +144,8 @@ class Describer:
         return f"{name}({args})"
 
     def _factor_text(self, f):
-        return f"({self.text(f)})" if isinstance(f, (MatAdd, HadamardProduct)) else self.text(f)
+        wrap = isinstance(f, (MatAdd, HadamardProduct)) or type(f).__name__ == "KroneckerProduct"
+        return f"({self.text(f)})" if wrap else self.text(f)
 
     def _scalar_factor(self, a):
         t = self.text(a)

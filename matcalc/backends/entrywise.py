@@ -13,7 +13,7 @@ from sympy.matrices.expressions import Identity, MatAdd, OneMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..core import algebra
-from ..core.functions import Exp, Log, Sigmoid, Softmax
+from ..core.functions import ArgMax, Exp, Log, Sigmoid, Softmax
 from .values import ONES, ZEROS, Val, stored_like
 
 
@@ -82,6 +82,51 @@ class EntrywiseEmitters:
     def emit_Tanh(self, expr):
         return self.elementwise("np.tanh", expr)
 
+    def emit_Elementwise(self, expr):
+        """A function NumPy has under another name (see ``NUMPY_ELEMENTWISE``)."""
+        function = NUMPY_ELEMENTWISE.get(type(expr).__name__)
+        if function is None:
+            self.untranslatable(expr)
+        return self.elementwise(function, expr)
+
+    def emit_Softplus(self, expr):              # log(1 + e^z) without overflow
+        v = self.value(expr.arg)
+        return self.matrix(f"np.logaddexp(0.0, {v.code})", expr, **stored_like(v))
+
+    def emit_Erf(self, expr):
+        self.helpers.add("_erf")
+        return self.elementwise("_erf", expr)
+
+    def emit_NormalCdf(self, expr):             # Φ(z) = erfc(−z/√2)/2: accurate on the lower tail
+        self.helpers.add("_erfc")
+        v = self.value(expr.arg)
+        return self.matrix(f"0.5 * _erfc({v.code} * -{_SQRT_HALF!r})", expr, **stored_like(v))
+
+    def emit_Gelu(self, expr):                  # z Φ(z)
+        self.helpers.add("_erfc")
+        v = self.value(expr.arg)
+        return self.matrix(f"0.5 * {v.code} * _erfc({v.code} * -{_SQRT_HALF!r})", expr, **stored_like(v))
+
+    def emit_ElementwiseApplyFunction(self, expr):
+        """f∘(X) for any SymPy scalar function f: f's body printed by the scalar emitters,
+        with its variable standing for the array (the NumPy functions work entry by entry)."""
+        (d,), body = expr.function.variables, expr.function.expr
+        v = self.full(self.value(expr.expr), expr.expr.shape)
+        stand_in = sympy.Dummy(d.name)
+        self.values[stand_in] = Val(v, scalar=True)
+        code = self.scalar_code(body.subs(d, stand_in))
+        if d not in body.free_symbols:     # a constant function: an array all the same
+            code = f"{code} + np.zeros_like({v})"
+        return self.matrix(code, expr)
+
+    def emit_Maximum(self, expr):
+        a, b = (self.value(x) for x in expr.args)
+        return self.matrix(f"np.maximum({a.code}, {b.code})", expr, **stored_like(a, b))
+
+    def emit_Minimum(self, expr):
+        a, b = (self.value(x) for x in expr.args)
+        return self.matrix(f"np.minimum({a.code}, {b.code})", expr, **stored_like(a, b))
+
     def emit_Sigmoid(self, expr):
         v = self.value(expr.arg)
         t = self.assign(f"_exp_neg({v.code}, EXPCAP)")
@@ -138,6 +183,46 @@ class EntrywiseEmitters:
     def emit_Norm(self, expr):
         v = self.full(self.value(expr.arg), expr.arg.shape)
         return self.scalar(f"np.sqrt(np.sum({v} * {v}))", expr)
+
+    def emit_Norm1(self, expr):
+        v = self.full(self.value(expr.arg), expr.arg.shape)
+        return self.scalar(f"np.sum(np.abs({v}))", expr)
+
+    # -- the largest and smallest entries, and where they are
+
+    def emit_MaxAll(self, expr):
+        return self.scalar(f"np.max({self.full(self.value(expr.arg), expr.arg.shape)})", expr)
+
+    def emit_MinAll(self, expr):
+        return self.scalar(f"np.min({self.full(self.value(expr.arg), expr.arg.shape)})", expr)
+
+    def emit_MaxAlong(self, expr):
+        z = self.full(self.value(expr.arg), expr.arg.shape)
+        return self.matrix(f"{z}.max(axis={expr.axis}, keepdims=True)", expr)
+
+    def emit_MinAlong(self, expr):
+        z = self.full(self.value(expr.arg), expr.arg.shape)
+        return self.matrix(f"{z}.min(axis={expr.axis}, keepdims=True)", expr)
+
+    def emit_ArgMax(self, expr):
+        """The indicator of the maxima, ties sharing the weight equally."""
+        z = self.full(self.value(expr.arg), expr.arg.shape)
+        reduce = "max" if type(expr) is ArgMax else "min"
+        axis = "" if expr.axis == -1 else f"axis={expr.axis}, keepdims=True"
+        hit = self.assign(f"({z} == {z}.{reduce}({axis})).astype(DTYPE)")
+        return self.matrix(f"{hit} / {hit}.sum({axis})", expr)
+
+    emit_ArgMin = emit_ArgMax
+
+
+# Elementwise functions NumPy has, by matcalc node name.
+NUMPY_ELEMENTWISE = {
+    "Sin": "np.sin", "Cos": "np.cos", "Tan": "np.tan", "Arcsin": "np.arcsin", "Arccos": "np.arccos",
+    "Arctan": "np.arctan", "Sinh": "np.sinh", "Cosh": "np.cosh", "Absolute": "np.abs", "Sign": "np.sign",
+    "Log1p": "np.log1p", "Expm1": "np.expm1",
+}
+
+_SQRT_HALF = 0.7071067811865476   # 1/√2
 
 
 def one_minus_sigmoid_arg(expr):

@@ -48,8 +48,16 @@ OPTIONAL_HELPERS = {
     "_erf": ("math", '''
 
 def _erf(x):
-    # erf of a scalar: NumPy has none; the standard library's is accurate to an ulp.
-    return math.erf(x)
+    # erf entry by entry: NumPy has none; the standard library's is accurate to an ulp.
+    x = np.asarray(x)
+    return np.vectorize(math.erf, otypes=[x.dtype if x.dtype.kind == "f" else np.float64])(x)
+'''),
+    "_erfc": ("math", '''
+
+def _erfc(x):
+    # erfc = 1 - erf entry by entry, without the cancellation of 1 - erf(x) for large x.
+    x = np.asarray(x)
+    return np.vectorize(math.erfc, otypes=[x.dtype if x.dtype.kind == "f" else np.float64])(x)
 '''),
 }
 
@@ -74,7 +82,7 @@ def jax_namespace(dtype: str) -> dict:
     try:
         import jax
         import jax.numpy as jnp
-        from jax.scipy.special import erf
+        from jax.scipy.special import erf, erfc
     except ImportError as exc:
         raise CompileError("backend='jax' needs JAX: pip install jax") from exc
     if dtype == "float64":
@@ -88,7 +96,7 @@ def jax_namespace(dtype: str) -> dict:
         return jnp.broadcast_to(jnp.asarray(value, dtype=dtype), (rows, cols))
 
     return {"np": jnp, "DTYPE": getattr(jnp, dtype), "EXPCAP": EXPCAP[dtype],
-            "_logdet": _logdet, "_full": _full, "_erf": erf,
+            "_logdet": _logdet, "_full": _full, "_erf": erf, "_erfc": erfc,
             "_exp_neg": lambda z, cap: jnp.exp(jnp.minimum(-z, cap))}
 
 

@@ -6,8 +6,11 @@
   X's shape (the layout convention of the seeds: ∂f/∂x of a row vector is a row).
 * ``jacobian(y, x)`` — forward mode.  Build the differential dy (linear in dx) bottom-up,
   then read the Jacobian off it: dy = J dx for column vectors (numerator layout,
-  J[i, j] = ∂yᵢ/∂xⱼ); denominator layout is the transpose.
-* ``hessian(f, x)`` — the Jacobian of the gradient.
+  J[i, j] = ∂yᵢ/∂xⱼ); denominator layout is the transpose.  When y or x is a matrix the
+  Jacobian is taken in the vec layout: vec(dY) = J vec(dX) with vec stacking columns, so
+  J is (rows(Y)·cols(Y)) × (rows(X)·cols(X)) and vec(A X B) gives Bᵀ ⊗ A
+  (:mod:`matcalc.calculus.vectorize` reads it off).
+* ``hessian(f, x)`` — the Jacobian of the gradient (for a matrix X, of vec(∇f): mn × mn).
 * ``vjp(Y, X, G)`` — reverse mode seeded with Ȳ = G instead of f̄ = 1: the gradient of
   ⟨G, Y⟩ = sum(G ⊙ Y) with G held constant, without building that sum.
 
@@ -32,12 +35,14 @@ from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 from sympy.matrices.expressions.special import OneMatrix
 
 from ..core import algebra, budget as _budget
+from ..core.functions import adopt
 from ..core.walk import dimensions, scalar_symbols
 from ..errors import DifferentiationError, ShapeError
 from .rules import adjoint_rule, differential_rule
 from ..core.shapes import shape_text
 from .derivation import Derivation, Step
 from .simplify import simplify, transposed
+from . import vectorize
 from ..core.symbols import MatrixSymbol, matrix_symbols
 
 
@@ -186,7 +191,7 @@ def derive(f, wrt, *, kind="gradient", layout="numerator", cotangent=None):
     """
     if isinstance(f, str):
         raise TypeError("derive takes an expression, not text; use mc.parse(text, shapes) first")
-    f = _sympify(f) if not isinstance(f, Basic) else f
+    f = adopt(_sympify(f) if not isinstance(f, Basic) else f)
     if layout not in ("numerator", "denominator"):
         raise ValueError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     if cotangent is not None and kind == "gradient":
@@ -215,7 +220,6 @@ def derive(f, wrt, *, kind="gradient", layout="numerator", cotangent=None):
                 results[x], more = _scalar_hessian(f, x)
                 steps.extend(more)
                 continue
-            _require_vector(x, "a Hessian")
             grads, first = _reverse(f, (x,))
             hess, second = _jacobian(grads[x], x, "numerator")
             results[x] = hess
@@ -233,21 +237,25 @@ def gradient(f, X, *, budget=None):
 
 
 def jacobian(y, x, layout="numerator", *, budget=None):
-    """The Jacobian of a vector y with respect to a vector symbol or a scalar symbol x.
+    """The Jacobian of y (a vector, or a matrix) with respect to the symbol x (a vector, a
+    matrix, or a scalar).
 
     ``layout="numerator"``: (len y)×(len x), J[i, j] = ∂yᵢ/∂xⱼ (seed 000: ∂(xA + b)/∂x = Aᵀ).
-    ``layout="denominator"``: the transpose.  With respect to a scalar b, ∂y/∂b of a row
-    or column vector y of length n is an n×1 column in numerator layout and a 1×n row in
-    denominator layout; of a matrix Y it is shaped like Y (∂Yᵢⱼ/∂b) in either layout; of a
-    scalar it is a scalar.  ``budget`` as for :func:`derive`.
+    For a matrix y or x the entries are those of vec(y) and vec(x), vec stacking columns:
+    vec(dY) = J vec(dX), so ∂(A X B)/∂X = Bᵀ ⊗ A and ∂X⁻¹/∂X = −(X⁻ᵀ ⊗ X⁻¹).
+    ``layout="denominator"``: the transpose.  With respect to a scalar symbol b, ∂y/∂b of
+    a row or column vector y of length n is an n×1 column in numerator layout and a 1×n
+    row in denominator layout; of a matrix Y it is shaped like Y (entries ∂Yᵢⱼ/∂b) in
+    either layout; of a scalar it is a scalar.  ``budget`` as for :func:`derive`.
     """
     return derive(y, x, kind="jacobian", layout=layout, budget=budget).result
 
 
 def hessian(f, x, *, budget=None):
     """The n×n Hessian H[i, j] = ∂²f/∂xᵢ∂xⱼ of a scalar f with respect to a vector symbol x;
-    with respect to a scalar symbol b, the scalar second derivative ∂²f/∂b².
-    ``budget`` as for :func:`derive`."""
+    for an m×n matrix X the mn×mn Jacobian of vec(∇f) in the vec layout (entries indexed by
+    vec(X), stacking columns): tr(XᵀSX) gives I ⊗ (S + Sᵀ); with respect to a scalar symbol
+    b, the scalar second derivative ∂²f/∂b².  ``budget`` as for :func:`derive`."""
     return derive(f, x, kind="hessian", budget=budget).result
 
 
@@ -284,13 +292,6 @@ def _check_cotangent(Y, G, variables):
 
 # ------------------------------------------------------------------ forward mode
 
-def _require_vector(x, what):
-    if x.shape[0] != 1 and x.shape[1] != 1:
-        raise DifferentiationError(
-            f"{what} is taken with respect to a vector, but {shape_text(x)} is a matrix; "
-            f"differentiate with respect to a row or column vector, or use gradient for matrices")
-
-
 def _differential(expr, x, dx):
     """(dexpr, steps): the differential of expr, linear in the symbol dx."""
     depends = _Dependence([x])
@@ -314,15 +315,16 @@ def _differential(expr, x, dx):
 
 
 def _jacobian(y, x, layout):
-    _require_vector(x, "a Jacobian")
-    if not isinstance(y, MatrixExpr):
-        y_shape = (1, 1)
-    else:
-        y_shape = y.shape
-        if y_shape[0] != 1 and y_shape[1] != 1:
-            raise DifferentiationError(
-                f"a Jacobian is taken of a vector, but {shape_text(y)} is a matrix; "
-                f"use gradient of a scalar, or vectorise")
+    if vectorize.is_matrix_shaped(x) or vectorize.is_matrix_shaped(y):
+        # the vec layout: vec(dY) = J vec(dX)
+        dX = MatrixSymbol(f"d{x.name}", *x.shape)
+        dY, steps = _differential(y, x, dX)
+        J = vectorize.read_jacobian(dY, dX, y)
+        steps.append(Step(vectorize.READ_OFF, y, dY, J))
+        if layout == "denominator":
+            J = simplify(algebra.transpose(J))
+        return J, steps
+    y_shape = y.shape if isinstance(y, MatrixExpr) else (1, 1)
     y_length = y_shape[1] if y_shape[0] == 1 else y_shape[0]
     x_length = x.shape[1] if x.shape[0] == 1 else x.shape[0]
     dx = MatrixSymbol(f"d{x.name}", *x.shape)
@@ -339,7 +341,12 @@ def _jacobian(y, x, layout):
         if dy.shape[0] == 1 and dy.shape[1] != 1 or (y_shape[0] == 1 and y_shape[1] != 1):
             dy = algebra.transpose(dy)
         dy = simplify(dy)
-        J = simplify(_JacobianReader(column)._coefficient(dy))
+        try:
+            J = simplify(_JacobianReader(column)._coefficient(dy))
+        except DifferentiationError:
+            # a form the column reader does not know (a sum over a matrix-valued
+            # intermediate, say): the vec reader is the general one
+            J = vectorize.read_jacobian(dy, column)
         steps.append(Step("read off the Jacobian", y, dy, J))
     if layout == "denominator":
         J = simplify(algebra.transpose(J))
@@ -448,15 +455,22 @@ class _JacobianReader:
 
     def _broadcast_hadamard(self, H, R):
         """M with (A ⊙ (u w)) R = M v, for a column R and an outer product u w whose row w
-        is linear in v (a broadcast bias: V + 1b):  (A ⊙ u w) R = diag(u) A diag(R) wᵀ."""
+        is linear in v (a broadcast bias: V + 1b):  (A ⊙ u w) R = diag(u) A diag(R) wᵀ;
+        or whose column u is (a column broadcast over columns): diag(A (wᵀ ⊙ R)) u."""
         inside = [f for f in H.args if self.has(f)]
         if len(inside) != 1 or R.shape[1] != 1:
             return None
         c, factors = inside[0].as_coeff_matrices() if isinstance(inside[0], MatMul) else (S.One, [inside[0]])
-        if len(factors) != 2 or self.has(c) or self.has(factors[0]) or factors[0].shape[1] != 1:
+        if len(factors) != 2 or self.has(c) or factors[0].shape[1] != 1:
             return None
         u, w = factors
         A = algebra.hadamard(*[f for f in H.args if f is not inside[0]])
+        if self.has(u) and not self.has(w):
+            # (A ⊙ u w) R = diag(A (wᵀ ⊙ R)) u: a column u linear in v, scaling the rows
+            return algebra.mul(c, DiagMatrix(algebra.mul(A, algebra.hadamard(algebra.transpose(w), R))),
+                               self._coefficient(u))
+        if self.has(u):
+            return None
         scale_rows = [] if algebra.is_ones(u) else [DiagMatrix(u)]
         return algebra.mul(c, *scale_rows, A, DiagMatrix(R), self._coefficient(transposed(w)))
 

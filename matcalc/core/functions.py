@@ -10,11 +10,13 @@ the elementwise ones fall back to SymPy's scalar function.
 """
 from __future__ import annotations
 
+import builtins
+
 import sympy
 from sympy import Basic, Integer, Max, Heaviside
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import (
-    Determinant, HadamardProduct, Identity, Inverse, MatrixExpr, OneMatrix, Trace,
+    Determinant, HadamardProduct, Identity, Inverse, MatrixExpr, OneMatrix, Trace, ZeroMatrix,
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
@@ -112,11 +114,132 @@ class Sqrt(Elementwise):
     scalar = staticmethod(sympy.sqrt)
 
 
+def _function(name, scalar, doc, latex_name=None):
+    """An elementwise node class whose scalar function is SymPy's ``scalar``."""
+    return type(name, (Elementwise,), {
+        "__doc__": doc, "__module__": __name__, "scalar": staticmethod(scalar),
+        "latex_name": latex_name or r"\operatorname{%s}" % name.lower()})
+
+
+Sin = _function("Sin", sympy.sin, "sin(X), entry by entry.", r"\sin")
+Cos = _function("Cos", sympy.cos, "cos(X), entry by entry.", r"\cos")
+Tan = _function("Tan", sympy.tan, "tan(X), entry by entry.", r"\tan")
+Arcsin = _function("Arcsin", sympy.asin, "arcsin(X), entry by entry (entries in [−1, 1]).", r"\arcsin")
+Arccos = _function("Arccos", sympy.acos, "arccos(X), entry by entry (entries in [−1, 1]).", r"\arccos")
+Arctan = _function("Arctan", sympy.atan, "arctan(X), entry by entry.", r"\arctan")
+Sinh = _function("Sinh", sympy.sinh, "sinh(X), entry by entry.", r"\sinh")
+Cosh = _function("Cosh", sympy.cosh, "cosh(X), entry by entry.", r"\cosh")
+Erf = _function("Erf", sympy.erf, "erf(X), the error function, entry by entry.", r"\operatorname{erf}")
+
+
+class Absolute(Elementwise):
+    """|X|, entry by entry.  Its derivative is sign(X): 0 at the kink x = 0, by choice
+    (as relu′(0) = 0, and as PyTorch; JAX takes 1 there)."""
+    latex_name = r"\lvert\cdot\rvert"
+    scalar = staticmethod(sympy.Abs)
+
+
+class Sign(Elementwise):
+    """sign(X) ∈ {−1, 0, 1}, entry by entry: flat away from 0, so its derivative is 0
+    (and matcalc takes 0 at the jump too)."""
+    latex_name = r"\operatorname{sign}"
+    scalar = staticmethod(sympy.sign)
+
+
+class Softplus(Elementwise):
+    """softplus(X) = log(1 + exp(X)), entry by entry (the smooth relu; its derivative is σ)."""
+    latex_name = r"\operatorname{softplus}"
+
+    @staticmethod
+    def scalar(x):
+        return sympy.log(1 + sympy.exp(x))
+
+
+class Log1p(Elementwise):
+    """log(1 + X), entry by entry, accurate for small entries."""
+    latex_name = r"\operatorname{log1p}"
+
+    @staticmethod
+    def scalar(x):
+        return sympy.log(1 + x)
+
+
+class Expm1(Elementwise):
+    """exp(X) − 1, entry by entry, accurate for small entries."""
+    latex_name = r"\operatorname{expm1}"
+
+    @staticmethod
+    def scalar(x):
+        return sympy.exp(x) - 1
+
+
+class NormalCdf(Elementwise):
+    """Φ(X) = (1 + erf(X/√2))/2, the standard normal distribution function, entry by entry."""
+    latex_name = r"\Phi"
+
+    @staticmethod
+    def scalar(x):
+        return (1 + sympy.erf(x / sympy.sqrt(2))) / 2
+
+
+class Gelu(Elementwise):
+    """gelu(X) = X ⊙ Φ(X), the Gaussian error linear unit (the exact form, PyTorch's
+    default), entry by entry.  Its derivative is Φ(X) + X ⊙ φ(X)."""
+    latex_name = r"\operatorname{GELU}"
+
+    @staticmethod
+    def scalar(x):
+        return x * (1 + sympy.erf(x / sympy.sqrt(2))) / 2
+
+
+class _OfTwoMatrices(MatrixExpr):
+    """Base of f(A, B) entry by entry, for two matrices of one shape."""
+
+    def __new__(cls, a, b):
+        a, b = _sympify(a), _sympify(b)
+        if not (isinstance(a, MatrixExpr) and isinstance(b, MatrixExpr)):
+            raise TypeError(f"{cls.__name__} takes two matrix expressions, got {a!r} and {b!r}")
+        check_same_shape(a, b, operation=f"take the {cls.__name__.lower()} of")
+        return Basic.__new__(cls, a, b)
+
+    @cached_shape
+    def shape(self):
+        return self.args[0].shape
+
+    def _entry(self, i, j, **kwargs):
+        return self.scalar(self.args[0]._entry(i, j, **kwargs), self.args[1]._entry(i, j, **kwargs))
+
+    def doit(self, **hints):
+        return self
+
+
+class Maximum(_OfTwoMatrices):
+    """maximum(A, B), the larger entry of A and B at each position (NumPy's ``np.maximum``).
+    At a tie the derivative is shared: ½ to each argument (as JAX's ``jnp.maximum``)."""
+    latex_name = r"\max"
+
+    @staticmethod
+    def scalar(a, b):
+        return Max(a, b)
+
+
+class Minimum(_OfTwoMatrices):
+    """minimum(A, B), the smaller entry of A and B at each position (NumPy's ``np.minimum``).
+    At a tie the derivative is shared: ½ to each argument."""
+    latex_name = r"\min"
+
+    @staticmethod
+    def scalar(a, b):
+        return sympy.Min(a, b)
+
+
 # ---------------------------------------------------------------- row-wise nodes
 
 class _AlongAxis(MatrixExpr):
     """Base of softmax and log-sum-exp: ``axis=1`` works within each row (the default),
     ``axis=0`` within each column (chosen automatically for a column vector)."""
+
+    AXES = (0, 1)
 
     def __new__(cls, arg, axis=None):
         arg = _sympify(arg)
@@ -125,8 +248,8 @@ class _AlongAxis(MatrixExpr):
         if axis is None:
             axis = 0 if (arg.shape[1] == 1 and arg.shape[0] != 1) else 1
         axis = int(axis)
-        if axis not in (0, 1):
-            raise ValueError(f"axis must be 0 or 1, got {axis}")
+        if axis not in cls.AXES:
+            raise ValueError(f"axis must be one of {cls.AXES}, got {axis}")
         return Basic.__new__(cls, arg, Integer(axis))
 
     @property
@@ -176,6 +299,43 @@ class LogSumExp(_AlongAxis):
         return sympy.log(sympy.Sum(sympy.exp(self.arg._entry(a, b)), (k, lo, hi)))
 
 
+class _Reduced(_AlongAxis):
+    """Base of the largest/smallest entry along an axis (NumPy's ``X.max(axis, keepdims=True)``):
+    N×1 along the rows (axis 1), 1×M down the columns (axis 0)."""
+
+    @cached_shape
+    def shape(self):
+        rows, cols = self.arg.shape
+        return (rows, Integer(1)) if self.axis == 1 else (Integer(1), cols)
+
+
+class MaxAlong(_Reduced):
+    """max(X, axis): the largest entry of each row (axis 1) or column (axis 0)."""
+    latex_name = r"\max"
+
+
+class MinAlong(_Reduced):
+    """min(X, axis): the smallest entry of each row (axis 1) or column (axis 0)."""
+    latex_name = r"\min"
+
+
+class ArgMax(_AlongAxis):
+    """The indicator of where the maximum is, X's shape: within each row (axis 1), each
+    column (axis 0) or over all entries (axis −1).  Tied maxima share the weight equally
+    (so the entries of each group sum to 1): the derivative of max, with JAX's convention."""
+    AXES = (0, 1, -1)
+    latex_name = r"\operatorname{argmax}"
+
+    @cached_shape
+    def shape(self):
+        return self.arg.shape
+
+
+class ArgMin(ArgMax):
+    """The indicator of where the minimum is (see :class:`ArgMax`)."""
+    latex_name = r"\operatorname{argmin}"
+
+
 # ---------------------------------------------------------------- scalar nodes
 
 class _ScalarOfMatrix(_OfOneMatrix, sympy.Expr):
@@ -189,12 +349,25 @@ class SumAll(_ScalarOfMatrix):
 
     def _eval_explicit(self):
         m = self.arg.as_explicit()
-        return sum(m[i, j] for i in range(m.rows) for j in range(m.cols))
+        return builtins.sum(m[i, j] for i in range(m.rows) for j in range(m.cols))
 
 
 class Norm(_ScalarOfMatrix):
     """‖X‖ = √(Σ x_ij²): the Euclidean norm of a vector, the Frobenius norm of a matrix."""
     is_nonnegative = True
+
+
+class Norm1(_ScalarOfMatrix):
+    """‖X‖₁ = Σ |x_ij|: the 1-norm of a vector, the entrywise 1-norm of a matrix."""
+    is_nonnegative = True
+
+
+class MaxAll(_ScalarOfMatrix):
+    """max(X), the largest entry."""
+
+
+class MinAll(_ScalarOfMatrix):
+    """min(X), the smallest entry."""
 
 
 # ---------------------------------------------------------------- constructors
@@ -226,6 +399,67 @@ sigmoid = _elementwise(Sigmoid, Sigmoid.scalar)
 relu = _elementwise(Relu, Relu.scalar)
 sqrt = _elementwise(Sqrt, sympy.sqrt)
 step = _elementwise(Step, Step.scalar)
+sin = _elementwise(Sin, sympy.sin)
+cos = _elementwise(Cos, sympy.cos)
+tan = _elementwise(Tan, sympy.tan)
+arcsin = _elementwise(Arcsin, sympy.asin)
+arccos = _elementwise(Arccos, sympy.acos)
+arctan = _elementwise(Arctan, sympy.atan)
+sinh = _elementwise(Sinh, sympy.sinh)
+cosh = _elementwise(Cosh, sympy.cosh)
+abs = _elementwise(Absolute, sympy.Abs)  # noqa: A001 - the name users expect, as in NumPy
+sign = _elementwise(Sign, sympy.sign)
+softplus = _elementwise(Softplus, Softplus.scalar)
+log1p = _elementwise(Log1p, Log1p.scalar)
+expm1 = _elementwise(Expm1, Expm1.scalar)
+erf = _elementwise(Erf, sympy.erf)
+gelu = _elementwise(Gelu, Gelu.scalar)
+
+
+def logsigmoid(x):
+    """log σ(X), entry by entry (compiled in the stable form −log(1 + exp(−X)))."""
+    return log(sigmoid(x))
+
+
+def square(x):
+    """X∘², every entry squared."""
+    return power(x, 2)
+
+
+def reciprocal(x):
+    """1 ⊘ X, the reciprocal of every entry."""
+    return power(x, -1)
+
+
+def _broadcast_pair(name, a, b):
+    """Two operands of an entrywise function of two arguments: a scalar meets a matrix
+    as s𝟏 of the matrix's shape."""
+    from .algebra import build, mul
+
+    def spread(s, shape):
+        return mul(s, build(OneMatrix, *shape)) if s != 0 else build(ZeroMatrix, *shape)
+
+    a, b = _sympify(a), _sympify(b)
+    if _is_matrix(a) and not _is_matrix(b):
+        b = spread(b, a.shape)
+    elif _is_matrix(b) and not _is_matrix(a):
+        a = spread(a, b.shape)
+    if _is_matrix(a) and a.shape != b.shape:
+        raise ShapeError(f"{name} takes two matrices of one shape, got {shape_text(a)} and {shape_text(b)}")
+    return a, b
+
+
+def maximum(a, b):
+    """The entrywise maximum of A and B (a scalar stands for s𝟏), as NumPy's ``np.maximum``.
+    At a tie the derivative is shared, ½ to each argument (JAX's convention)."""
+    a, b = _broadcast_pair("maximum", a, b)
+    return Maximum(a, b) if _is_matrix(a) else Max(a, b)
+
+
+def minimum(a, b):
+    """The entrywise minimum of A and B (a scalar stands for s𝟏), as NumPy's ``np.minimum``."""
+    a, b = _broadcast_pair("minimum", a, b)
+    return Minimum(a, b) if _is_matrix(a) else sympy.Min(a, b)
 
 
 def _require_square(X, what):
@@ -284,11 +518,40 @@ def mean(X):
     return SumAll(X) / (rows * cols)
 
 
-def norm(X):
-    """‖X‖: the 2-norm of a vector, the Frobenius norm of a matrix."""
+def norm(X, p=2):
+    """‖X‖ₚ of the entries of X: ``p=2`` (or ``"fro"``) the 2-norm of a vector and the
+    Frobenius norm of a matrix, ``p=1`` the sum of absolute values, ``p=inf`` the largest
+    absolute value.  (For a matrix these are entrywise norms, not NumPy's induced ones.)"""
     if not _is_matrix(X):
         raise TypeError(f"norm takes a matrix expression, got {X!r}")
-    return Norm(X)
+    if p == 2 or p == "fro":
+        return Norm(X)
+    if p == 1:
+        return Norm1(X)
+    if p in (sympy.oo, float("inf"), "inf"):
+        return MaxAll(Absolute(X))
+    raise ValueError(f"norm takes p = 1, 2 ('fro') or inf, got {p!r}")
+
+
+def max(X, axis=None):  # noqa: A001 - the name users expect, as in NumPy
+    """The largest entry of X (a scalar), or along an axis as NumPy's ``X.max(axis,
+    keepdims=True)``: axis 1 gives each row's maximum (N×1), axis 0 each column's (1×M)."""
+    if not _is_matrix(X):
+        raise TypeError(f"max takes a matrix expression, got {X!r}")
+    return MaxAll(X) if axis is None else MaxAlong(X, _axis(axis))
+
+
+def min(X, axis=None):  # noqa: A001 - the name users expect, as in NumPy
+    """The smallest entry of X (a scalar), or along an axis (see :func:`max`)."""
+    if not _is_matrix(X):
+        raise TypeError(f"min takes a matrix expression, got {X!r}")
+    return MinAll(X) if axis is None else MinAlong(X, _axis(axis))
+
+
+def _axis(axis):
+    if axis not in (0, 1, -1, -2):
+        raise ValueError(f"axis must be 0, 1, -1 or -2, got {axis!r}")
+    return axis % 2
 
 
 def hadamard(*factors):
@@ -319,3 +582,49 @@ def diag(v):
     if not _is_matrix(v) or (v.shape[0] != 1 and v.shape[1] != 1):
         raise ShapeError(f"diag takes a row or column vector, got {shape_text(v) if _is_matrix(v) else v!r}")
     return DiagMatrix(v)
+
+
+# ---------------------------------------------------------------- SymPy's own elementwise nodes
+
+_HEADS = {sympy.sin: Sin, sympy.cos: Cos, sympy.tan: Tan, sympy.asin: Arcsin, sympy.acos: Arccos,
+          sympy.atan: Arctan, sympy.sinh: Sinh, sympy.cosh: Cosh, sympy.tanh: Tanh, sympy.exp: Exp,
+          sympy.log: Log, sympy.Abs: Absolute, sympy.sign: Sign, sympy.erf: Erf}
+
+
+def adopt(expr):
+    """``expr`` with SymPy's ``X.applyfunc(f)`` nodes written as matcalc's own where f is a
+    function matcalc knows (``x.applyfunc(sin)`` → sin(x), ``d ↦ d**2`` → x∘²); any other
+    function stays an ``ElementwiseApplyFunction``, which the rules and the compiler handle
+    through SymPy's scalar derivative.  Linear in the DAG; the identity on expressions that
+    hold no ``applyfunc``."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+    from .algebra import build, power, rebuild
+    from .walk import nodes
+
+    if not isinstance(expr, Basic) or not any(isinstance(n, ElementwiseApplyFunction) for n in nodes(expr)):
+        return expr
+    memo = {}
+
+    def visit(node):
+        if node in memo:
+            return memo[node]
+        if isinstance(node, ElementwiseApplyFunction):
+            X = visit(node.expr)
+            (d,), body = node.function.variables, node.function.expr
+            if type(body) in _HEADS and body.args == (d,):
+                out = build(_HEADS[type(body)], X)
+            elif body.is_Pow and body.base == d and body.exp.is_number:
+                out = build(Sqrt, X) if body.exp == sympy.S.Half else power(X, body.exp)
+            elif body == d:
+                out = X
+            else:
+                out = build(ElementwiseApplyFunction, node.function, X)
+        elif not node.args or isinstance(node, (sympy.Symbol, sympy.Lambda)) or not isinstance(node, Basic):
+            out = node
+        else:
+            args = [visit(a) for a in node.args]
+            out = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
+        memo[node] = out
+        return out
+
+    return visit(expr)

@@ -33,7 +33,9 @@ from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.printing.latex import LatexPrinter
 
 from ..core import budget
-from ..core.functions import Elementwise, LogSumExp, Norm, Softmax, SumAll
+from ..core.functions import Elementwise, LogSumExp, Norm, Norm1, Softmax, SumAll
+from .numbers import decimal_text
+from ..core.kronecker import CommutationMatrix, Vec
 
 __all__ = ["MatcalcLatexPrinter", "latex", "partial", "shape_space", "escape_text", "rule_text"]
 
@@ -52,7 +54,7 @@ def _is_matrix_scalar(expr) -> bool:
         return _is_matrix_scalar(expr.base) and expr.exp.is_positive is True
     if isinstance(expr, sympy.log):
         return isinstance(expr.args[0], Determinant)
-    return isinstance(expr, (SumAll, Norm, Trace, Determinant))
+    return isinstance(expr, (SumAll, Norm, Norm1, Trace, Determinant))
 
 
 def _could_extract_minus_sign(term) -> bool:
@@ -188,6 +190,12 @@ class MatcalcLatexPrinter(LatexPrinter):
     def _print_Mul(self, expr):
         # ``-sum(Y ⊙ log Ŷ)/N`` reads as -\frac{1}{N} sum(...), not -\frac{sum(...)}{N}.
         # SymPy also routes a negative power (‖x‖⁻¹) here: that is a fraction, not a product.
+        # A decimal coefficient stays the decimal the user wrote (1.702 x, not \frac{851 x}{500}).
+        if isinstance(expr, Mul):
+            number, rest = expr.as_coeff_Mul()
+            if rest != 1 and decimal_text(number) is not None:
+                sign = "- " if number < 0 else ""
+                return f"{sign}{decimal_text(abs(number))} {self._coefficient(rest)}"
         matrix_scalars = [a for a in expr.args if _is_matrix_scalar(a)] if isinstance(expr, Mul) else []
         if not matrix_scalars:
             return super()._print_Mul(expr)
@@ -222,13 +230,19 @@ class MatcalcLatexPrinter(LatexPrinter):
     def _print_KroneckerProduct(self, expr):
         return r" \otimes ".join(self._factor(f) for f in expr.args)
 
+    def _print_Vec(self, expr):
+        return self._call(r"\operatorname{vec}", expr.arg)
+
+    def _print_CommutationMatrix(self, expr):
+        return r"K_{%s,%s}" % (self._print(expr.args[0]), self._print(expr.args[1]))
+
     # ------------------------------------------------------------ superscripts
 
     def _superscript(self, base, sup):
         """``base^{sup}``, with parentheses around anything that is not a single symbol
         or function call, and braces around a base that has a superscript already."""
         atomic = isinstance(base, (MatrixSymbol, OneMatrix, Identity, Elementwise, Softmax,
-                                   LogSumExp, DiagMatrix))
+                                   LogSumExp, DiagMatrix, Vec, CommutationMatrix))
         text = self._print(base)
         if not atomic:
             return r"%s^{%s}" % (self._add_parens(text), sup)
@@ -306,6 +320,50 @@ class MatcalcLatexPrinter(LatexPrinter):
 
     def _print_Sqrt(self, expr):
         return r"\sqrt{%s}" % self._print(expr.arg)
+
+    def _print_Absolute(self, expr):
+        return r"\left|%s\right|" % self._print(expr.arg)
+
+    def _print_Maximum(self, expr):
+        return r"\max\left(%s, %s\right)" % (self._print(expr.args[0]), self._print(expr.args[1]))
+
+    def _print_Minimum(self, expr):
+        return r"\min\left(%s, %s\right)" % (self._print(expr.args[0]), self._print(expr.args[1]))
+
+    def _print_MaxAll(self, expr):
+        return self._call(r"\max", expr.arg)
+
+    def _print_MinAll(self, expr):
+        return self._call(r"\min", expr.arg)
+
+    def _print_MaxAlong(self, expr):
+        return self._call(r"\max_{\mathrm{%s}}" % ("row" if expr.axis == 1 else "col"), expr.arg)
+
+    def _print_MinAlong(self, expr):
+        return self._call(r"\min_{\mathrm{%s}}" % ("row" if expr.axis == 1 else "col"), expr.arg)
+
+    def _print_ArgMax(self, expr):
+        which = r"\max" if type(expr).__name__ == "ArgMax" else r"\min"
+        axis = {1: r",\mathrm{row}", 0: r",\mathrm{col}"}.get(expr.axis, "")
+        return self._call(r"\mathbb{I}_{%s%s}" % (which, axis), expr.arg)
+
+    _print_ArgMin = _print_ArgMax
+
+    def _print_Norm1(self, expr):
+        text = self._print(expr.arg)
+        if any(tall in text for tall in _TALL):
+            return r"\left\lVert %s\right\rVert_1" % text
+        return r"\lVert %s\rVert_1" % text
+
+    def _print_Pi(self, expr):       # SymPy writes these through their own _latex methods,
+        return r"\pi"                  # which this printer's printmethod does not call
+
+    def _print_Infinity(self, expr):
+        return r"\infty"
+
+    def _print_Rational(self, expr):
+        decimal = decimal_text(expr)
+        return decimal if decimal is not None else super()._print_Rational(expr)
 
     def _print_Elementwise(self, expr):
         """A subclass without its own method: its ``latex_name`` applied entrywise."""

@@ -108,7 +108,7 @@ def _sections(derivation):
         if step.rule == "gradient" and derivation.kind == "hessian":
             sections.append(("reverse", current))
             current, forward = [], True
-        elif step.rule == "read off the Jacobian":
+        elif step.rule.startswith("read off the Jacobian"):
             sections.append(("forward", current))
             current = []
             forward = derivation.kind == "jacobian"
@@ -306,7 +306,7 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
                 before = substitute(sub(step.before), gradient_names)
                 after = substitute(sub(step.after), gradient_names)
                 defines = None
-                if step.rule == "read off the Jacobian":
+                if step.rule.startswith("read off the Jacobian"):
                     row = isinstance(target, MatrixExpr) and target.shape[0] == 1 != target.shape[1]
                     name = fname if step.target == derivation.function else _paren(show, target)
                     rows.append({"lhs": r"\mathrm{d}%s%s" % (name, r"^{\top}" if row else ""),
@@ -333,7 +333,8 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
             rendered_sections.append({
                 "mode": mode,
                 "wrt": show(wrt) if wrt is not None else None,
-                "intro": _section_intro(mode, fname, wrt, show, derivation.kind, numerator,
+                "intro": _section_intro(mode, fname, wrt, show, derivation.kind, _in_vec_layout(steps),
+                                        numerator,
                                         show(derivation.cotangent) if derivation.kind == "vjp" else "1"),
                 "rows": rows,
             })
@@ -475,11 +476,36 @@ def _let_sentence(derivation, show, forward=()):
     return sentence
 
 
+_VEC_READ_OFF = "read off the Jacobian (vec layout)"   # the engine's rule name for matrix Jacobians
+
+
+def _in_vec_layout(steps) -> bool:
+    return any(step.rule == _VEC_READ_OFF for step in steps)
+
+
+def _vec_layout_sentence(derivation, fname, x):
+    if derivation.kind == "hessian":
+        noun, lhs = "The Hessian", r"\nabla^{2}_{%s} %s" % (x, fname)
+        what = r"\frac{\partial %s}{\partial %s}" % (fname, x)
+    else:
+        noun, lhs, what = "The Jacobian", r"\frac{\partial %s}{\partial %s}" % (fname, x), fname
+    if getattr(derivation, "layout", "numerator") == "denominator" and derivation.kind == "jacobian":
+        return (r"The Jacobian is in the vec layout, transposed (denominator layout): "
+                r"$\operatorname{vec}(\mathrm{d}%s)^{\top} = \operatorname{vec}(\mathrm{d}%s)^{\top} %s$, "
+                r"with $\operatorname{vec}$ stacking the columns." % (what, x, lhs))
+    return (r"%s is in the vec layout: $\operatorname{vec}(\mathrm{d}%s) = %s "
+            r"\operatorname{vec}(\mathrm{d}%s)$, with $\operatorname{vec}$ stacking the columns, "
+            r"so its $(i, j)$ entry is the derivative of entry $i$ of $\operatorname{vec}(%s)$ with "
+            r"respect to entry $j$ of $\operatorname{vec}(%s)$." % (noun, what, lhs, x, what, x))
+
+
 def _layout_sentence(derivation, fname, show):
     matrices = [w for w in derivation.wrt if isinstance(w, MatrixExpr)]
     if derivation.wrt and not matrices:
         return _scalar_layout_sentence(derivation, fname, show, show(derivation.wrt[0]))
     x = show(matrices[0]) if matrices else "x"
+    if derivation.kind not in ("gradient", "vjp") and _in_vec_layout(derivation.steps):
+        return _vec_layout_sentence(derivation, fname, x)
     if derivation.kind == "gradient":
         return (r"Each derivative of the scalar $%s$ has the shape of its variable: the $(i, j)$ "
                 r"entry of $\frac{\partial %s}{\partial %s}$ is $\partial %s / \partial (%s)_{ij}$."
@@ -520,7 +546,7 @@ def _scalar_layout_sentence(derivation, fname, show, b):
             % (_numerator(derivation, fname, show), b))
 
 
-def _section_intro(mode, fname, wrt, show, kind, numerator=None, seed="1"):
+def _section_intro(mode, fname, wrt, show, kind, vec=False, numerator=None, seed="1"):
     numerator = numerator or fname
     if mode == "reverse":
         start = r"$\frac{\partial %s}{\partial %s} = %s$" % (numerator, fname, seed)
@@ -532,6 +558,12 @@ def _section_intro(mode, fname, wrt, show, kind, numerator=None, seed="1"):
         return (r"Forward mode with respect to the scalar $%s$: each line is the differential of a "
                 r"subexpression of %s, and the last one with $\mathrm{d}%s = 1$ is the derivative."
                 % (x, what, x))
+    if vec:
+        differentiated = fname if kind == "jacobian" else r"\frac{\partial %s}{\partial %s}" % (fname, x)
+        return (r"Forward mode with respect to $%s$: each line is the differential of a "
+                r"subexpression of %s, and the Jacobian $J$ is read off "
+                r"$\operatorname{vec}(\mathrm{d}%s) = J \operatorname{vec}(\mathrm{d}%s)$."
+                % (x, what, differentiated, x))
     return (r"Forward mode with respect to $%s$: each line is the differential of a "
             r"subexpression of %s, and the Jacobian is read off $\mathrm{d}%s$ as a column." % (x, what, fname))
 

@@ -20,13 +20,16 @@ from sympy.printing.str import StrPrinter
 
 from ..core import budget
 from ..core import functions as F
+from ..core.kronecker import CommutationMatrix, Vec
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from .naming import _symbol_for, per_call, shared_names
+from .numbers import decimal_text
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _NAMES = {F.Exp: "exp", F.Log: "log", F.Tanh: "tanh", F.Sigmoid: "σ", F.Relu: "relu",
-          F.Step: "step", F.Sqrt: "√"}
+          F.Step: "step", F.Sqrt: "√", F.NormalCdf: "Φ"}
+_INDICATORS = {F.ArgMax: "𝕀ₘₐₓ", F.ArgMin: "𝕀ₘᵢₙ"}
 
 
 class TextPrinter(StrPrinter):
@@ -41,8 +44,11 @@ class TextPrinter(StrPrinter):
     def _atomic(self, expr) -> bool:
         return isinstance(expr, (MatrixSymbol, OneMatrix, Identity, ZeroMatrix, F.Elementwise,
                                  F.Softmax, F.LogSumExp, Transpose, Inverse, MatPow, sympy.Symbol,
-                                 F.Norm, F.SumAll, Trace, Determinant, DiagMatrix)) or (
-            getattr(expr, "is_Number", False) and expr >= 0)
+                                 F.Norm, F.Norm1, F.SumAll, Trace, Determinant, DiagMatrix,
+                                 F._AlongAxis, F.Maximum, F.Minimum, F.MaxAll, F.MinAll,
+                                 sympy.NumberSymbol, Vec, CommutationMatrix)) or (
+            getattr(expr, "is_Number", False) and expr >= 0 and not (expr.is_Rational and not expr.is_Integer
+                                                                     and decimal_text(expr) is None))
 
     def _wrap(self, expr) -> str:
         text = self._print(expr)
@@ -86,8 +92,9 @@ class TextPrinter(StrPrinter):
             return "−"
         text = self._print(c)
         if c.is_Number and c.is_negative:
-            return f"−{self._print(-c)} " if (-c).is_Integer else f"−({self._print(-c)}) "
-        if c.is_Rational and not c.is_Integer:
+            plain = (-c).is_Integer or decimal_text(-c) is not None
+            return f"−{self._print(-c)} " if plain else f"−({self._print(-c)}) "
+        if c.is_Rational and not c.is_Integer and decimal_text(c) is None:
             return f"({text}) "
         return f"{text} " if (c.is_Integer or c.is_Symbol or self._atomic(c)) else f"({text}) "
 
@@ -133,11 +140,67 @@ class TextPrinter(StrPrinter):
             return f"{self._wrap(base)}∘{str(exponent).translate(_SUPERSCRIPT)}"
         return f"{self._wrap(base)}∘({self._print(exponent)})"
 
+    def _print_KroneckerProduct(self, expr):
+        return " ⊗ ".join(self._wrap(f) for f in expr.args)
+
+    def _print_Vec(self, expr):
+        return f"vec({self._print(expr.arg)})"
+
+    def _print_CommutationMatrix(self, expr):
+        return f"K₍{self._print(expr.args[0])},{self._print(expr.args[1])}₎"
+
     def _print_Elementwise(self, expr):
         return f"{_NAMES.get(type(expr), type(expr).__name__.lower())}({self._print(expr.arg)})"
 
     _print_Exp = _print_Log = _print_Tanh = _print_Sigmoid = _print_Relu = _print_Step = \
         _print_Sqrt = _print_Elementwise
+
+    def _print_Absolute(self, expr):
+        return f"|{self._print(expr.arg)}|"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        (d,), body = expr.function.variables, expr.function.expr
+        return f"({d.name} ↦ {self._print(body)})∘({self._print(expr.expr)})"
+
+    def _print_Dummy(self, expr):
+        return expr.name
+
+    def _print_Maximum(self, expr):
+        return f"max({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_Minimum(self, expr):
+        return f"min({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_MaxAll(self, expr):
+        return f"max({self._print(expr.arg)})"
+
+    def _print_MinAll(self, expr):
+        return f"min({self._print(expr.arg)})"
+
+    def _print_MaxAlong(self, expr):
+        return f"max({self._print(expr.arg)}, axis={expr.axis})"
+
+    def _print_MinAlong(self, expr):
+        return f"min({self._print(expr.arg)}, axis={expr.axis})"
+
+    def _print_ArgMax(self, expr):
+        axis = "" if expr.axis == -1 else f", axis={expr.axis}"
+        return f"{_INDICATORS[type(expr)]}({self._print(expr.arg)}{axis})"
+
+    _print_ArgMin = _print_ArgMax
+
+    def _print_Norm1(self, expr):
+        return f"‖{self._print(expr.arg)}‖₁"
+
+    def _print_Rational(self, expr):
+        decimal = decimal_text(expr)
+        return decimal if decimal is not None else super()._print_Rational(expr)
+
+    def _print_Pi(self, expr):
+        return "π"
+
+    def _print_Exp1(self, expr):
+        return "e"
 
     def _print_Softmax(self, expr):
         return f"softmax({self._print(expr.arg)})"
@@ -171,6 +234,10 @@ class TextPrinter(StrPrinter):
         return f"diagonal({self._print(expr.args[0])})"
 
     def _print_Mul(self, expr):
+        number, rest = expr.as_coeff_Mul()
+        if rest != 1 and decimal_text(number) is not None:   # 1.702·τ, not 851·τ/500
+            sign = "−" if number < 0 else ""
+            return f"{sign}{decimal_text(abs(number))}·{self._wrap(rest) if rest.is_Add else self._print(rest)}"
         return super()._print_Mul(expr).replace("*", "·").replace("-", "−")
 
     def _print_Add(self, expr):

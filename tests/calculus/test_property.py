@@ -57,6 +57,8 @@ def _one_minus(e):
     return OneMatrix(*e.shape) - e
 
 
+_D = sympy.Dummy("d")
+
 ELEMENTWISE = {
     "exp": mc.exp,
     "tanh": mc.tanh,
@@ -70,6 +72,25 @@ ELEMENTWISE = {
     "square": lambda e: mc.power(e, 2),
     "cube": lambda e: mc.power(e, 3),
     "step gate": lambda e: mc.hadamard(mc.step(e), e),
+    "sin": mc.sin,
+    "cos": mc.cos,
+    "tan of a half tanh": lambda e: mc.tan(mc.tanh(e) / 2),
+    "arcsin of a half tanh": lambda e: mc.arcsin(mc.tanh(e) / 2),
+    "arccos of a half tanh": lambda e: mc.arccos(mc.tanh(e) / 2),
+    "arctan": mc.arctan,
+    "sinh of tanh": lambda e: mc.sinh(mc.tanh(e)),
+    "cosh of tanh": lambda e: mc.cosh(mc.tanh(e)),
+    "abs": mc.abs,
+    "sign gate": lambda e: mc.hadamard(mc.sign(e), e),
+    "softplus node": mc.softplus,
+    "log1p exp": lambda e: mc.log1p(mc.exp(e)),
+    "expm1 of tanh": lambda e: mc.expm1(mc.tanh(e)),
+    "erf": mc.erf,
+    "gelu": mc.gelu,
+    "logsigmoid": mc.logsigmoid,
+    "maximum with tanh": lambda e: mc.maximum(e, mc.tanh(e) / 2),
+    "minimum with tanh": lambda e: mc.minimum(mc.tanh(e) / 2, e),
+    "applied cubic": lambda e: e.applyfunc(sympy.Lambda(_D, _D ** 3 / 3 - _D)),
 }
 
 
@@ -141,8 +162,8 @@ def matrices(draw, shape, depth):
 def scalars(draw, depth):
     """A scalar made from a matrix expression: sum, trace, norm, or scalar algebra on those."""
     shape = (draw(st.sampled_from(DIMENSIONS)), draw(st.sampled_from(DIMENSIONS)))
-    kind = draw(st.sampled_from(["sum", "norm", "trace", "product", "power", "variable"] if depth > 0
-                                else ["sum", "norm", "variable"]))
+    kind = draw(st.sampled_from(["sum", "norm", "trace", "product", "power", "max", "min", "norm1", "variable"]
+                                if depth > 0 else ["sum", "norm", "variable"]))
     if kind == "variable":   # s, or s times a scalar of the tree
         variable = draw(st.sampled_from(SCALARS))
         return variable if depth == 0 else variable * draw(scalars(depth - 1))
@@ -154,7 +175,8 @@ def scalars(draw, depth):
     if kind == "power":
         return (1 + draw(scalars(depth - 1)) ** 2) ** Rational(1, 2)
     expression = draw(matrices(shape, max(depth - 1, 0)))
-    return mc.sum(expression) if kind == "sum" else mc.norm(expression)
+    reduce = {"sum": mc.sum, "norm": mc.norm, "max": mc.max, "min": mc.min, "norm1": lambda e: mc.norm(e, 1)}
+    return reduce[kind](expression)
 
 
 @st.composite

@@ -38,6 +38,7 @@ from sympy.matrices.expressions.diagonal import DiagonalOf
 import matcalc as mc
 from matcalc.calculus import rules
 from matcalc.core import algebra
+from matcalc.core import functions as F
 from matcalc.core.algebra import is_zero
 from numeric import (
     check_gradient, check_hessian, check_jacobian, evaluate, infer_dims, random_values,
@@ -298,6 +299,49 @@ def _step(n, m, k):
     return mc.sum(mc.hadamard(C, mc.step(X), X)), [X, C]
 
 
+def _trigonometric(n, m, k):
+    X, W, C = M("X", n, m), M("W", m, k), M("C", n, k)
+    Z = X * W
+    T = mc.tanh(Z) / 2                      # entries in (−½, ½): inside every domain
+    parts = [mc.sin(Z), mc.cos(Z), mc.tan(T), mc.arcsin(T), mc.arccos(T), mc.arctan(Z), mc.sinh(Z),
+             mc.cosh(Z)]
+    return sympy.Add(*[mc.sum(mc.hadamard(C, p)) for p in parts]), [X, W, C]
+
+
+def _smooth_activations(n, m, k):
+    X, W, C = M("X", n, m), M("W", m, k), M("C", n, k)
+    Z = X * W
+    parts = [mc.softplus(Z), mc.log1p(mc.exp(Z)), mc.expm1(Z), mc.erf(Z), mc.gelu(Z), F.NormalCdf(Z),
+             mc.logsigmoid(Z), mc.square(Z), mc.reciprocal(mc.exp(Z))]
+    return sympy.Add(*[mc.sum(mc.hadamard(C, p)) for p in parts]), [X, W, C]
+
+
+def _kinked_functions(n, m, k):
+    # |·|, sign, maximum and minimum away from their kinks (random normal arguments)
+    X, W, C, B = M("X", n, m), M("W", m, k), M("C", n, k), M("B", n, k)
+    Z = X * W
+    parts = [mc.abs(Z), mc.hadamard(mc.sign(Z), B), mc.maximum(Z, B), mc.minimum(Z, B), mc.maximum(Z, 0)]
+    return sympy.Add(*[mc.sum(mc.hadamard(C, p)) for p in parts]), [X, W, C, B]
+
+
+def _extremes(n, m, k):
+    # max/min of all entries and along each axis, the 1-norm, and the indicators they produce
+    X, W, C = M("X", n, m), M("W", m, k), M("C", n, k)
+    Z = X * W
+    return (mc.max(Z) - 2 * mc.min(Z) + mc.norm(Z, 1) + mc.sum(mc.hadamard(mc.max(Z, 1), C * M("r", k, 1)))
+            + mc.sum(mc.min(Z, 0) * M("c", k, 1)) + mc.sum(mc.hadamard(F.ArgMax(Z, -1), C))
+            + mc.sum(mc.hadamard(F.ArgMin(Z, 1), C))), [X, W, C]
+
+
+def _applied_functions(n, m, k):
+    # SymPy's X.applyfunc(f) for a function matcalc has no node for, and for one it has
+    X, W, C = M("X", n, m), M("W", m, k), M("C", n, k)
+    d = sympy.Dummy("d")
+    Z = X * W
+    return (mc.sum(mc.hadamard(C, Z.applyfunc(sympy.Lambda(d, d ** 3 / 3 + sympy.sin(d) * sympy.exp(-d)))))
+            + mc.sum(mc.hadamard(C, Z.applyfunc(sympy.atan)))), [X, W, C]
+
+
 def _mlp(n, m, k):
     # seed 000: X N×d, Z1 = XW1 + 1b1, A1 = σ(Z1), Z2 = A1W2 + 1b2, L = −(1/N) Σ Y ⊙ log softmax(Z2)
     N, d, h, K = n, m, k, 3
@@ -383,6 +427,11 @@ CASES = [
     Case("relu", _elementwise(mc.relu)),
     Case("sqrt", _elementwise(mc.sqrt, positive=True), positive=("P",)),
     Case("step", _step),
+    Case("trigonometric", _trigonometric),
+    Case("smooth activations", _smooth_activations),
+    Case("kinked functions", _kinked_functions),
+    Case("max, min and the 1-norm", _extremes),
+    Case("applied SymPy functions", _applied_functions),
     Case("scalar functions", _scalar_functions),
     Case("inverse", _inverse, invertible=("X",)),
     Case("inverse in a product", _inverse_in_product, invertible=("X",)),
@@ -654,6 +703,20 @@ def test_differential_rules_of_matrix_functions(name):
                 numeric = _directional_difference(f, x, values, direction)
                 symbolic = _total([differential], dict(values, **{dx.name: direction}), dims, shape)
                 assert _relative(symbolic, numeric) < TOLERANCE, (x, sizes, seed)
+
+
+@pytest.mark.parametrize("name", [c.name for c in MATRIX_VALUED])
+def test_jacobian_of_matrix_functions(name):
+    """mc.jacobian of each matrix-valued case in the vec layout (vec(dY) = J vec(dX)),
+    against central differences of every entry, in both layouts."""
+    case = MATRIX_VALUED_BY_NAME[name]
+    f, variables = _symbolic(case)
+    for x in variables:
+        for layout in ("numerator", "denominator"):
+            J = mc.jacobian(f, x, layout=layout)
+            for sizes in SIZES:
+                values = values_for(f, case, sizes, 0)
+                assert check_jacobian(f, x, J, values, layout=layout) < TOLERANCE, (x, layout, sizes)
 
 
 def _patterns(patterns):
@@ -992,7 +1055,20 @@ def _hessian_cases():
                 + mc.relu(t - s) * s + sympy.Max(t, s) * t + sympy.Min(t, 2 * s) * s
                 + sympy.Abs(t - s) * t + sympy.sign(t - s) * s + sympy.Heaviside(s, 0) * t), [v]
 
+    def elementwise_functions(n, m, k):
+        v, c, r = M("v", n, 1), M("c", n, 1), M("r", 1, m)
+        T, d = mc.tanh(v) / 2, sympy.Dummy("d")
+        # each function times v, so that the gradient (the Hessian's forward pass) holds it
+        parts = [mc.sin(v), mc.cos(v), mc.tan(T), mc.arcsin(T), mc.arccos(T), mc.arctan(v), mc.sinh(v),
+                 mc.cosh(v), mc.abs(v), mc.sign(v), mc.softplus(v), mc.log1p(mc.exp(v)), mc.expm1(v),
+                 mc.erf(v), mc.gelu(v), mc.maximum(v, c), mc.minimum(v, c),
+                 v.applyfunc(sympy.Lambda(d, sympy.cos(d) + d ** 3 / 6))]
+        return (sympy.Add(*[mc.sum(mc.hadamard(p, v)) for p in parts]) + mc.norm(v, 1) * mc.sum(v)
+                + mc.max(v) * mc.sum(v) + mc.min(v) * mc.sum(v)
+                + mc.sum(mc.hadamard(mc.max(v * r, 1), v)) + mc.sum(mc.min(c * v.T, 0) * v)), [v]
+
     return [
+        Case("elementwise functions", elementwise_functions),
         Case("scalar functions", scalar_functions),
         Case("quadratic form row", quadratic_row), Case("quadratic form column", quadratic_column),
         Case("least squares", least_squares), Case("logistic loss", logistic),

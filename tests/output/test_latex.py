@@ -103,9 +103,40 @@ def test_one_by_one_ones_and_identity_print_as_one():
 
 def test_every_function_node_has_its_own_printer():
     nodes = [F.Exp, F.Log, F.Tanh, F.Sigmoid, F.Relu, F.Step, F.Sqrt, F.Softmax, F.LogSumExp,
-             F.SumAll, F.Norm]
-    for node in nodes + list(F.Elementwise.__subclasses__()):
+             F.SumAll, F.Norm, F.Norm1, F.Absolute, F.Maximum, F.Minimum, F.MaxAll, F.MinAll,
+             F.MaxAlong, F.MinAlong, F.ArgMax, F.ArgMin]
+    for node in nodes:
         assert hasattr(MatcalcLatexPrinter, f"_print_{node.__name__}"), node
+
+
+def test_elementwise_functions_print_their_latex_names():
+    """The nodes without a method of their own print through their ``latex_name``."""
+    X = mc.matrix("X", "n", "m")
+    for node in F.Elementwise.__subclasses__():
+        if hasattr(MatcalcLatexPrinter, f"_print_{node.__name__}"):
+            continue
+        assert latex(node(X)) == node.latex_name + "(X)", node
+
+
+@pytest.mark.parametrize("build, text, tex", [
+    (lambda x, y: mc.abs(x), "|x|", r"\left|x\right|"),
+    (lambda x, y: mc.maximum(x, y), "max(x, y)", r"\max\left(x, y\right)"),
+    (lambda x, y: mc.max(x), "max(x)", r"\max(x)"),
+    (lambda x, y: mc.max(x * y.T, 1), "max(x yᵀ, axis=1)", r"\max_{\mathrm{row}}(x y^{\top})"),
+    (lambda x, y: mc.norm(x, 1), "‖x‖₁", r"\lVert x\rVert_1"),
+    (lambda x, y: mc.gradient(mc.max(x), x), "𝕀ₘₐₓ(x)", r"\mathbb{I}_{\max}(x)"),
+    (lambda x, y: mc.gelu(x), "gelu(x)", r"\operatorname{GELU}(x)"),
+    (lambda x, y: mc.sin(x), "sin(x)", r"\sin(x)"),
+    (lambda x, y: sympy.Rational(851, 500) * x, "1.702 x", "1.702 x"),
+    (lambda x, y: sympy.Rational(-8943, 200000) * x, "−0.044715 x", "- 0.044715 x"),
+    (lambda x, y: sympy.Rational(1, 2) * x, "(1/2) x", r"\frac{1}{2} x"),
+    (lambda x, y: sympy.pi * mc.sum(x), "π·sum(x)", r"\pi \operatorname{sum}(x)"),
+])
+def test_new_functions_and_constants_print_as_written(build, text, tex):
+    x, y = mc.colvec("x", "n"), mc.colvec("y", "n")
+    expr = build(x, y)
+    assert mc.to_text(expr) == text
+    assert latex(expr) == tex
 
 
 def test_partial_and_shape_helpers():
@@ -180,3 +211,19 @@ def test_random_expressions_print_as_textbook_latex(expr, bold):
         assert text.count(r"\left") == text.count(r"\right"), text
         # No CAS-isms: SymPy's class names, ^{T}, \circ or \mathbb{I} must never leak through.
         assert not re.search(r"\^\{T\}|\\circ|\\mathbb\{I\}|Sigmoid|Softmax|SumAll|HadamardProduct", text), text
+
+
+def test_kronecker_vec_and_commutation_notation():
+    """Magnus & Neudecker's notation: A ⊗ B, vec X, K_{m,n}; sums and products inside a
+    Kronecker product are parenthesised, and the printers do no math."""
+    from matcalc.core.kronecker import CommutationMatrix, KroneckerProduct, Vec
+    P, Q = mc.matrix("P", "n", "n"), mc.matrix("Q", "n", "n")
+    kron = KroneckerProduct(Identity(n), P + Q.T)
+    assert latex(kron) == r"I_{n} \otimes (P + Q^{\top})"
+    assert mc.to_text(kron) == "I ⊗ (P + Qᵀ)"
+    product = sympy.MatMul(KroneckerProduct(P * Q, P), CommutationMatrix(n, n))
+    assert latex(product) == r"((P Q) \otimes P) K_{n,n}"
+    assert mc.to_text(product) == "((P Q) ⊗ P) K₍n,n₎"
+    assert latex(Vec(P).T) == r"\operatorname{vec}(P)^{\top}"
+    assert mc.to_text(Vec(P).T) == "vec(P)ᵀ"
+    assert latex(-KroneckerProduct(P.T, Q)) == r"- (P^{\top} \otimes Q)"

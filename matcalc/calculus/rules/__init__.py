@@ -87,4 +87,4 @@ def differential_rule(node) -> Rule:
 
 
 # Importing the rule modules fills the tables.
-from . import linear, products, elementwise, matrix_functions, losses, scalars  # noqa: E402,F401
+from . import linear, products, elementwise, matrix_functions, losses, reductions, scalars  # noqa: E402,F401
