@@ -139,6 +139,8 @@ class _Evaluator:
             return ELEMENTWISE[type(e)](ev(e.arg))
         if isinstance(e, ElementwiseApplyFunction):
             (d,), body = e.function.variables, e.function.expr
+            # the other scalar symbols of f's body (the b of d ↦ sin(b d)) take their values
+            body = body.subs({s: ev(s) for s in body.free_symbols - {d}})
             return np.vectorize(lambda t: float(body.subs(d, t)))(ev(e.expr))
         if isinstance(e, F.Maximum):
             return np.maximum(ev(e.args[0]), ev(e.args[1]))

@@ -345,3 +345,23 @@ def test_derivations_with_respect_to_scalars_print_and_render():
     jacobian = mc.derive(mc.exp(b * z), b, kind="jacobian")
     latex = mc.to_latex(jacobian)
     assert r"\mathrm{d}b" in latex and "with respect to the scalar $b$" in latex
+
+
+# ------------------------------------------------------------------ scalars inside SymPy's applyfunc
+
+@pytest.mark.parametrize("function, variable", [
+    (lambda t: sympy.sin(b * t), b),
+    (lambda t: t ** p, p),
+    (lambda t: sympy.besselj(0, b * t) + lam * t, b),
+], ids=["sin(b t)", "t^p", "besselj(0, b t) + lam t"])
+def test_a_scalar_variable_inside_an_applied_function(function, variable):
+    # f∘(X) with f(t) = sin(b t): b̄ = sum(C̄ ⊙ (∂f/∂b)∘(X)), through SymPy's derivative
+    P = mc.matrix("P", N, d, positive=True)
+    f = mc.sum(mc.hadamard(X, P.applyfunc(function)))
+    G = mc.gradient(f, variable)
+    assert not isinstance(G, MatrixExpr)
+    for seed in (0, 1):
+        assert gradient_error(f, variable, G, seed=seed) < TOLERANCE
+    assert second_derivative_error(f, variable, mc.hessian(f, variable)) < 1e-5
+    column = mc.colvec("c", n, positive=True).applyfunc(function)
+    assert check_jacobian(column, variable, mc.jacobian(column, variable), values_for(column)) < TOLERANCE
