@@ -278,7 +278,7 @@ def _check_cotangent(Y, G, variables):
     """G as an expression of Y's shape."""
     if G is None:
         raise DifferentiationError("a vector-Jacobian product needs a cotangent G of the function's shape")
-    G = _sympify(G) if not isinstance(G, Basic) else G
+    G = adopt(_sympify(G) if not isinstance(G, Basic) else G)
     y_shape = Y.shape if isinstance(Y, MatrixExpr) else None
     g_shape = G.shape if isinstance(G, MatrixExpr) else None
     if y_shape is None and g_shape == (1, 1) or y_shape == (1, 1) and g_shape is None:
