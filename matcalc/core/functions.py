@@ -555,11 +555,18 @@ def _axis(axis):
 
 
 def hadamard(*factors):
-    """A ⊙ B ⊙ …, the entrywise product of same-shaped matrices."""
+    """A ⊙ B ⊙ …, the entrywise product of same-shaped matrices; a scalar factor scales the
+    product (NumPy's ``*``)."""
     if len(factors) < 2:
         raise TypeError("hadamard needs at least two matrices")
-    check_same_shape(*factors, operation="multiply elementwise")
-    return HadamardProduct(*factors)
+    factors = [_sympify(f) for f in factors]
+    matrices = [f for f in factors if _is_matrix(f)]
+    scalars = [f for f in factors if not _is_matrix(f)]
+    if not matrices:
+        raise TypeError("hadamard needs at least one matrix; multiply scalars with *")
+    check_same_shape(*matrices, operation="multiply elementwise")
+    product = matrices[0] if len(matrices) == 1 else HadamardProduct(*matrices)
+    return sympy.Mul(*scalars) * product if scalars else product
 
 
 def power(X, p):

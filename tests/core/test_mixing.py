@@ -103,6 +103,13 @@ def test_a_mix_that_makes_no_sense_is_a_matcalc_error(build, fragment):
     assert fragment in str(info.value)
 
 
+def test_a_scalar_factor_of_a_hadamard_product_scales_it():
+    assert mc.hadamard(b, A) == b * A
+    assert mc.hadamard(A, 2, B) == 2 * mc.hadamard(A, B)
+    with pytest.raises(TypeError, match="at least one matrix"):
+        mc.hadamard(b, 2)
+
+
 def test_no_sympy_type_error_reaches_the_user():
     for operation in (lambda: 1 - A, lambda: A + b, lambda: mc.trace(A) - x.T * A * x, lambda: 3 + x.T * x,
                       lambda: x.T * A * x - mc.logdet(A)):
