@@ -605,33 +605,20 @@ def adopt(expr):
     through SymPy's scalar derivative.  Linear in the DAG; the identity on expressions that
     hold no ``applyfunc``."""
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-    from .algebra import build, power, rebuild
+    from .algebra import build, map_nodes, power
     from .walk import nodes
 
     if not isinstance(expr, Basic) or not any(isinstance(n, ElementwiseApplyFunction) for n in nodes(expr)):
         return expr
-    memo = {}
 
-    def visit(node):
-        if node in memo:
-            return memo[node]
-        if isinstance(node, ElementwiseApplyFunction):
-            X = visit(node.expr)
-            (d,), body = node.function.variables, node.function.expr
-            if type(body) in _HEADS and body.args == (d,):
-                out = build(_HEADS[type(body)], X)
-            elif body.is_Pow and body.base == d and body.exp.is_number:
-                out = build(Sqrt, X) if body.exp == sympy.S.Half else power(X, body.exp)
-            elif body == d:
-                out = X
-            else:
-                out = build(ElementwiseApplyFunction, node.function, X)
-        elif not node.args or isinstance(node, (sympy.Symbol, sympy.Lambda)) or not isinstance(node, Basic):
-            out = node
-        else:
-            args = [visit(a) for a in node.args]
-            out = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
-        memo[node] = out
-        return out
+    def own_node(node):
+        if not isinstance(node, ElementwiseApplyFunction):
+            return node
+        X, (d,), body = node.expr, node.function.variables, node.function.expr
+        if type(body) in _HEADS and body.args == (d,):
+            return build(_HEADS[type(body)], X)
+        if body.is_Pow and body.base == d and body.exp.is_number:
+            return build(Sqrt, X) if body.exp == sympy.S.Half else power(X, body.exp)
+        return X if body == d else node
 
-    return visit(expr)
+    return map_nodes(expr, own_node)

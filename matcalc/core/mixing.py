@@ -40,54 +40,29 @@ def _scalar(other):
     return None
 
 
-def _ones_times(s, M):
-    """s 𝟏 with 𝟏 the matrix of ones of M's shape."""
-    return algebra.mul(s, algebra.build(OneMatrix, *M.shape))
+def _broadcasting(name, scalar_first, minus):
+    """The operator ``name`` of a matrix M and a scalar s: s 𝟏 ± M (``scalar_first``) or
+    M ± s 𝟏, with the sign ``minus`` on the second operand."""
+    def operator(self, other):
+        s = _scalar(other)
+        if s is None:
+            return _ORIGINAL[name](self, other)
+        spread = algebra.mul(s, algebra.build(OneMatrix, *self.shape))   # None for s = 0
+        first, second = (spread, self) if scalar_first else (self, spread)
+        if minus and second is not None:
+            second = algebra.neg(second)
+        total = algebra.add(*[t for t in (first, second) if t is not None])
+        return total if total is not None else algebra.build(ZeroMatrix, *self.shape)
+    operator.__name__ = name
+    operator.__doc__ = f"{'s ' if scalar_first else 'M '}{'−' if minus else '+'}{' M' if scalar_first else ' s'}, " \
+                       f"with s broadcast as s 𝟏."
+    return operator
 
 
-def _sum(a, b, shape):
-    total = algebra.add(a, b)
-    return total if total is not None else algebra.build(ZeroMatrix, *shape)
-
-
-def _add(self, other):
-    """M + s = M + s 𝟏."""
-    s = _scalar(other)
-    if s is None:
-        return _ORIGINAL["__add__"](self, other)
-    if s == 0:
-        return self
-    return _sum(self, _ones_times(s, self), self.shape)
-
-
-def _radd(self, other):
-    """s + M = s 𝟏 + M."""
-    s = _scalar(other)
-    if s is None:
-        return _ORIGINAL["__radd__"](self, other)
-    if s == 0:
-        return self
-    return _sum(_ones_times(s, self), self, self.shape)
-
-
-def _sub(self, other):
-    """M − s = M − s 𝟏."""
-    s = _scalar(other)
-    if s is None:
-        return _ORIGINAL["__sub__"](self, other)
-    if s == 0:
-        return self
-    return _sum(self, algebra.neg(_ones_times(s, self)), self.shape)
-
-
-def _rsub(self, other):
-    """s − M = s 𝟏 − M."""
-    s = _scalar(other)
-    if s is None:
-        return _ORIGINAL["__rsub__"](self, other)
-    if s == 0:
-        return -self
-    return _sum(_ones_times(s, self), algebra.neg(self), self.shape)
+_add = _broadcasting("__add__", scalar_first=False, minus=False)
+_radd = _broadcasting("__radd__", scalar_first=True, minus=False)
+_sub = _broadcasting("__sub__", scalar_first=False, minus=True)
+_rsub = _broadcasting("__rsub__", scalar_first=True, minus=True)
 
 
 def _rtruediv(self, other):
