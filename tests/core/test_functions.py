@@ -14,7 +14,6 @@ import pytest
 import sympy
 
 import matcalc as mc
-from matcalc.core import functions as F
 
 n = "n"
 x, y = mc.colvec("x", n), mc.colvec("y", n)
