@@ -13,7 +13,7 @@ from sympy.matrices.expressions import Identity, MatAdd, OneMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 
 from ..core import algebra
-from ..core.functions import ArgMax, Exp, Log, Sigmoid, Softmax
+from ..core.functions import Exp, Log, Sigmoid, Softmax
 from .values import ONES, ZEROS, Val, stored_like
 
 
@@ -119,13 +119,12 @@ class EntrywiseEmitters:
             code = f"{code} + np.zeros_like({v})"
         return self.matrix(code, expr)
 
-    def emit_Maximum(self, expr):
+    def emit_Maximum(self, expr):       # and minimum(A, B)
         a, b = (self.value(x) for x in expr.args)
-        return self.matrix(f"np.maximum({a.code}, {b.code})", expr, **stored_like(a, b))
+        function = {"max": "np.maximum", "min": "np.minimum"}[expr.extreme]
+        return self.matrix(f"{function}({a.code}, {b.code})", expr, **stored_like(a, b))
 
-    def emit_Minimum(self, expr):
-        a, b = (self.value(x) for x in expr.args)
-        return self.matrix(f"np.minimum({a.code}, {b.code})", expr, **stored_like(a, b))
+    emit_Minimum = emit_Maximum
 
     def emit_Sigmoid(self, expr):
         v = self.value(expr.arg)
@@ -190,26 +189,20 @@ class EntrywiseEmitters:
 
     # -- the largest and smallest entries, and where they are
 
-    def emit_MaxAll(self, expr):
-        return self.scalar(f"np.max({self.full(self.value(expr.arg), expr.arg.shape)})", expr)
+    def emit_MaxAll(self, expr):        # and min(X)
+        return self.scalar(f"np.{expr.extreme}({self.full(self.value(expr.arg), expr.arg.shape)})", expr)
 
-    def emit_MinAll(self, expr):
-        return self.scalar(f"np.min({self.full(self.value(expr.arg), expr.arg.shape)})", expr)
-
-    def emit_MaxAlong(self, expr):
+    def emit_MaxAlong(self, expr):      # and min(X, axis)
         z = self.full(self.value(expr.arg), expr.arg.shape)
-        return self.matrix(f"{z}.max(axis={expr.axis}, keepdims=True)", expr)
+        return self.matrix(f"{z}.{expr.extreme}(axis={expr.axis}, keepdims=True)", expr)
 
-    def emit_MinAlong(self, expr):
-        z = self.full(self.value(expr.arg), expr.arg.shape)
-        return self.matrix(f"{z}.min(axis={expr.axis}, keepdims=True)", expr)
+    emit_MinAll, emit_MinAlong = emit_MaxAll, emit_MaxAlong
 
     def emit_ArgMax(self, expr):
         """The indicator of the maxima, ties sharing the weight equally."""
         z = self.full(self.value(expr.arg), expr.arg.shape)
-        reduce = "max" if type(expr) is ArgMax else "min"
         axis = "" if expr.axis == -1 else f"axis={expr.axis}, keepdims=True"
-        hit = self.assign(f"({z} == {z}.{reduce}({axis})).astype(DTYPE)")
+        hit = self.assign(f"({z} == {z}.{expr.extreme}({axis})).astype(DTYPE)")
         return self.matrix(f"{hit} / {hit}.sum({axis})", expr)
 
     emit_ArgMin = emit_ArgMax

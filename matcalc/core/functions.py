@@ -216,6 +216,7 @@ class _OfTwoMatrices(MatrixExpr):
 class Maximum(_OfTwoMatrices):
     """maximum(A, B), the larger entry of A and B at each position (NumPy's ``np.maximum``).
     At a tie the derivative is shared: ½ to each argument (as JAX's ``jnp.maximum``)."""
+    extreme = "max"
     latex_name = r"\max"
 
     @staticmethod
@@ -226,6 +227,7 @@ class Maximum(_OfTwoMatrices):
 class Minimum(_OfTwoMatrices):
     """minimum(A, B), the smaller entry of A and B at each position (NumPy's ``np.minimum``).
     At a tie the derivative is shared: ½ to each argument."""
+    extreme = "min"
     latex_name = r"\min"
 
     @staticmethod
@@ -311,11 +313,13 @@ class _Reduced(_AlongAxis):
 
 class MaxAlong(_Reduced):
     """max(X, axis): the largest entry of each row (axis 1) or column (axis 0)."""
+    extreme = "max"
     latex_name = r"\max"
 
 
 class MinAlong(_Reduced):
     """min(X, axis): the smallest entry of each row (axis 1) or column (axis 0)."""
+    extreme = "min"
     latex_name = r"\min"
 
 
@@ -323,6 +327,7 @@ class ArgMax(_AlongAxis):
     """The indicator of where the maximum is, X's shape: within each row (axis 1), each
     column (axis 0) or over all entries (axis −1).  Tied maxima share the weight equally
     (so the entries of each group sum to 1): the derivative of max, with JAX's convention."""
+    extreme = "max"
     AXES = (0, 1, -1)
     latex_name = r"\operatorname{argmax}"
 
@@ -333,6 +338,7 @@ class ArgMax(_AlongAxis):
 
 class ArgMin(ArgMax):
     """The indicator of where the minimum is (see :class:`ArgMax`)."""
+    extreme = "min"
     latex_name = r"\operatorname{argmin}"
 
 
@@ -364,10 +370,12 @@ class Norm1(_ScalarOfMatrix):
 
 class MaxAll(_ScalarOfMatrix):
     """max(X), the largest entry."""
+    extreme = "max"
 
 
 class MinAll(_ScalarOfMatrix):
     """min(X), the smallest entry."""
+    extreme = "min"
 
 
 # ---------------------------------------------------------------- constructors

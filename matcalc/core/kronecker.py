@@ -23,23 +23,14 @@ from sympy.matrices.expressions import Identity, MatMul, MatrixExpr, OneMatrix, 
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from . import algebra
+from .functions import _OfOneMatrix
 from .shapes import cached_shape
 
 __all__ = ["KroneckerProduct", "Vec", "CommutationMatrix", "kron", "vec", "commutation"]
 
 
-class Vec(MatrixExpr):
+class Vec(_OfOneMatrix, MatrixExpr):
     """vec(X): the columns of X stacked into one column (mn×1 for an m×n X)."""
-
-    def __new__(cls, arg):
-        arg = _sympify(arg)
-        if not isinstance(arg, MatrixExpr):
-            raise TypeError(f"vec takes a matrix expression, got {arg!r}")
-        return Basic.__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
 
     @cached_shape
     def shape(self):

@@ -324,30 +324,21 @@ class MatcalcLatexPrinter(LatexPrinter):
     def _print_Absolute(self, expr):
         return r"\left|%s\right|" % self._print(expr.arg)
 
-    def _print_Maximum(self, expr):
-        return r"\max\left(%s, %s\right)" % (self._print(expr.args[0]), self._print(expr.args[1]))
+    def _print_Maximum(self, expr):     # and minimum(A, B)
+        return r"\%s\left(%s, %s\right)" % (expr.extreme, self._print(expr.args[0]), self._print(expr.args[1]))
 
-    def _print_Minimum(self, expr):
-        return r"\min\left(%s, %s\right)" % (self._print(expr.args[0]), self._print(expr.args[1]))
+    def _print_MaxAll(self, expr):      # and min(X)
+        return self._call("\\" + expr.extreme, expr.arg)
 
-    def _print_MaxAll(self, expr):
-        return self._call(r"\max", expr.arg)
+    def _print_MaxAlong(self, expr):    # and min(X, axis)
+        return self._call(r"\%s_{\mathrm{%s}}" % (expr.extreme, "row" if expr.axis == 1 else "col"), expr.arg)
 
-    def _print_MinAll(self, expr):
-        return self._call(r"\min", expr.arg)
-
-    def _print_MaxAlong(self, expr):
-        return self._call(r"\max_{\mathrm{%s}}" % ("row" if expr.axis == 1 else "col"), expr.arg)
-
-    def _print_MinAlong(self, expr):
-        return self._call(r"\min_{\mathrm{%s}}" % ("row" if expr.axis == 1 else "col"), expr.arg)
-
-    def _print_ArgMax(self, expr):
-        which = r"\max" if type(expr).__name__ == "ArgMax" else r"\min"
+    def _print_ArgMax(self, expr):      # and the indicator of the minimum
         axis = {1: r",\mathrm{row}", 0: r",\mathrm{col}"}.get(expr.axis, "")
-        return self._call(r"\mathbb{I}_{%s%s}" % (which, axis), expr.arg)
+        return self._call(r"\mathbb{I}_{\%s%s}" % (expr.extreme, axis), expr.arg)
 
-    _print_ArgMin = _print_ArgMax
+    _print_Minimum, _print_MinAll, _print_MinAlong, _print_ArgMin = \
+        _print_Maximum, _print_MaxAll, _print_MaxAlong, _print_ArgMax
 
     def _print_Norm1(self, expr):
         text = self._print(expr.arg)

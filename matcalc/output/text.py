@@ -29,7 +29,7 @@ from .numbers import decimal_text
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _NAMES = {F.Exp: "exp", F.Log: "log", F.Tanh: "tanh", F.Sigmoid: "σ", F.Relu: "relu",
           F.Step: "step", F.Sqrt: "√", F.NormalCdf: "Φ"}
-_INDICATORS = {F.ArgMax: "𝕀ₘₐₓ", F.ArgMin: "𝕀ₘᵢₙ"}
+_INDICATORS = {"max": "𝕀ₘₐₓ", "min": "𝕀ₘᵢₙ"}
 
 
 class TextPrinter(StrPrinter):
@@ -165,29 +165,21 @@ class TextPrinter(StrPrinter):
     def _print_Dummy(self, expr):
         return expr.name
 
-    def _print_Maximum(self, expr):
-        return f"max({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+    def _print_Maximum(self, expr):     # and minimum(A, B)
+        return f"{expr.extreme}({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
-    def _print_Minimum(self, expr):
-        return f"min({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+    def _print_MaxAll(self, expr):      # and min(X)
+        return f"{expr.extreme}({self._print(expr.arg)})"
 
-    def _print_MaxAll(self, expr):
-        return f"max({self._print(expr.arg)})"
+    def _print_MaxAlong(self, expr):    # and min(X, axis)
+        return f"{expr.extreme}({self._print(expr.arg)}, axis={expr.axis})"
 
-    def _print_MinAll(self, expr):
-        return f"min({self._print(expr.arg)})"
-
-    def _print_MaxAlong(self, expr):
-        return f"max({self._print(expr.arg)}, axis={expr.axis})"
-
-    def _print_MinAlong(self, expr):
-        return f"min({self._print(expr.arg)}, axis={expr.axis})"
-
-    def _print_ArgMax(self, expr):
+    def _print_ArgMax(self, expr):      # and the indicator of the minimum
         axis = "" if expr.axis == -1 else f", axis={expr.axis}"
-        return f"{_INDICATORS[type(expr)]}({self._print(expr.arg)}{axis})"
+        return f"{_INDICATORS[expr.extreme]}({self._print(expr.arg)}{axis})"
 
-    _print_ArgMin = _print_ArgMax
+    _print_Minimum, _print_MinAll, _print_MinAlong, _print_ArgMin = \
+        _print_Maximum, _print_MaxAll, _print_MaxAlong, _print_ArgMax
 
     def _print_Norm1(self, expr):
         return f"‖{self._print(expr.arg)}‖₁"

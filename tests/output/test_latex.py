@@ -14,6 +14,7 @@ from sympy.matrices.expressions import MatPow
 
 import matcalc as mc
 from matcalc.core import functions as F
+from matcalc.output.naming import _balanced
 from matcalc.output.latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
 
 n, m, N, K = mc.dim("n"), mc.dim("m"), mc.dim("N"), mc.dim("K")
@@ -191,15 +192,6 @@ def square_expressions(draw, depth=3):
         return build()
     except NonInvertibleMatrixError:  # SymPy evaluated an inverse of a singular matrix
         return a
-
-
-def _balanced(text):
-    depth = 0
-    for char in text:
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 @settings(max_examples=150, deadline=None)

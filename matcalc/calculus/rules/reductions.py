@@ -28,7 +28,7 @@ _MASK = {F.MaxAll: F.ArgMax, F.MinAll: F.ArgMin, F.MaxAlong: F.ArgMax, F.MinAlon
 
 
 def _name(cls):
-    return f"chain rule through {'max' if _MASK[cls] is F.ArgMax else 'min'}"
+    return f"chain rule through {cls.extreme}"
 
 
 @adjoint((F.MaxAll, F.MinAll), _name)
