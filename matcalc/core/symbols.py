@@ -31,9 +31,9 @@ KNOWN_ASSUMPTIONS = ("symmetric", "spd", "positive", "onehot")
 _DIMENSIONS: dict[str, sympy.Symbol] = {}
 
 
-def check_name(name, what="symbol name") -> str:
-    """``name`` itself if matcalc accepts it as the name of a symbol, else
-    :class:`InvalidNameError`: a name is non-empty printable text in NFKC form."""
+def check_text(name, what="symbol name") -> str:
+    """``name`` itself if it is non-empty printable text (nothing that could end a line of
+    generated code), else :class:`InvalidNameError`."""
     if not isinstance(name, str):
         raise InvalidNameError(f"a {what} must be a string, got {type(name).__name__}")
     if not name:
@@ -41,6 +41,13 @@ def check_name(name, what="symbol name") -> str:
     bad = next((c for c in name if not c.isprintable()), None)
     if bad is not None:   # a newline or a line separator could end a comment in generated code
         raise InvalidNameError(f"a {what} must be printable text, got {name!r} (it holds U+{ord(bad):04X})")
+    return name
+
+
+def check_name(name, what="symbol name") -> str:
+    """``name`` itself if matcalc accepts it as the name of a symbol, else
+    :class:`InvalidNameError`: a name is non-empty printable text in NFKC form."""
+    check_text(name, what)
     normal = unicodedata.normalize("NFKC", name)
     if normal != name:
         raise InvalidNameError(f"the {what} {name!r} is not in normal form: Python reads it as "
@@ -91,7 +98,9 @@ class MatrixSymbol(matexpr.MatrixSymbol):
     """A SymPy ``MatrixSymbol`` that also carries matcalc's assumptions.
 
     ``assumptions`` is a frozenset drawn from ``KNOWN_ASSUMPTIONS``.  The transpose of a
-    symmetric symbol is the symbol itself.
+    symmetric symbol is the symbol itself.  The name is printable text (:func:`check_text`):
+    the display names of a derivation (``Z₁``) are symbols too; :func:`matrix`, the door for
+    user symbols, also asks for NFKC form.
     """
 
     _op_priority = 11.5
@@ -104,12 +113,9 @@ class MatrixSymbol(matexpr.MatrixSymbol):
         unknown = [a for a in flags if a not in KNOWN_ASSUMPTIONS]
         if unknown:
             raise ValueError(f"unknown assumption {unknown[0]!r}; known: {', '.join(KNOWN_ASSUMPTIONS)}")
-        check_name(name.name if isinstance(name, Str) else name, "matrix symbol name")
+        check_text(name.name if isinstance(name, Str) else name, "matrix symbol name")
         name = Str(name) if isinstance(name, str) else name
         n, m = _sympify(n), _sympify(m)  # strict: text is never evaluated
-        for size in (n, m):
-            if isinstance(size, sympy.Expr):
-                check_dimension(size)
         if ("symmetric" in flags or "spd" in flags) and n != m:
             raise ShapeError(f"{name} is declared symmetric but its shape is {n}×{m}")
         if not flags:
@@ -154,13 +160,14 @@ def matrix(name: str, rows, cols, *, symmetric=False, spd=False, positive=False,
     """A ``rows × cols`` matrix symbol.
 
     ``name`` is printable text in NFKC form (see :func:`check_name`); ``rows`` and ``cols``
-    are ints or dimension names (see :func:`dim`).  ``symmetric``: Aᵀ = A.  ``spd``: symmetric positive definite.  ``positive``: every entry
-    is positive (for logs and square roots).  ``onehot``: every row is a one-hot vector, so
-    its row sums are 1 (enables the softmax cross-entropy simplification).
+    are ints or dimension names (see :func:`dim`).  ``symmetric``: Aᵀ = A.  ``spd``:
+    symmetric positive definite.  ``positive``: every entry is positive (for logs and square
+    roots).  ``onehot``: every row is a one-hot vector, so its row sums are 1 (enables the
+    softmax cross-entropy simplification).
     """
     flags = [flag for flag, on in (("symmetric", symmetric), ("spd", spd),
                                    ("positive", positive), ("onehot", onehot)) if on]
-    return MatrixSymbol(name, dim(rows), dim(cols), flags)
+    return MatrixSymbol(check_name(name, "matrix symbol name"), dim(rows), dim(cols), flags)
 
 
 def rowvec(name: str, n, **assumptions):

@@ -25,7 +25,7 @@ def test_a_name_not_in_normal_form_is_refused_naming_the_normal_form(lookalike, 
     assert unicodedata.normalize("NFKC", lookalike) == normal
     for make in (lambda: mc.matrix(lookalike, 1, 2), lambda: mc.rowvec(lookalike, 3),
                  lambda: mc.scalar(lookalike), lambda: mc.dim(lookalike), lambda: mc.matrix("A", lookalike, 1),
-                 lambda: MatrixSymbol(lookalike, 2, 2), lambda: mc.dim(sympy.Symbol(lookalike))):
+                 lambda: mc.dim(sympy.Symbol(lookalike))):
         with pytest.raises(mc.InvalidNameError, match=f"normal form.*write '{normal}'"):
             make()
     assert mc.matrix(normal, 1, 2).name == normal and mc.dim(normal).name == normal
@@ -59,6 +59,17 @@ def test_names_that_are_not_printable_text_are_refused(name):
                  lambda: mc.matrix("A", sympy.Symbol(name) if name else name, 1)):
         with pytest.raises(mc.InvalidNameError):
             make()
+
+
+def test_display_names_of_a_derivation_may_be_any_printable_text():
+    """The class itself is also the display symbol of a derivation (Z₁ names XW in LaTeX):
+    printable text, not necessarily in NFKC form; it never reaches generated code as text."""
+    X, W = mc.matrix("X", "N", "d"), mc.matrix("W", "d", "h")
+    tex = mc.to_latex(mc.derive(mc.sum(mc.sigmoid(X @ W)), W), names={X @ W: "Z₁"})
+    assert "Z₁" in tex
+    assert MatrixSymbol("Z₁", 2, 2).name == "Z₁"
+    with pytest.raises(mc.InvalidNameError, match="printable"):
+        MatrixSymbol("Z\n1", 2, 2)
 
 
 def test_dim_checks_the_symbols_of_a_sympy_dimension():
