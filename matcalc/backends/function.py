@@ -57,11 +57,11 @@ def _collect_inputs(exprs):
                                f"{prev.shape} and {atom.shape}; rename one")
         matrices[atom.name] = atom
     dims = dimensions(exprs)
-    for s in scalar_symbols(exprs, dims):
+    found = scalar_symbols(exprs, dims)
+    for s in found:
         scalars.setdefault(s.name, s)
     _check_one_name_each([(m, f"a {m.shape[0]}×{m.shape[1]} matrix") for m in matrices.values()]
-                         + [(s, "a scalar") for s in scalar_symbols(exprs, dims)]
-                         + [(d, "a dimension") for d in sorted(dims, key=str)])
+                         + [(s, "a scalar") for s in found] + [(d, "a dimension") for d in sorted(dims, key=str)])
     return matrices, scalars, dims
 
 
