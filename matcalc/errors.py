@@ -27,6 +27,12 @@ class ArgumentError(MatcalcError, ValueError):
     """A compiled function called with a missing or wrongly shaped array."""
 
 
+class InvalidNameError(MatcalcError, ValueError):
+    """A symbol, dimension or function name matcalc refuses: empty, not printable text, or
+    not in the normal form (NFKC) Python reads identifiers in, so that two names that look
+    different can never be one name in generated code."""
+
+
 class ParseError(MatcalcError, ValueError):
     """Text that is not a valid matcalc expression.
 

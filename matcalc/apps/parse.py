@@ -40,8 +40,8 @@ from sympy.matrices.expressions import MatrixExpr, OneMatrix, ZeroMatrix
 from sympy.matrices.expressions.diagonal import DiagonalOf
 
 from ..core import algebra, functions
-from ..errors import ParseError, ShapeError
-from ..core.symbols import dim, matrix, scalar, shape_str
+from ..errors import InvalidNameError, ParseError, ShapeError
+from ..core.symbols import check_dimension_name, check_name, dim, matrix, scalar, shape_str
 
 __all__ = ["parse", "declare", "FUNCTIONS"]
 
@@ -176,7 +176,9 @@ def declare(shapes, *, symmetric=(), spd=(), positive=(), onehot=()):
 
     A shape is a pair of dimensions (ints or names) for a matrix, or ``()`` for a scalar.
     Returns ``(symbols, dimensions)``: name → symbol, and name → dimension symbol for every
-    dimension name used in a shape.
+    dimension name used in a shape.  Symbol and dimension names are identifiers in NFKC
+    form, the form Python reads them in (``ｎ`` is refused: write ``n``; see
+    :func:`matcalc.core.symbols.check_name`), and no name is both a symbol and a dimension.
     """
     flags = {"symmetric": symmetric, "spd": spd, "positive": positive, "onehot": onehot}
     if not isinstance(shapes, dict):
@@ -189,8 +191,9 @@ def declare(shapes, *, symmetric=(), spd=(), positive=(), onehot=()):
                 raise ParseError(f"{flag} names {name!r}, which is not in shapes")
     symbols, dimensions = {}, {}
     for name, shape in shapes.items():
-        if not isinstance(name, str) or not name.isidentifier() or unicodedata.normalize("NFKC", name) != name:
+        if not isinstance(name, str) or not name.isidentifier():
             raise ParseError(f"a symbol name must be an identifier, got {name!r}")
+        _check(check_name, name)
         if name in FUNCTIONS:
             raise ParseError(f"{name!r} is the name of a function; choose another name")
         if isinstance(shape, (str, int)) or not hasattr(shape, "__len__"):
@@ -222,10 +225,19 @@ def _dimension(owner, value, dimensions):
         value = value.strip()
         if not value.isidentifier():
             raise ShapeError(f"a dimension of {owner} must be an int or a name, got {value!r}")
+        _check(check_dimension_name, value)
         if value in FUNCTIONS:
             raise ParseError(f"{value!r} is the name of a function; choose another dimension name")
         dimensions[value] = dim(value)
     return dim(value)
+
+
+def _check(check, name):
+    """A name refused by the symbols layer is a parse error of the declarations."""
+    try:
+        check(name)
+    except InvalidNameError as error:
+        raise ParseError(str(error)) from None
 
 
 # ---------------------------------------------------------------- the parser

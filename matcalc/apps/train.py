@@ -20,7 +20,7 @@ import numpy as np
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import MatrixSymbol
 
-from ..backends.function import CompiledFunction
+from ..backends.function import CompiledFunction, real_array
 from ..backends.prelude import DTYPES
 from ..errors import ArgumentError, DivergenceError, MatcalcError
 
@@ -194,7 +194,7 @@ class Trainer:
         values = {}
         for p in self.wrt:
             if p.name in init:
-                values[p.name] = np.array(init[p.name], dtype=DTYPES[self.dtype])
+                values[p.name] = np.array(real_array(p.name, init[p.name], DTYPES[self.dtype]))
                 continue
             shape = []
             for d in p.shape:

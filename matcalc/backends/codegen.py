@@ -24,7 +24,7 @@ from ..calculus.simplify import transposed
 from ..core import algebra, budget as _budget
 from ..errors import CompileError
 from ..core.functions import Sigmoid
-from .describe import Describer, short
+from .describe import Describer, printable, short
 from .entrywise import EntrywiseEmitters, one_minus_sigmoid_arg
 from .kronecker import KroneckerEmitters
 from .names import safe_name
@@ -88,7 +88,7 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
             return self.by_code[code]
         var = self.fresh(hint)
         if comment:
-            self.lines.append(f"# {comment}")
+            self.lines.append(f"# {printable(comment)}")   # one line, whatever the names in it
         self.lines.append(f"{var} = {code}")
         self.by_code[code] = var
         self.last_temporary = None if hint else (var, code)
@@ -147,7 +147,7 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
         return method(expr)
 
     def untranslatable(self, expr):
-        name = type(expr).__name__
+        name = printable(type(expr).__name__)   # an undefined function's name is user text
         raise CompileError(f"cannot compile a {name} node ({short(expr, 60)}): no NumPy translation for {name}")
 
     def matrix(self, code, expr=None, **layout) -> Val:

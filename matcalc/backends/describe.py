@@ -141,7 +141,7 @@ class Describer:
         if isinstance(e, (sympy.Symbol, sympy.Number, sympy.NumberSymbol)):
             return printable(str(e))
         args = ", ".join(self.text(a) for a in e.args)
-        return f"{name}({args})"
+        return f"{printable(name)}({args})"   # an undefined function's name is user text
 
     def _factor_text(self, f):
         wrap = isinstance(f, (MatAdd, HadamardProduct)) or type(f).__name__ == "KroneckerProduct"

@@ -7,7 +7,10 @@ differentiator sits below the backends in the layers, but only an export needs i
 """
 from __future__ import annotations
 
+import ast
+import builtins
 import keyword
+import unicodedata
 
 from sympy.core.sympify import _sympify
 from sympy import Symbol
@@ -17,8 +20,8 @@ from ..core import budget as _budget
 from ..errors import CompileError
 from .describe import Describer, printable
 from .function import CompiledFunction
-from .names import names_used
-from .prelude import EXPCAP, prelude_source
+from .names import globals_defined, names_used
+from .prelude import EXPCAP, OPTIONAL_HELPERS, prelude_source
 
 _EXPORT_TEMPLATE = '''\
 """{title}
@@ -103,6 +106,11 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
     ``function_name(**arrays) -> (loss, gradients)``, ``check_gradient(**arrays)`` (central
     differences) and a docstring with the formulas; it imports nothing but NumPy.  Returns
     the source text, and writes it to ``path`` when one is given.
+
+    ``function_name`` is a public identifier in NFKC form that the module does not use itself
+    (not a builtin, ``np``, ``math``, ``DTYPE``, ``EXPCAP``, ``WRT``, ``check_gradient`` …),
+    else :class:`CompileError`.  Symbol names are the user's: parameters are spelt apart
+    from every name the module uses (:mod:`.names`), and the docstring shows names escaped.
     """
     wrt = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
     if not wrt:
@@ -116,8 +124,7 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
     gradients = list(gradients) if isinstance(gradients, (list, tuple)) else [gradients]
     if len(gradients) != len(wrt):
         raise CompileError(f"got {len(gradients)} gradients for {len(wrt)} symbols")
-    if not function_name.isidentifier() or keyword.iskeyword(function_name) or function_name.startswith("_"):
-        raise CompileError(f"function_name must be a public Python identifier, got {function_name!r}")
+    _check_function_name(function_name)
     fn = CompiledFunction([loss, *gradients], single=False, dtype=dtype, function_name="_core",
                           arg_order=[s.name for s in wrt], reserved=_TEMPLATE_NAMES | {function_name})
     data_first = [i for i in fn._inputs if i.name not in {s.name for s in wrt}] + \
@@ -131,15 +138,16 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
         else:
             conversions.append(f"    {inp.var} = _number({inp.var}, {inp.name!r})")
     core_args = ", ".join(fn._param_list)
+    # the docstring's text is escaped as a whole (printable): no user text can end it
     describe = Describer(2000)
-    formulas = [f"    L = {describe.text(loss)}"]
+    formulas = [f"    L = {printable(describe.text(loss))}"]
     for symbol, g in zip(wrt, gradients):
-        formulas.append(f"    ∂L/∂{printable(symbol.name)} = {describe.text(g)}")
-    shapes = ", ".join(f"{printable(i.name)} ({'×'.join(str(d) for d in i.shape)})" for i in fn._inputs if i.shape)
+        formulas.append(f"    ∂L/∂{printable(symbol.name)} = {printable(describe.text(g))}")
+    shapes = ", ".join(f"{i.name} ({'×'.join(str(d) for d in i.shape)})" for i in fn._inputs if i.shape)
     var_of = {i.name: i.var for i in fn._inputs}
     source = _EXPORT_TEMPLATE.format(
         title=printable(title or f"Loss and gradients with respect to {', '.join(s.name for s in wrt)}."),
-        version=_version(), formulas="\n".join(formulas), shapes=shapes or "none",
+        version=_version(), formulas="\n".join(formulas), shapes=printable(shapes or "none"),
         name=function_name, call=", ".join(f"{p}=..." for p in params),
         prelude=prelude_source(fn.helpers),
         dtype=dtype, expcap=EXPCAP[dtype], wrt=tuple(var_of[s.name] for s in wrt), core=fn.source.rstrip() + "\n",
@@ -150,6 +158,37 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(source)
     return source
+
+
+def _hidden_by_function_name() -> frozenset:
+    """The names an exported function must not be called: a module-level ``def`` would
+    replace a global or a builtin the module's code calls (``def np`` hides NumPy, ``def
+    float`` the builtin the function returns through), and a local of a function that calls
+    it (``check_gradient``'s ``gradients``) would hide the function."""
+    source = _EXPORT_TEMPLATE.format(
+        title="", version="", formulas="", shapes="", name="function_name", call="",
+        prelude=prelude_source(OPTIONAL_HELPERS), dtype="float64", expcap=0.0, wrt=(), core="",
+        params="parameters", conversions="    pass", core_args="", keywords="")
+    callers = [names_used(ast.unparse(node)) for node in ast.parse(source).body
+               if isinstance(node, ast.FunctionDef) and node.name != "function_name"]
+    locals_of_callers = set().union(*(names for names in callers if "function_name" in names))
+    return frozenset((locals_of_callers | globals_defined(source) | set(dir(builtins)))
+                     - {"function_name", "parameters"})
+
+
+_HIDDEN_BY_FUNCTION_NAME = _hidden_by_function_name()
+
+
+def _check_function_name(name):
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        raise CompileError(f"function_name must be a public Python identifier, got {name!r}")
+    normal = unicodedata.normalize("NFKC", name)
+    if normal != name:
+        raise CompileError(f"function_name {name!r} is not in normal form: Python reads it as {normal!r} "
+                           f"(NFKC); write {normal!r}")
+    if name in _HIDDEN_BY_FUNCTION_NAME:
+        raise CompileError(f"function_name {name!r} is a name the exported module uses itself "
+                           f"(a builtin, NumPy's np, a helper or a global); choose another name")
 
 
 def _version():

@@ -6,6 +6,10 @@ and never a name the generated code relies on, whatever the user chose: no keywo
 builtin, no global of the prelude (``np``, ``DTYPE``, ``EXPCAP``, the ``_``-helpers), no
 name an exported module's template uses (:mod:`.export` passes those).  Users still pass
 arguments by the symbol's own name; only the code's spelling changes (``sum`` → ``v_sum``).
+
+Symbols made by matcalc's constructors have names in NFKC form already (the door,
+:func:`matcalc.core.symbols.check_name`, refuses others); SymPy's own symbols may not, and
+:class:`~.function.CompiledFunction` refuses two inputs whose names Python reads as one.
 """
 from __future__ import annotations
 
@@ -62,6 +66,10 @@ def safe_name(name: str, taken: set, reserved=frozenset()) -> str:
     base = "".join(c if ("a" + c).isidentifier() else "_" for c in text)
     if not base or not base.isidentifier():
         base = "v_" + base
+    if unicodedata.normalize("NFKC", base) != base or not base.isidentifier():
+        # never reached for a name in normal form; if a character's replacement ever changed
+        # the normal form, an ASCII spelling is the one Python surely reads as written
+        base = "v_" + "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in base)
     if keyword.iskeyword(base) or base.startswith("_") or base in RESERVED or base in reserved:
         base = "v_" + base.lstrip("_")
     candidate, i = base, 1

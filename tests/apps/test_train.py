@@ -125,3 +125,22 @@ def test_jax_backend_trains(problem):
     result = mc.train(LOSS, [w], data, optimizer="gd", lr=0.5, epochs=3000, grad_tol=1e-10,
                       backend="jax", progress=False)
     np.testing.assert_allclose(result.params["w"].ravel(), exact, rtol=1e-7, atol=1e-8)
+
+
+def test_complex_or_empty_arrays_are_refused_wherever_they_enter(problem):
+    """Data and initial parameters go through the compiled function's checks: a complex
+    array is an ArgumentError (not a ComplexWarning and a truncated copy), so is an empty one."""
+    data, _ = problem
+    trainer = mc.Trainer(LOSS, [w], optimizer="gd")
+    for init in (np.zeros(4) + 1j, [0j, 1, 2, 3], np.zeros(4, dtype=complex)):
+        with pytest.raises(ArgumentError, match=r"argument 'w': expected real numbers, got a complex array"):
+            trainer.fit(data, {"w": init}, epochs=1, progress=False)
+    with pytest.raises(ArgumentError, match=r"argument 'w': expected a numeric array"):
+        trainer.fit(data, {"w": ["a", "b", "c", "d"]}, epochs=1, progress=False)
+    for batch_size in (None, 8):
+        with pytest.raises(ArgumentError, match=r"argument 'X': expected real numbers"):
+            trainer.fit({**data, "X": data["X"] + 1j}, epochs=1, batch_size=batch_size, progress=False)
+    with pytest.raises(ArgumentError, match=r"argument 'w'.*at least 1"):
+        trainer.fit(data, {"w": np.zeros(0)}, epochs=1, progress=False)
+    with pytest.raises(ArgumentError, match=r"argument 'X'.*at least 1"):
+        trainer.fit({"X": np.zeros((0, 4)), "y": np.zeros(0)}, {"w": np.zeros(4)}, epochs=1, progress=False)

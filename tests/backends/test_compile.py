@@ -355,7 +355,9 @@ def _calls(source):
 
 def test_odd_symbol_names_never_reach_code_as_text(rng):
     name = 'W""" + __import__("os").getcwd() + """\nimport os\r\\N'
-    W = mc.matrix(name, "n", "n")
+    with pytest.raises(mc.InvalidNameError, match="printable"):
+        mc.matrix(name, "n", "n")
+    W = sympy.MatrixSymbol(name, mc.dim("n"), mc.dim("n"))   # SymPy's own symbols skip matcalc's door
     lam = mc.scalar("lambda")
     fn = mc.compile(lam * W)
     np.testing.assert_allclose(fn(**{name: np.eye(2), "lambda": 3.0}), 3 * np.eye(2))

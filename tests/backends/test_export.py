@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import sympy
 
 import matcalc as mc
 from matcalc.errors import CompileError
@@ -131,3 +132,22 @@ def test_scalar_parameters_are_exported_too():
     residual = a["X"] @ a["w"] / a["tau"] + a["b"] - a["y"]
     assert g_b == pytest.approx(2 * residual.sum(), rel=1e-12)
     assert max(namespace["check_gradient"](**a).values()) < 1e-6
+
+
+def test_a_constant_beyond_the_float_range_is_refused_when_exporting(tmp_path):
+    """sum(x) · 10⁴⁰⁰ is a CompileError when the module is written, not an OverflowError when
+    it is called; in the text syntax 1e400 is a parse error, and the CLI writes nothing."""
+    x = mc.rowvec("x", "n")
+    for constant in (1e400, sympy.Float("1e400"), sympy.Integer(10) ** 400, -sympy.Float("2e308")):
+        with pytest.raises(CompileError, match="constant"):
+            mc.export_numpy(mc.sum(x) * constant, [x], tmp_path / "overflow.py")
+    with pytest.raises(mc.ParseError, match="too large for floating point"):
+        mc.parse("sum(x) * 1e400", {"x": (1, "n")})
+    with pytest.raises(CompileError, match="beyond the floating-point range"):
+        mc.export_numpy(mc.parse("sum(x) * 10.0**400", {"x": (1, "n")}), [x])
+    for text in ("sum(x) * 1e400", "sum(x) * 10**400", "sum(x) * 1e200 * 1e200"):
+        done = subprocess.run([sys.executable, "-m", "matcalc", "export", text, "--wrt", "x", "--shape", "x=1,n",
+                               "-o", "overflow.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "too large" in done.stderr or "beyond the floating-point range" in done.stderr
+    assert list(tmp_path.iterdir()) == []
