@@ -4,7 +4,8 @@ The public API, re-exported from the modules below; nothing else lives here.
 """
 from .core import shapes as _shapes  # noqa: F401  (installs strict shape checks on import)
 from .errors import (
-    ArgumentError, BudgetError, CompileError, DifferentiationError, MatcalcError, ParseError, ShapeError,
+    ArgumentError, BudgetError, CompileError, DifferentiationError, FileError, MatcalcError, ParseError,
+    ShapeError,
 )
 from .core.budget import Budget
 from .core.symbols import colvec, dim, matrix, rowvec, scalar

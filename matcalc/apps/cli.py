@@ -7,8 +7,9 @@
 
 Conventions: exit code 0 on success, 1 when a verification fails, 2 for bad usage or
 input; an error is one line on stderr (a traceback only with ``--debug``); files are
-written atomically (a temporary file in the same directory, then ``os.replace``), so a
-failed run never leaves a half-written or clobbered file; ``-`` means stdout.
+written through :mod:`matcalc.files` (atomically: a temporary file in the same directory,
+then ``os.replace``), so a failed run never leaves a half-written or clobbered file, and a
+FIFO, a device or a link is never replaced by a regular file; ``-`` means stdout.
 
 This module does no mathematics: it reads text with :func:`matcalc.parse` and calls the
 library's public functions.
@@ -17,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
+import math
 import sys
-import tempfile
 import tomllib
 from pathlib import Path
 
+from .. import files
 from ..core import budget as _budget
 from ..errors import MatcalcError
 
@@ -37,8 +38,9 @@ class UsageError(MatcalcError):
 
 # ================================================================ output
 
-def write_output(path, data, *, binary=False):
-    """Write ``data`` to ``path`` atomically, or to stdout for ``-``."""
+def write_output(path, data, *, binary=False, overwrite=True):
+    """Write ``data`` to ``path`` (see :mod:`matcalc.files` for what each kind of path
+    gets), or to stdout for ``-``."""
     if str(path) == "-":
         if binary:
             sys.stdout.flush()
@@ -47,46 +49,7 @@ def write_output(path, data, *, binary=False):
         else:
             sys.stdout.write(data if data.endswith("\n") else data + "\n")
         return
-    with _atomic(path) as temporary:
-        if binary:
-            Path(temporary).write_bytes(data)
-        else:
-            Path(temporary).write_text(data, encoding="utf-8")
-
-
-class _atomic:
-    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def __enter__(self):
-        directory = self.path.parent
-        if not directory.is_dir():
-            raise UsageError(f"cannot write {self.path}: the directory {directory} does not exist")
-        handle, name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=self.path.suffix)
-        os.close(handle)
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would
-        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~_umask()
-        os.chmod(name, mode)
-        self.temporary = name
-        return name
-
-    def __exit__(self, kind, value, traceback):
-        if kind is None:
-            os.replace(self.temporary, self.path)
-        else:
-            try:
-                os.unlink(self.temporary)
-            except FileNotFoundError:
-                pass
-        return False
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+    files.write(path, data, overwrite=overwrite)
 
 
 def _say(message):
@@ -204,8 +167,7 @@ def command_derive(args):
         from ..output.render import write_pdf
         if args.pdf == "-":
             raise UsageError("--pdf needs a file name (a PDF is not written to stdout)")
-        with _atomic(args.pdf) as temporary:
-            write_pdf(derivation, temporary, template=args.template or "article", **options)
+        write_pdf(derivation, args.pdf, template=args.template or "article", **options)
         _say(f"wrote {args.pdf}")
     for fmt, text in rendered.items():
         write_output(documents[fmt], text)
@@ -561,14 +523,13 @@ def _dims_for(function, spec):
     return {k: v for k, v in (spec.get("dims") or {}).items() if k in free}
 
 
-def _write_loss_curve(path, result):
+def _write_loss_curve(path, result, overwrite=True):
     if str(path).endswith(".png"):
         from .plot import plot_loss
-        with _atomic(path) as temporary:
-            plot_loss(result.history, temporary)
+        plot_loss(result.history, path, overwrite=overwrite)
         return
     lines = ["epoch,loss"] + [f"{i},{loss!r}" for i, loss in enumerate(result.history, 1)]
-    write_output(path, "\n".join(lines) + "\n")
+    write_output(path, "\n".join(lines) + "\n", overwrite=overwrite)
 
 
 # ================================================================ the parser
@@ -753,16 +714,23 @@ def build_parser():
 # ================================================================ main
 
 def _one_line(error) -> str:
-    """An error as one line; a parse error shows its text with the culprit between » «."""
+    """An error as one line; a parse error shows its text with the culprit between » «; an
+    error without a message (``MemoryError()``) is named by its type."""
+    try:
+        full = str(error)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ fails is still reported
+        full = ""
+    if not full.strip():
+        return type(error).__name__
     text, position = getattr(error, "text", None), getattr(error, "position", None)
-    message = getattr(error, "message", None) or str(error).splitlines()[0]
+    message = getattr(error, "message", None) or full.strip().splitlines()[0]
     if isinstance(error, MatcalcError) and text and position is not None and "\n" not in text:
         length = max(1, getattr(error, "length", 1))
         start = max(0, position - 40)
         shown = (("…" if start else "") + text[start:position] + "»" + text[position:position + length] + "«"
                  + text[position + length:position + length + 40] + ("…" if position + length + 40 < len(text) else ""))
         return f"{message} (column {error.column}): {shown}"
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    lines = [line.strip() for line in full.splitlines() if line.strip()]
     return "; ".join(lines) if len(lines) <= 3 else "; ".join(lines[:3]) + " …"
 
 
@@ -790,10 +758,20 @@ def main(argv=None) -> int:
     except Exception as error:  # noqa: BLE001 - reported in one line; --debug shows the traceback
         if args.debug:
             raise
-        expected = isinstance(error, (MatcalcError, OSError))
-        kind = "error" if expected else f"internal error ({type(error).__name__}; --debug shows where)"
-        print(f"matcalc {args.command}: {kind}: {_one_line(error)}", file=sys.stderr)
+        print(f"matcalc {args.command}: {_error_kind(error)}: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _error_kind(error) -> str:
+    """How the one-line report introduces ``error``: a usage error, a resource running out,
+    or a bug of matcalc's."""
+    if isinstance(error, (MatcalcError, OSError)):
+        return "error"
+    if isinstance(error, MemoryError):
+        return "error: out of memory"
+    if isinstance(error, RecursionError):
+        return "error: the input is nested too deeply"
+    return f"internal error ({type(error).__name__}; --debug shows where)"
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
+from .. import files
 from ..core import budget
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
@@ -613,7 +614,7 @@ def pdflatex() -> str | None:
 
 def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
     """Compile a complete LaTeX document with ``pdflatex -halt-on-error`` in a temporary
-    directory and copy the PDF to ``pdf_path``.  Raises :class:`LatexError` with the
+    directory and write the PDF to ``pdf_path`` (atomically, as :mod:`matcalc.files` writes).  Raises :class:`LatexError` with the
     error lines of the log when pdflatex fails or is missing."""
     engine = pdflatex()
     if engine is None:
@@ -639,8 +640,7 @@ def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
                 log = (Path(work) / "derivation.log")
                 text = log.read_text(errors="replace") if log.exists() else done.stdout.decode(errors="replace")
                 raise LatexError("pdflatex failed:\n" + _log_errors(text))
-        pdf_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(work) / "derivation.pdf", pdf_path)
+        files.write(pdf_path, (Path(work) / "derivation.pdf").read_bytes(), what="PDF")
     return pdf_path
 
 
