@@ -18,7 +18,7 @@ The temporary file is removed when the write fails, and on SIGTERM or SIGINT: ha
 installed for the duration of the write (in the main thread), and the previous ones are
 restored and then run.  Only SIGKILL can leave a ``.name.XXXXXXXX.tmp`` file behind.
 
-Reading (:func:`read`): regular files only, at most a given number of bytes.  A FIFO, a
+Reading (:func:`read`, checked ahead of time by :func:`check_input`): regular files only, at most a given number of bytes.  A FIFO, a
 device or a directory is refused before anything is read, so ``/dev/zero`` or a FIFO that
 nobody writes cannot exhaust memory or hang.
 
@@ -38,7 +38,7 @@ from pathlib import Path
 
 from .errors import FileError
 
-__all__ = ["output", "write", "check_output", "read", "MiB", "GiB"]
+__all__ = ["output", "write", "check_output", "read", "check_input", "MiB", "GiB"]
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -46,19 +46,20 @@ GiB = 1 << 30
 
 # ================================================================ writing
 
-def check_output(path, *, overwrite=True, what="output") -> Path:
+def check_output(path, *, overwrite=True, what="output", replace_with="pass overwrite=True") -> Path:
     """Check, before any work, that ``path`` can be written under the policy of this module;
     with ``overwrite=False`` an existing file or link is refused too (a FIFO or a character
-    device is never replaced, so it is not).  Returns the path the data will go to."""
-    return _checked(Path(path), overwrite, what)[0]
+    device is never replaced, so it is not; ``replace_with`` tells the user how to allow it).
+    Returns the path the data will go to."""
+    return _checked(Path(path), overwrite, what, replace_with)[0]
 
 
 @contextmanager
-def output(path, *, overwrite=True, what="output"):
+def output(path, *, overwrite=True, what="output", replace_with="pass overwrite=True"):
     """A binary file object whose contents become ``path`` when the block succeeds (see the
     module docstring for what each kind of path gets)."""
     path = Path(path)
-    target, kind = _checked(path, overwrite, what)
+    target, kind = _checked(path, overwrite, what, replace_with)
     if kind == "stream":
         with _open_stream(path, what) as handle:
             yield handle
@@ -80,19 +81,19 @@ def output(path, *, overwrite=True, what="output"):
             raise
 
 
-def write(path, data, *, overwrite=True, what="output") -> Path:
+def write(path, data, *, overwrite=True, what="output", replace_with="pass overwrite=True") -> Path:
     """Write ``data`` (bytes, or text as UTF-8) to ``path`` through :func:`output`."""
     if isinstance(data, str):
         data = data.encode("utf-8")
-    with output(path, overwrite=overwrite, what=what) as handle:
+    with output(path, overwrite=overwrite, what=what, replace_with=replace_with) as handle:
         handle.write(data)
     return Path(path)
 
 
-def _checked(path: Path, overwrite, what):
+def _checked(path: Path, overwrite, what, replace_with="pass overwrite=True"):
     target, kind = _target(path, what)
     if kind == "replace" and not overwrite and os.path.lexists(path):
-        raise FileError(f"{what} {path} exists; choose another name or allow replacing it")
+        raise FileError(f"{what} {path} exists; choose another name, or {replace_with} to replace it")
     if kind == "replace" and not os.access(target.parent, os.W_OK | os.X_OK):
         raise FileError(f"cannot write {what} {path}: the directory {target.parent} is not writable")
     return target, kind
@@ -200,14 +201,7 @@ def _removed_on_signal(temporary):
 def read(path, *, limit, what="file", raise_with="") -> bytes:
     """The contents of the regular file ``path``, refused when it is not a regular file or
     holds more than ``limit`` bytes (``raise_with`` says how the user can raise the limit)."""
-    path = Path(path)
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        raise FileError(f"no such {what}: {path}") from None
-    except NotADirectoryError:
-        raise FileError(f"no such {what}: {path} ({path.parent} is not a directory)") from None
-    _check_readable(path, status, limit, what, raise_with)
+    path = check_input(path, limit=limit, what=what, raise_with=raise_with)
     # O_NONBLOCK: should the path have become a FIFO since the stat, open does not wait
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(descriptor, "rb") as handle:
@@ -216,6 +210,21 @@ def read(path, *, limit, what="file", raise_with="") -> bytes:
     if len(data) > limit:
         _too_large(path, len(data), limit, what, raise_with)
     return data
+
+
+def check_input(path, *, limit, what="file", raise_with="") -> Path:
+    """Check, without opening it, that :func:`read` would read ``path``."""
+    path = Path(path)
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise FileError(f"no such {what}: {path}") from None
+    except NotADirectoryError:
+        raise FileError(f"no such {what}: {path} ({path.parent} is not a directory)") from None
+    _check_readable(path, status, limit, what, raise_with)
+    if not os.access(path, os.R_OK):
+        raise FileError(f"cannot read {what} {path}: permission denied")
+    return path
 
 
 def _check_readable(path, status, limit, what, raise_with):

@@ -14,7 +14,7 @@ __all__ = ["plot_loss"]
 
 
 def plot_loss(history, path, *, title="Training loss", log_scale=None, xlabel="epoch", ylabel="loss",
-              overwrite=True):
+              overwrite=True, what="plot", replace_with="pass overwrite=True"):
     """Save a line plot of ``history`` (a list of losses, or a TrainResult) to ``path``
     (written as :mod:`matcalc.files` writes; ``overwrite=False`` refuses an existing file).
 
@@ -44,5 +44,5 @@ def plot_loss(history, path, *, title="Training loss", log_scale=None, xlabel="e
     figure.tight_layout()
     image = io.BytesIO()
     figure.savefig(image, format="png")
-    files.write(path, image.getvalue(), overwrite=overwrite, what="plot")
+    files.write(path, image.getvalue(), overwrite=overwrite, what=what, replace_with=replace_with)
     return path
