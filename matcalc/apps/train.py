@@ -383,7 +383,12 @@ class Trainer:
         if not math.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads):
             bad = "loss" if not math.isfinite(loss) else next(
                 p.name for p, g in zip(self.wrt, grads) if not np.all(np.isfinite(g)))
-            raise DivergenceError(f"training diverged at epoch {epoch}: the {'loss' if bad == 'loss' else 'gradient of ' + bad} "
+            what = "the loss" if bad == "loss" else "the gradient of " + bad
+            if self._first_loss is None:   # no step taken yet: the learning rate is not to blame
+                raise DivergenceError(f"{what} is {loss if bad == 'loss' else 'not finite'} at the initial "
+                                      f"parameters, before any step; check the data and the initial values "
+                                      f"(a norm, for one, has no gradient at 0)")
+            raise DivergenceError(f"training diverged at epoch {epoch}: {what} "
                                   f"became {loss if bad == 'loss' else 'non-finite'}; try a smaller learning rate "
                                   f"(lr={getattr(self.optimizer, 'lr', '?')})")
         if self._first_loss is None:
