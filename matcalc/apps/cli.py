@@ -304,8 +304,9 @@ def command_train(args):
                           momentum=settings.get("momentum"), beta1=settings.get("beta1"),
                           beta2=settings.get("beta2"), eps=settings.get("eps"),
                           dtype=settings.get("dtype", "float64"))
-    _say(f"training {', '.join(spec['wrt'])} on {len(next(iter(train_data.values())))} samples "
-         f"({settings.get('optimizer', 'adam')}, {settings.get('epochs', 100)} epochs)")
+    if not args.no_progress:
+        _say(f"training {', '.join(spec['wrt'])} on {len(next(iter(train_data.values())))} samples "
+             f"({settings.get('optimizer', 'adam')}, {settings.get('epochs', 100)} epochs)")
     result = trainer.fit(train_data, epochs=settings.get("epochs", 100), batch_size=settings.get("batch_size"),
                          seed=seed, tol=settings.get("tol"), grad_tol=settings.get("grad_tol"),
                          progress=not args.no_progress, dims=spec.get("dims") or None)
@@ -598,7 +599,7 @@ def build_parser():
     train.add_argument("--max-csv-bytes", type=_byte_count, metavar="SIZE",
                        help="override [data] max_csv_bytes, the largest CSV file read (default 1GiB; "
                             "a number of bytes, or with a suffix: 500M, 4G)")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (nor the note that training starts)")
     train.set_defaults(run=command_train)
     return parser
 

@@ -84,16 +84,17 @@ def names(empty=True):
                   lambda v: isinstance(v, list) and (empty or bool(v)) and all(isinstance(n, str) for n in v))
 
 
-def table(of=None):
-    description = "a table" + (f" of {of.description}s" if of else "")
-    return _Field(description, lambda v: isinstance(v, dict) and (of is None or all(of.accepts(x) for x in v.values())))
+def table(of=None, entries=""):
+    """A TOML table, each value accepted by ``of`` (described as ``entries``)."""
+    return _Field("a table" + (f" of {entries}" if entries else ""),
+                  lambda v: isinstance(v, dict) and (of is None or all(of.accepts(x) for x in v.values())))
 
 
 FIELDS = {
     "": {
         "loss": text(), "wrt": names(empty=False), "predict": text(),
-        "shapes": table(_Field("list", lambda v: isinstance(v, list))),
-        "dims": table(integer(1)), "data": table(), "train": table(),
+        "shapes": table(_Field("", lambda v: isinstance(v, list)), 'lists such as [1, "n"] (or [] for a scalar)'),
+        "dims": table(integer(1), "integers of at least 1"), "data": table(), "train": table(),
         "symmetric": names(), "spd": names(), "positive": names(), "onehot": names(),
     },
     "data": {
