@@ -422,12 +422,15 @@ exit status: 0 when the formula holds, 1 when it does not, 2 for bad input.""",
   scale = "standard"                      # "none" (default), "standard" or "minmax"
   bias_column = false                     # prepend a column of ones to the features
   test_fraction = 0.2
+  max_csv_bytes = 1073741824              # the largest CSV read (default 1 GiB; --max-csv-bytes)
   [train]
   optimizer = "adam"                      # "gd", "momentum" or "adam"
   lr = 0.05
   epochs = 200
   batch_size = 32                         # omit for full-batch gradient descent
   seed = 0
+every field is checked (type and range) and the outputs too, before training starts; an
+existing output file is replaced only with --force.
 examples:
   matcalc train iris.toml -o iris.npz --loss-curve iris_loss.png
   matcalc train ols.toml --epochs 500 --no-progress --loss-curve -""",
