@@ -3,6 +3,7 @@
 The public API, re-exported from the modules below; nothing else lives here.
 """
 from .core import shapes as _shapes  # noqa: F401  (installs strict shape checks on import)
+from .core import mixing as _mixing  # noqa: F401  (lets scalars and matrices mix in + and −)
 from .errors import (
     ArgumentError, BudgetError, CompileError, DifferentiationError, FileError, MatcalcError, ParseError,
     ShapeError,
@@ -17,7 +18,7 @@ from .core.functions import (  # noqa: A004 - abs, max, min and sum are NumPy's 
 )
 from .apps.parse import parse
 
-from .calculus.derive import Derivation, Step, derive, gradient, hessian, jacobian
+from .calculus.derive import Derivation, Step, derive, gradient, hessian, jacobian, vjp
 from .calculus.simplify import simplify
 from . import output as _output  # noqa: F401  (registers the presenters of Derivation)
 from .output.text import to_text

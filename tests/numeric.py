@@ -15,16 +15,29 @@ from sympy.matrices.expressions import (
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
-from sympy.matrices.expressions.matexpr import MatrixSymbol
+from sympy.matrices.expressions.matexpr import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.matpow import MatPow
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from matcalc.core import functions as F
+from matcalc.core.kronecker import CommutationMatrix, KroneckerProduct, Vec
 
 
 def symbols_of(expr):
     return sorted({s for s in sympy.preorder_traversal(expr) if isinstance(s, MatrixSymbol)},
                   key=lambda s: s.name)
+
+
+def scalar_symbols_of(expr):
+    """The scalar symbols of ``expr`` that are not dimensions (the shapes' symbols)."""
+    nodes = list(sympy.preorder_traversal(expr))
+    dims = set()
+    for node in nodes:
+        if isinstance(node, MatrixExpr):
+            for d in node.shape:
+                dims |= sympy.sympify(d).free_symbols
+    return sorted({s for s in nodes if isinstance(s, sympy.Symbol) and not isinstance(s, sympy.Dummy)
+                   and s not in dims}, key=lambda s: s.name)
 
 
 def infer_dims(expr, values):
@@ -73,6 +86,8 @@ class _Evaluator:
         if isinstance(e, Inverse):
             return np.linalg.inv(ev(e.arg))
         if isinstance(e, MatPow):
+            if not e.args[1].is_Integer:   # a 1×1 matrix to a real or symbolic power
+                return ev(e.args[0]) ** ev(e.args[1])
             return np.linalg.matrix_power(ev(e.args[0]), int(e.args[1]))
         if isinstance(e, HadamardProduct):
             out = ev(e.args[0])
@@ -91,6 +106,21 @@ class _Evaluator:
             return np.diag(ev(e.args[0]).ravel())
         if isinstance(e, DiagonalOf):
             return np.diag(ev(e.args[0]))[:, None]
+        if isinstance(e, KroneckerProduct):
+            out = ev(e.args[0])
+            for a in e.args[1:]:
+                out = np.kron(out, ev(a))
+            return out
+        if isinstance(e, Vec):
+            return ev(e.arg).reshape(-1, 1, order="F")
+        if isinstance(e, CommutationMatrix):
+            # K vec(X) = vec(Xᵀ), written out entry by entry
+            m, n = (self.size(d) for d in e.args)
+            K = np.zeros((m * n, m * n))
+            for i in range(m):
+                for j in range(n):
+                    K[j + n * i, i + m * j] = 1.0
+            return K
         if isinstance(e, F.Exp):
             return np.exp(ev(e.arg))
         if isinstance(e, F.Log):
@@ -109,6 +139,8 @@ class _Evaluator:
             return ELEMENTWISE[type(e)](ev(e.arg))
         if isinstance(e, ElementwiseApplyFunction):
             (d,), body = e.function.variables, e.function.expr
+            # the other scalar symbols of f's body (the b of d ↦ sin(b d)) take their values
+            body = body.subs({s: ev(s) for s in body.free_symbols - {d}})
             return np.vectorize(lambda t: float(body.subs(d, t)))(ev(e.expr))
         if isinstance(e, F.Maximum):
             return np.maximum(ev(e.args[0]), ev(e.args[1]))
@@ -213,22 +245,24 @@ def check_gradient(f, X, G, values, eps=1e-6, seed=0):
 
 
 def check_jacobian(y, x, J, values, eps=1e-6, seed=0, layout="numerator"):
-    """Relative error of J v (flattened) against the central difference of y along v."""
+    """Relative error of J v against the central difference of y along v, y and v
+    flattened column by column (the vec layout; for vectors, plain flattening)."""
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(np.shape(values[x.name]))
     dims = infer_dims(y, values)
     plus = dict(values, **{x.name: values[x.name] + eps * v})
     minus = dict(values, **{x.name: values[x.name] - eps * v})
-    numeric = (np.ravel(evaluate(y, plus, dims)) - np.ravel(evaluate(y, minus, dims))) / (2 * eps)
+    numeric = (np.ravel(evaluate(y, plus, dims), order="F") - np.ravel(evaluate(y, minus, dims), order="F")) / (2 * eps)
     J_value = np.atleast_2d(evaluate(J, values, dims))
     if layout == "denominator":
         J_value = J_value.T
-    symbolic = J_value @ v.ravel()
+    symbolic = J_value @ v.ravel(order="F")
     return float(np.max(np.abs(symbolic - numeric)) / max(1.0, np.max(np.abs(numeric))))
 
 
 def check_hessian(f, x, H, values, eps=1e-4, seed=0):
-    """Relative error of uᵀHv against a second-order central difference of f."""
+    """Relative error of uᵀHv against a second-order central difference of f (u and v
+    flattened column by column: the vec layout of a Hessian with respect to a matrix)."""
     rng = np.random.default_rng(seed)
     shape = np.shape(values[x.name])
     u, v = rng.standard_normal(shape), rng.standard_normal(shape)
@@ -238,7 +272,7 @@ def check_hessian(f, x, H, values, eps=1e-4, seed=0):
         return scalar_value(evaluate(f, dict(values, **{x.name: values[x.name] + eps * (a * u + b * v)}), dims))
 
     numeric = (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1)) / (4 * eps * eps)
-    symbolic = float(u.ravel() @ evaluate(H, values, dims) @ v.ravel())
+    symbolic = float(u.ravel(order="F") @ evaluate(H, values, dims) @ v.ravel(order="F"))
     return abs(symbolic - numeric) / max(1.0, abs(numeric))
 
 
@@ -265,6 +299,15 @@ def random_values(expr, sizes, seed=0, positive=(), spd=(), onehot=()):
             values[name] = rng.uniform(0.5, 2.0, shape)
         else:
             values[name] = rng.standard_normal(shape)
+    # Scalar symbols after the matrices (their arrays stay what they were): a float64 in
+    # [0.5, 2] for a positive one or one listed in ``positive``, else standard normal.
+    for s in scalar_symbols_of(expr):
+        if s.name in values:
+            continue
+        if s.name in positive or s.is_positive:
+            values[s.name] = np.float64(rng.uniform(0.5, 2.0))
+        else:
+            values[s.name] = np.float64(rng.standard_normal())
     return values
 
 

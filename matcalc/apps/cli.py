@@ -113,16 +113,19 @@ class _Declarations:
         return declare(self.shapes, **self.assumptions)[0]
 
     def variables(self, names, expr):
-        """The symbols to differentiate with respect to, checked against the expression."""
-        from sympy.matrices.expressions import MatrixSymbol
+        """The symbols to differentiate with respect to (matrices and scalars), checked
+        against the expression."""
+        from ..core.symbols import matrix_symbols
+        from ..core.walk import scalar_symbols
         if not names:
             raise UsageError("say which variables to differentiate with respect to: --wrt NAME")
         symbols = self.symbols()
-        present = {s.name for s in expr.atoms(MatrixSymbol)}
+        present = {str(s.name) for s in matrix_symbols(expr)} | {s.name for s in scalar_symbols([expr])}
         chosen = []
         for name in names:
             if name not in symbols:
-                raise UsageError(f"--wrt {name}: no such symbol; declare it with --shape {name}=ROWS,COLS")
+                raise UsageError(f"--wrt {name}: no such symbol; declare it with --shape {name}=ROWS,COLS "
+                                 f"or --scalar {name}")
             if name not in present:
                 raise UsageError(f"--wrt {name}: the expression does not contain {name}")
             chosen.append(symbols[name])
@@ -529,8 +532,11 @@ def build_parser():
     derive.add_argument("expression", metavar="EXPR", help="the function, e.g. \"x @ A @ x.T\" ('-' reads stdin)")
     derive.add_argument("--wrt", action="append", metavar="NAME", help="differentiate with respect to NAME (repeat)")
     kind = derive.add_mutually_exclusive_group()
-    kind.add_argument("--jacobian", action="store_true", help="the Jacobian of a vector function")
-    kind.add_argument("--hessian", action="store_true", help="the Hessian of a scalar function of a vector")
+    kind.add_argument("--jacobian", action="store_true",
+                      help="the Jacobian of a vector or matrix function (for matrices in the vec layout: "
+                           "vec(dY) = J vec(dX), vec stacking columns)")
+    kind.add_argument("--hessian", action="store_true",
+                      help="the Hessian of a scalar function (of a matrix X: the Jacobian of vec(∇f), mn×mn)")
     derive.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
                         help="Jacobian layout (default: numerator, rows follow the function)")
     derive.add_argument("--steps", action="store_true", help="also print every step with its rule")

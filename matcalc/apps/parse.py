@@ -11,7 +11,8 @@ The meaning follows NumPy on 2-D arrays:
 
 * ``@`` is the matrix product; ``*`` is the elementwise (Hadamard) product of two
   matrices and the ordinary product when one side is a scalar; ``/`` divides by a scalar
-  or elementwise; ``**`` raises every entry to a number; ``.T`` transposes.
+  or elementwise; ``**`` raises every entry to a number or a scalar (``x ** p``); ``.T``
+  transposes.
 * ``+ - * /`` broadcast a row vector (1×m) over the rows of a matrix (``1 b``), a column
   vector over its columns (``c 1ᵀ``) and a scalar over every entry (``s 1 1ᵀ``); a 1×1
   matrix meeting a larger one acts as the scalar it holds (its trace).
@@ -591,10 +592,8 @@ class _Parser:
                              "for a matrix power write the products with '@'", operator.position, 2)
         power = exponent.value
         if base.is_matrix:
-            if not power.is_number:
-                raise self.error(f"a matrix can only be raised (entry by entry) to a number, not {power}",
-                                 operator.position, 2)
-            if power.is_negative and isinstance(base.value, ZeroMatrix):
+            # entry by entry, to a number or a scalar expression such as a declared scalar p
+            if power.is_number and power.is_negative and isinstance(base.value, ZeroMatrix):
                 raise self.error("division by zero", operator.position, 2)
             return algebra.power(base.value, power)
         if base.value.is_number and power.is_number:

@@ -418,11 +418,14 @@ def _difference_gradient(function, values, sizes, wrt, convention):
 
 
 def _difference_jacobian(function, values, sizes, wrt):
-    """Numerator layout: J[i, j] = ∂yᵢ/∂xⱼ with y and x flattened."""
-    columns = []
-    for _, direction in _directions(wrt, values, "unconstrained"):
-        columns.append(np.asarray(_central_difference(function, values, sizes, wrt.name, direction)).reshape(-1))
-    return np.stack(columns, axis=1)
+    """Numerator layout: J[i, j] = ∂yᵢ/∂xⱼ with y and x flattened column by column (the vec
+    layout of matrix Jacobians; for vectors, plain flattening)."""
+    rows, cols = values[wrt.name].shape
+    columns = {}
+    for index, direction in _directions(wrt, values, "unconstrained"):
+        difference = _central_difference(function, values, sizes, wrt.name, direction)
+        columns[index] = np.asarray(difference).reshape(-1, order="F")
+    return np.stack([columns[(i, j)] for j in range(cols) for i in range(rows)], axis=1)
 
 
 # ---------------------------------------------------------------- the check

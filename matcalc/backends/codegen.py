@@ -4,8 +4,9 @@
 *unique* node (hash-consing: SymPy expressions are structurally hashable, so a
 subexpression shared by the loss and several gradients becomes one variable).  Each
 computed node is a :class:`~.values.Val`.  This module holds the walk itself, the leaves
-and sums; the emitters of products (:mod:`.products`), of entrywise functions and
-reductions (:mod:`.entrywise`) and of plain scalars (:mod:`.scalars`) are mixed in.
+and sums; the emitters of products (:mod:`.products`), of Kronecker products, vec and
+commutation matrices (:mod:`.kronecker`), of entrywise functions and reductions
+(:mod:`.entrywise`) and of plain scalars (:mod:`.scalars`) are mixed in.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from ..errors import CompileError
 from ..core.functions import Sigmoid
 from .describe import Describer, short
 from .entrywise import EntrywiseEmitters, one_minus_sigmoid_arg
+from .kronecker import KroneckerEmitters
 from .names import safe_name
 from .products import ProductEmitters
 from .scalars import ScalarEmitters
@@ -36,7 +38,7 @@ MAX_TRANSPOSE_LOOKUP = 60
 writing a big sum transposed costs more than the lookup can save."""
 
 
-class Printer(ProductEmitters, EntrywiseEmitters, ScalarEmitters):
+class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitters):
     """Prints the DAG of some expressions as straight-line NumPy code.
 
     ``values`` maps each expression already printed to its :class:`Val` (expression-level

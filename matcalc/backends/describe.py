@@ -42,7 +42,8 @@ class Describer:
                  "MinAll": "min", "MaxAlong": "max", "MinAlong": "min", "ArgMax": "𝕀max", "ArgMin": "𝕀min",
                  "Norm1": "norm1", **{name: name.lower() for name in (
                      "Sin", "Cos", "Tan", "Arcsin", "Arccos", "Arctan", "Sinh", "Cosh", "Sign", "Softplus",
-                     "Log1p", "Expm1", "Erf", "Gelu")}}
+                     "Log1p", "Expm1", "Erf", "Gelu")},
+                 "Vec": "vec"}
 
     def __init__(self, limit):
         self.limit = limit
@@ -93,6 +94,10 @@ class Describer:
             return f"{self._scalar_factor(coeff)} {body}"
         if isinstance(e, HadamardProduct):
             return " ⊙ ".join(self._wrapped(a) for a in e.args)
+        if name == "KroneckerProduct":
+            return " ⊗ ".join(self._wrapped(a) for a in e.args)
+        if name == "CommutationMatrix":
+            return f"K({self.text(e.args[0])},{self.text(e.args[1])})"
         if isinstance(e, HadamardPower):
             return f"{self._wrapped(e.base)}^(∘{self.text(e.exp)})"
         if isinstance(e, MatPow):
@@ -139,7 +144,8 @@ class Describer:
         return f"{name}({args})"
 
     def _factor_text(self, f):
-        return f"({self.text(f)})" if isinstance(f, (MatAdd, HadamardProduct)) else self.text(f)
+        wrap = isinstance(f, (MatAdd, HadamardProduct)) or type(f).__name__ == "KroneckerProduct"
+        return f"({self.text(f)})" if wrap else self.text(f)
 
     def _scalar_factor(self, a):
         t = self.text(a)

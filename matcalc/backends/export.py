@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 
 from sympy.core.sympify import _sympify
+from sympy import Symbol
 from sympy.matrices.expressions import MatrixSymbol
 
 from .. import files
@@ -98,7 +99,7 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
                  function_name="loss_and_gradients", title=None):
     """Write a standalone NumPy module computing ``loss`` and its gradients.
 
-    ``wrt`` is a symbol or a list of symbols; ``gradients`` (optional) gives their gradient
+    ``wrt`` is a symbol (matrix or scalar) or a list of symbols; ``gradients`` (optional) gives their gradient
     expressions, otherwise ``matcalc.gradient`` derives them.  The module defines
     ``function_name(**arrays) -> (loss, gradients)``, ``check_gradient(**arrays)`` (central
     differences) and a docstring with the formulas; it imports nothing but NumPy.  Returns
@@ -109,8 +110,8 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
     if not wrt:
         raise CompileError("export_numpy needs at least one symbol to differentiate with respect to")
     for symbol in wrt:
-        if not isinstance(symbol, MatrixSymbol):
-            raise CompileError(f"can only export gradients with respect to matrix symbols, got {symbol!r}")
+        if not isinstance(symbol, (MatrixSymbol, Symbol)):
+            raise CompileError(f"can only export gradients with respect to matrix or scalar symbols, got {symbol!r}")
     if gradients is None:
         from ..calculus.derive import gradient   # the differentiator sits below this backend
         gradients = [gradient(loss, symbol) for symbol in wrt]

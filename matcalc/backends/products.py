@@ -21,6 +21,7 @@ from sympy.matrices.expressions.hadamard import HadamardPower
 from ..core import algebra
 from ..core.functions import Elementwise
 from ..errors import CompileError
+from .kronecker import chain_kind
 from .values import ONES, ZEROS, Val, stored_like
 
 # A symbolic dimension is priced as this many entries when choosing a multiplication order.
@@ -65,7 +66,7 @@ class ProductEmitters:
             elif vector is not None:
                 items.append(("diag", vector))
             else:
-                items.append(("mat", f))
+                items.append((chain_kind(f) or "mat", f))
         return self.product(items, expr)
 
     def product(self, items, expr) -> Val:
@@ -86,6 +87,9 @@ class ProductEmitters:
                     mt = self.transpose(self.expanded(mv, m.shape))
                     return self.transpose(self.matrix(f"np.linalg.solve({mt.code}, {lt.code})"))
                 return self.matrix(f"np.linalg.inv({mcode})", expr if expr is not None else m)
+        # commutation matrices become index permutations, Kronecker products are applied
+        # without being formed (see .kronecker)
+        items = self.fold_kroneckers(self.fold_permutations(items))
         # merge neighbouring diagonals, then fold each diagonal into its cheaper neighbour
         merged = []
         for kind, m in items:
@@ -193,7 +197,11 @@ class ProductEmitters:
             return self.matrix(f"np.linalg.matrix_power({v}, {int(p)})", expr)
         if p.is_Integer and p < 0:
             return self.value(MatPow(Inverse(base), -p))
-        raise CompileError(f"cannot compile a MatPow node with exponent {p}: only integer powers")
+        if base.shape == (1, 1):
+            # a 1×1 matrix to a real or symbolic power is its entry's power (NumPy's nan below 0)
+            return self.value(algebra.build(HadamardPower, base, p))
+        raise CompileError(f"cannot compile a MatPow node with exponent {p}: a matrix has integer powers "
+                           f"only (a real or symbolic one for a 1×1 matrix)")
 
     # -- scalars of products
 

@@ -34,7 +34,7 @@ class ScalarEmitters:
             return Val(self.dimensions[expr], scalar=True)
         if isinstance(expr, MatrixExpr):
             raise CompileError(f"expected a scalar, got the matrix {short(expr, 60)}")
-        if expr.is_number and not expr.is_Number and expr.is_real:
+        if expr.is_number and not expr.is_Number and expr.is_real and math.isfinite(float(expr)):
             val = Val(_literal(expr), scalar=True)     # √2/(2√π): one constant, folded here
         else:
             val = self.emit(expr)

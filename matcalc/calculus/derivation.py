@@ -32,8 +32,9 @@ class Step:
 class Derivation:
     """A derivative with the steps that produced it.
 
-    ``kind`` is "gradient", "jacobian" or "hessian"; ``results`` maps each variable to
-    its derivative; ``result`` is that derivative (a tuple for several variables).
+    ``kind`` is "gradient", "jacobian", "hessian" or "vjp" (a vector-Jacobian product, whose
+    ``cotangent`` is the G of ∂⟨G, function⟩/∂X); ``results`` maps each variable to its
+    derivative; ``result`` is that derivative (a tuple for several variables).
     """
     function: Basic
     wrt: tuple
@@ -42,6 +43,7 @@ class Derivation:
     steps: list = field(default_factory=list)
     layout: str = "numerator"
     definitions: dict = field(default_factory=dict)
+    cotangent: Basic = None
 
     @property
     def result(self):

@@ -6,8 +6,18 @@
   X's shape (the layout convention of the seeds: ∂f/∂x of a row vector is a row).
 * ``jacobian(y, x)`` — forward mode.  Build the differential dy (linear in dx) bottom-up,
   then read the Jacobian off it: dy = J dx for column vectors (numerator layout,
-  J[i, j] = ∂yᵢ/∂xⱼ); denominator layout is the transpose.
-* ``hessian(f, x)`` — the Jacobian of the gradient.
+  J[i, j] = ∂yᵢ/∂xⱼ); denominator layout is the transpose.  When y or x is a matrix the
+  Jacobian is taken in the vec layout: vec(dY) = J vec(dX) with vec stacking columns, so
+  J is (rows(Y)·cols(Y)) × (rows(X)·cols(X)) and vec(A X B) gives Bᵀ ⊗ A
+  (:mod:`matcalc.calculus.vectorize` reads it off).
+* ``hessian(f, x)`` — the Jacobian of the gradient (for a matrix X, of vec(∇f): mn × mn).
+* ``vjp(Y, X, G)`` — reverse mode seeded with Ȳ = G instead of f̄ = 1: the gradient of
+  ⟨G, Y⟩ = sum(G ⊙ Y) with G held constant, without building that sum.
+
+A variable is a matrix symbol or a scalar symbol (``mc.scalar("tau")``).  With respect to a
+scalar b, reverse mode collects b̄ like any other adjoint (a scalar), and the forward-mode
+differential dy is linear in the scalar db, so ∂y/∂b is dy with db = 1
+(:func:`_scalar_jacobian`).
 
 Each node visited becomes a :class:`Step` (rule, target, before, after); a
 :class:`Derivation` holds them: data for printers and templates, which do no math.
@@ -26,11 +36,13 @@ from sympy.matrices.expressions.special import OneMatrix
 
 from ..core import algebra, budget as _budget
 from ..core.functions import adopt
-from ..errors import DifferentiationError
+from ..core.walk import dimensions, scalar_symbols
+from ..errors import DifferentiationError, ShapeError
 from .rules import adjoint_rule, differential_rule
 from ..core.shapes import shape_text
 from .derivation import Derivation, Step
 from .simplify import simplify, transposed
+from . import vectorize
 from ..core.symbols import MatrixSymbol, matrix_symbols
 
 
@@ -45,11 +57,14 @@ def _check_variables(f, wrt):
         raise DifferentiationError("no variable to differentiate with respect to")
     free = set(matrix_symbols(f))
     for x in variables:
+        if is_scalar_variable(x):
+            _check_scalar_variable(f, x)
+            continue
         if not isinstance(x, SympyMatrixSymbol):
             kind = type(x).__name__
             raise DifferentiationError(
                 f"can only differentiate with respect to a matrix symbol (made with rowvec, colvec or "
-                f"matrix), not the {kind} {x}")
+                f"matrix) or a scalar symbol (made with scalar), not the {kind} {x}")
         if x not in free:
             twins = [s for s in free if s.name == x.name]
             if twins:
@@ -57,6 +72,29 @@ def _check_variables(f, wrt):
                     f"{shape_text(x)} does not occur in the function, but a different symbol named "
                     f"{x.name} does: {shape_text(twins[0])}; use the same symbol object")
     return variables
+
+
+def is_scalar_variable(x) -> bool:
+    """A scalar symbol (``mc.scalar("b")``) as a variable: a SymPy ``Symbol``."""
+    return isinstance(x, sympy.Symbol)
+
+
+def _check_scalar_variable(f, x):
+    dims = dimensions([f])
+    if x in dims:
+        raise DifferentiationError(f"{x} is a dimension of the expression, not a variable")
+    present = scalar_symbols([f], dims)
+    if x not in present:
+        twins = [s for s in present if s.name == x.name]
+        if twins:
+            raise DifferentiationError(
+                f"the scalar {x} does not occur in the function, but a different symbol named {x.name} does "
+                f"(the same name with other assumptions, such as real=True from mc.scalar); "
+                f"use the same symbol object")
+
+
+def _zero_like(x):
+    return ZeroMatrix(*x.shape) if isinstance(x, MatrixExpr) else S.Zero
 
 
 def _check_scalar(f):
@@ -102,9 +140,10 @@ def _topological(root, depends):
 
 # ------------------------------------------------------------------ reverse mode
 
-def _reverse(f, variables):
+def _reverse(f, variables, seed=S.One):
+    """Reverse mode from f̄ = ``seed`` (1 for a gradient, the cotangent G for a vjp)."""
     depends = _Dependence(variables)
-    adjoints = {f: [S.One]}
+    adjoints = {f: [seed]}
     sources = {f: []}
     steps, results = [], {}
     for node in _topological(f, depends):
@@ -131,75 +170,127 @@ def _reverse(f, variables):
     ordered = {}
     for x in variables:
         value = results.get(x)
-        ordered[x] = ZeroMatrix(*x.shape) if value is None or algebra.is_zero(value) else value
+        if value is None or algebra.is_zero(value):
+            ordered[x] = _zero_like(x)
+        elif not isinstance(x, MatrixExpr) and isinstance(value, MatrixExpr):
+            ordered[x] = algebra.sum_entries(value)   # a 1×1 adjoint of a scalar: the scalar it holds
+        else:
+            ordered[x] = value
     return ordered, steps
 
 
 @_budget.budgeted("differentiating")
-def derive(f, wrt, *, kind="gradient", layout="numerator"):
+def derive(f, wrt, *, kind="gradient", layout="numerator", cotangent=None):
     """Differentiate and keep the steps.
 
-    ``kind="gradient"`` (scalar f, any matrix symbols), ``"jacobian"`` (vector f, one vector
-    symbol) or ``"hessian"`` (scalar f, one vector symbol).  Returns a :class:`Derivation`.
+    ``wrt`` is a variable or a list of them: matrix symbols and scalar symbols
+    (``mc.scalar``).  ``kind="gradient"`` (scalar f, any variables), ``"jacobian"`` (vector
+    f, vector or scalar variables), ``"hessian"`` (scalar f, a vector or scalar variable) or
+    ``"vjp"`` (any f with a ``cotangent`` G of f's shape: the gradient of ⟨G, f⟩, see
+    :func:`vjp`; giving ``cotangent`` implies ``kind="vjp"``).  Returns a :class:`Derivation`.
     """
     if isinstance(f, str):
         raise TypeError("derive takes an expression, not text; use mc.parse(text, shapes) first")
     f = adopt(_sympify(f) if not isinstance(f, Basic) else f)
     if layout not in ("numerator", "denominator"):
         raise ValueError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
+    if cotangent is not None and kind == "gradient":
+        kind = "vjp"
     variables = _check_variables(f, wrt)
     if kind == "gradient":
         _check_scalar(f)
         results, steps = _reverse(f, variables)
         return Derivation(f, variables, "gradient", results, steps, layout)
+    if kind == "vjp":
+        G = _check_cotangent(f, cotangent, variables)
+        results, steps = _reverse(f, variables, seed=G)
+        return Derivation(f, variables, "vjp", results, steps, layout, cotangent=G)
     if kind == "jacobian":
         results, steps = {}, []
         for x in variables:
-            results[x], more = _jacobian(f, x, layout)
+            read_off = _scalar_jacobian if is_scalar_variable(x) else _jacobian
+            results[x], more = read_off(f, x, layout)
             steps.extend(more)
         return Derivation(f, variables, "jacobian", results, steps, layout)
     if kind == "hessian":
         _check_scalar(f)
         results, steps = {}, []
         for x in variables:
-            _require_vector(x, "a Hessian")
+            if is_scalar_variable(x):
+                results[x], more = _scalar_hessian(f, x)
+                steps.extend(more)
+                continue
             grads, first = _reverse(f, (x,))
             hess, second = _jacobian(grads[x], x, "numerator")
             results[x] = hess
             steps.extend(first + [Step("gradient", x, grads[x], grads[x])] + second)
         return Derivation(f, variables, "hessian", results, steps, "numerator")
-    raise ValueError(f"kind must be 'gradient', 'jacobian' or 'hessian', not {kind!r}")
+    raise ValueError(f"kind must be 'gradient', 'jacobian', 'hessian' or 'vjp', not {kind!r}")
 
 
 def gradient(f, X, *, budget=None):
     """∂f/∂X for a scalar f (a SymPy scalar or a 1×1 matrix expression), shaped like X.
-    ``budget`` as for :func:`derive`."""
+
+    X may be a matrix symbol, a scalar symbol (``mc.scalar("b")``: the result is a scalar
+    expression) or a list of both (a tuple of results).  ``budget`` as for :func:`derive`."""
     return derive(f, X, kind="gradient", budget=budget).result
 
 
 def jacobian(y, x, layout="numerator", *, budget=None):
-    """The Jacobian of a vector y with respect to a vector symbol x.
+    """The Jacobian of y (a vector, or a matrix) with respect to the symbol x (a vector, a
+    matrix, or a scalar).
 
     ``layout="numerator"``: (len y)×(len x), J[i, j] = ∂yᵢ/∂xⱼ (seed 000: ∂(xA + b)/∂x = Aᵀ).
-    ``layout="denominator"``: the transpose.  ``budget`` as for :func:`derive`.
+    For a matrix y or x the entries are those of vec(y) and vec(x), vec stacking columns:
+    vec(dY) = J vec(dX), so ∂(A X B)/∂X = Bᵀ ⊗ A and ∂X⁻¹/∂X = −(X⁻ᵀ ⊗ X⁻¹).
+    ``layout="denominator"``: the transpose.  With respect to a scalar symbol b, ∂y/∂b of
+    a row or column vector y of length n is an n×1 column in numerator layout and a 1×n
+    row in denominator layout; of a matrix Y it is shaped like Y (entries ∂Yᵢⱼ/∂b) in
+    either layout; of a scalar it is a scalar.  ``budget`` as for :func:`derive`.
     """
     return derive(y, x, kind="jacobian", layout=layout, budget=budget).result
 
 
 def hessian(f, x, *, budget=None):
-    """The n×n Hessian H[i, j] = ∂²f/∂xᵢ∂xⱼ of a scalar f with respect to a vector symbol x.
-    ``budget`` as for :func:`derive`."""
+    """The n×n Hessian H[i, j] = ∂²f/∂xᵢ∂xⱼ of a scalar f with respect to a vector symbol x;
+    for an m×n matrix X the mn×mn Jacobian of vec(∇f) in the vec layout (entries indexed by
+    vec(X), stacking columns): tr(XᵀSX) gives I ⊗ (S + Sᵀ); with respect to a scalar symbol
+    b, the scalar second derivative ∂²f/∂b².  ``budget`` as for :func:`derive`."""
     return derive(f, x, kind="hessian", budget=budget).result
 
 
+def vjp(Y, X, G, *, budget=None):
+    """The vector-Jacobian product ∂⟨G, Y⟩/∂X: the gradient of sum(G ⊙ Y) with respect to X,
+    with the cotangent G held constant, shaped like X.
+
+    Y is a matrix (or scalar) expression, G a matrix symbol or expression of Y's shape (a
+    scalar for a scalar Y); X a variable or a list of them, as for :func:`gradient`.  G is
+    held constant, as in automatic differentiation: a G that depends on X (the upstream
+    2(Y − R) of ‖Y − R‖²) gives J(X)ᵀ G, the chain rule's step, not the gradient of
+    sum(G ⊙ Y).  Computed in reverse mode from Ȳ = G, so ⟨G, Y⟩ is never built:
+    this is one backpropagation step through Y, e.g. the gradients of attention
+    softmax(Q Kᵀ/√d) V with respect to Q, K and V given the upstream G.
+    ``budget`` as for :func:`derive`."""
+    return derive(Y, X, kind="vjp", cotangent=G, budget=budget).result
+
+
+def _check_cotangent(Y, G, variables):
+    """G as an expression of Y's shape."""
+    if G is None:
+        raise DifferentiationError("a vector-Jacobian product needs a cotangent G of the function's shape")
+    G = adopt(_sympify(G) if not isinstance(G, Basic) else G)
+    y_shape = Y.shape if isinstance(Y, MatrixExpr) else None
+    g_shape = G.shape if isinstance(G, MatrixExpr) else None
+    if y_shape is None and g_shape == (1, 1) or y_shape == (1, 1) and g_shape is None:
+        pass   # a scalar and a 1×1 matrix are one thing
+    elif y_shape != g_shape:
+        what = shape_text(G) if g_shape else f"{G} (a scalar)"
+        of = shape_text(Y) if y_shape else f"{Y} (a scalar)"
+        raise ShapeError(f"the cotangent {what} must have the shape of the function {of}")
+    return G
+
+
 # ------------------------------------------------------------------ forward mode
-
-def _require_vector(x, what):
-    if x.shape[0] != 1 and x.shape[1] != 1:
-        raise DifferentiationError(
-            f"{what} is taken with respect to a vector, but {shape_text(x)} is a matrix; "
-            f"differentiate with respect to a row or column vector, or use gradient for matrices")
-
 
 def _differential(expr, x, dx):
     """(dexpr, steps): the differential of expr, linear in the symbol dx."""
@@ -224,15 +315,16 @@ def _differential(expr, x, dx):
 
 
 def _jacobian(y, x, layout):
-    _require_vector(x, "a Jacobian")
-    if not isinstance(y, MatrixExpr):
-        y_shape = (1, 1)
-    else:
-        y_shape = y.shape
-        if y_shape[0] != 1 and y_shape[1] != 1:
-            raise DifferentiationError(
-                f"a Jacobian is taken of a vector, but {shape_text(y)} is a matrix; "
-                f"use gradient of a scalar, or vectorise")
+    if vectorize.is_matrix_shaped(x) or vectorize.is_matrix_shaped(y):
+        # the vec layout: vec(dY) = J vec(dX)
+        dX = MatrixSymbol(f"d{x.name}", *x.shape)
+        dY, steps = _differential(y, x, dX)
+        J = vectorize.read_jacobian(dY, dX, y)
+        steps.append(Step(vectorize.READ_OFF, y, dY, J))
+        if layout == "denominator":
+            J = simplify(algebra.transpose(J))
+        return J, steps
+    y_shape = y.shape if isinstance(y, MatrixExpr) else (1, 1)
     y_length = y_shape[1] if y_shape[0] == 1 else y_shape[0]
     x_length = x.shape[1] if x.shape[0] == 1 else x.shape[0]
     dx = MatrixSymbol(f"d{x.name}", *x.shape)
@@ -249,11 +341,53 @@ def _jacobian(y, x, layout):
         if dy.shape[0] == 1 and dy.shape[1] != 1 or (y_shape[0] == 1 and y_shape[1] != 1):
             dy = algebra.transpose(dy)
         dy = simplify(dy)
-        J = simplify(_JacobianReader(column)._coefficient(dy))
+        try:
+            J = simplify(_JacobianReader(column)._coefficient(dy))
+        except DifferentiationError:
+            # a form the column reader does not know (a sum over a matrix-valued
+            # intermediate, say): the vec reader is the general one
+            J = vectorize.read_jacobian(dy, column)
         steps.append(Step("read off the Jacobian", y, dy, J))
     if layout == "denominator":
         J = simplify(algebra.transpose(J))
     return J, steps
+
+
+def _scalar_jacobian(y, b, layout):
+    """∂y/∂b for a scalar symbol b: dy is linear in the scalar db, so ∂y/∂b = dy with db = 1.
+
+    A row or column vector y of length n gives an n×1 column in numerator layout (its
+    transpose in denominator layout); a matrix or a scalar y gives ∂y/∂b shaped like y."""
+    db = sympy.Symbol(f"d{b.name}", real=True)
+    if db in scalar_symbols([y]):
+        db = sympy.Dummy(f"d{b.name}", real=True)
+    dy, steps = _differential(y, b, db)
+    vector = isinstance(y, MatrixExpr) and (y.shape[0] == 1 or y.shape[1] == 1) and y.shape != (1, 1)
+    if dy is None or algebra.is_zero(dy):
+        J = _zero_like(y)
+    else:
+        if vector and y.shape[0] == 1:
+            dy = algebra.transpose(dy)   # read off as a column
+        J = simplify(algebra.substitute(dy, {db: S.One}))
+        if J is None:
+            J = _zero_like(dy)
+        steps.append(Step("read off the Jacobian", y, simplify(dy), J))
+    if vector and isinstance(J, MatrixExpr) and J.shape[1] != 1:
+        J = simplify(algebra.transpose(J))   # zero of a row: a column
+    if vector and layout == "denominator":
+        J = simplify(algebra.transpose(J))
+    return J, steps
+
+
+def _scalar_hessian(f, b):
+    """∂²f/∂b² for a scalar symbol b: the gradient (reverse mode), then its derivative
+    (forward mode, read off with db = 1)."""
+    grads, first = _reverse(f, (b,))
+    g = grads[b]
+    second, more = _scalar_jacobian(g, b, "numerator")
+    if isinstance(second, MatrixExpr):
+        second = algebra.sum_entries(second)
+    return second, first + [Step("gradient", b, g, g)] + more
 
 
 class _JacobianReader:

@@ -29,6 +29,7 @@ from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 from ..core import algebra, budget
 from ..core.algebra import memoised, rebuild
 from ..core.functions import LogSumExp, Softmax, SumAll
+from ..core.kronecker import CommutationMatrix, KroneckerProduct, Vec, commutation, kron, vec
 from ..core.symbols import assumptions_of
 
 MAX_PASSES = 12
@@ -166,9 +167,17 @@ def transposed(arg):
         return arg
     if isinstance(arg, Inverse):
         return _inverse(algebra.inverse(transposed(arg.arg)))
-    if isinstance(arg, MatPow):
+    if isinstance(arg, MatPow) and arg.exp.is_Integer:
         base, k = algebra.base_and_exponent(arg)
         return algebra.matrix_power(transposed(base), k)
+    if isinstance(arg, KroneckerProduct):
+        # (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ
+        return kron(*[transposed(f) for f in arg.args])
+    if isinstance(arg, CommutationMatrix):
+        # K₍m,n₎ᵀ = K₍n,m₎
+        return commutation(arg.cols_of_x, arg.rows_of_x)
+    if isinstance(arg, MatPow):
+        return algebra.build(MatPow, transposed(arg.base), arg.exp)   # (Aᵖ)ᵀ = (Aᵀ)ᵖ
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
     return algebra.build(Transpose, arg)
 
@@ -273,6 +282,15 @@ def _merge_pair(left, right):
         u = right.args[0]
         u = u if u.shape[0] == 1 else u.T
         return S.One, [algebra.hadamard(left, u)]
+    if isinstance(left, CommutationMatrix) and isinstance(right, CommutationMatrix) and \
+            left.args == right.args[::-1]:
+        # K₍m,n₎ K₍n,m₎ = I
+        return S.One, [Identity(left.shape[0])]
+    if isinstance(left, KroneckerProduct) and isinstance(right, KroneckerProduct) and \
+            len(left.args) == len(right.args) and \
+            all(a.shape[1] == b.shape[0] for a, b in zip(left.args, right.args)):
+        # the mixed product: (A ⊗ B)(C ⊗ D) = AC ⊗ BD
+        return S.One, [kron(*[algebra.mul(a, b) for a, b in zip(left.args, right.args)])]
     return None
 
 
@@ -340,6 +358,8 @@ def _sum_all(node):
     arg = node.arg
     if isinstance(arg, OneMatrix):
         return arg.shape[0] * arg.shape[1]
+    if isinstance(arg, Identity):
+        return arg.shape[0]
     if isinstance(arg, ZeroMatrix):
         return S.Zero
     if isinstance(arg, MatMul):
@@ -349,6 +369,24 @@ def _sum_all(node):
     if isinstance(arg, MatAdd):
         return sympy.Add(*[_sum_all(algebra.sum_entries(t)) for t in arg.args])
     return node
+
+
+@rewrite(KroneckerProduct)
+def _kronecker(node):
+    """I ⊗ I = I, scalar factors out in front, 1×1 identities dropped (see kron)."""
+    return kron(*node.args)
+
+
+@rewrite(Vec)
+def _vec(node):
+    """vec of a column is itself, of a row its transpose; vec(c X) = c vec(X)."""
+    return vec(node.arg)
+
+
+@rewrite(CommutationMatrix)
+def _commutation(node):
+    """K₍m,1₎ = K₍1,n₎ = I."""
+    return commutation(*node.args)
 
 
 @rewrite(DiagMatrix)

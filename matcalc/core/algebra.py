@@ -20,7 +20,7 @@ up.  No calculus here.
 from __future__ import annotations
 
 import sympy
-from sympy import Basic, S
+from sympy import Basic, Lambda, S
 from sympy.core.cache import clear_cache
 from sympy.core.sorting import default_sort_key
 from sympy.core.sympify import _sympify
@@ -81,6 +81,8 @@ def inverse(expr):
     if isinstance(expr, Identity):
         return expr
     if isinstance(expr, MatPow):
+        if not expr.exp.is_Integer:
+            return build(MatPow, expr.base, -expr.exp)   # (Aᵖ)⁻¹ = A⁻ᵖ
         base, k = base_and_exponent(expr)
         return matrix_power(base, -k)
     return build(Inverse, expr, S.NegativeOne)
@@ -402,6 +404,8 @@ def _transpose(expr):
     if isinstance(expr, Inverse):
         return inverse(transpose(expr.arg))
     if isinstance(expr, MatPow):
+        if not expr.exp.is_Integer:   # a real power of a 1×1 keeps its ᵀ, as a 1×1 does
+            return build(Transpose, expr) if expr.shape == (1, 1) else build(MatPow, transpose(expr.base), expr.exp)
         base, k = base_and_exponent(expr)
         return matrix_power(transpose(base), k)
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
@@ -533,22 +537,31 @@ def rebuild(expr, args):
     return build(type(expr), *args)
 
 
-def substitute(expr, mapping):
-    """``expr`` with each key of ``mapping`` replaced by its value, rebuilt without
-    evaluation; each distinct node is visited once (SymPy's ``xreplace`` walks the tree)."""
-    memo = dict(mapping)
+def map_nodes(expr, rule=None, done=None):
+    """``expr`` rebuilt bottom-up without evaluation, each rebuilt node passed through
+    ``rule`` (which returns its replacement); ``done`` maps nodes to their final values
+    (not descended into).  Each distinct node is visited once (SymPy's ``xreplace`` walks
+    the tree); symbols and the bodies of ``Lambda``s are leaves."""
+    memo = {} if done is None else dict(done)
 
     def visit(node):
         try:
             return memo[node]
         except KeyError:
             pass
-        if not isinstance(node, Basic) or not node.args or isinstance(node, SympyMatrixSymbol):
+        if not isinstance(node, Basic) or not node.args or isinstance(node, (SympyMatrixSymbol, Lambda)):
             result = node
         else:
             args = [visit(a) for a in node.args]
             result = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
+        if rule is not None:
+            result = rule(result)
         memo[node] = result
         return result
 
     return visit(expr)
+
+
+def substitute(expr, mapping):
+    """``expr`` with each key of ``mapping`` replaced by its value (see :func:`map_nodes`)."""
+    return map_nodes(expr, done=mapping)

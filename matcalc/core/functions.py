@@ -569,15 +569,22 @@ def _axis(axis):
 
 
 def hadamard(*factors):
-    """A ⊙ B ⊙ …, the entrywise product of same-shaped matrices."""
+    """A ⊙ B ⊙ …, the entrywise product of same-shaped matrices; a scalar factor scales the
+    product (NumPy's ``*``)."""
     if len(factors) < 2:
         raise TypeError("hadamard needs at least two matrices")
-    check_same_shape(*factors, operation="multiply elementwise")
-    return HadamardProduct(*factors)
+    factors = [_sympify(f) for f in factors]
+    matrices = [f for f in factors if _is_matrix(f)]
+    scalars = [f for f in factors if not _is_matrix(f)]
+    if not matrices:
+        raise TypeError("hadamard needs at least one matrix; multiply scalars with *")
+    check_same_shape(*matrices, operation="multiply elementwise")
+    product = matrices[0] if len(matrices) == 1 else HadamardProduct(*matrices)
+    return sympy.Mul(*scalars) * product if scalars else product
 
 
 def power(X, p):
-    """X ∘ p, every entry raised to the number p."""
+    """X ∘ p, every entry raised to the number or scalar expression p (``mc.scalar("p")``)."""
     return HadamardPower(X, _sympify(p))
 
 
@@ -612,33 +619,20 @@ def adopt(expr):
     through SymPy's scalar derivative.  Linear in the DAG; the identity on expressions that
     hold no ``applyfunc``."""
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-    from .algebra import build, power, rebuild
+    from .algebra import build, map_nodes, power
     from .walk import nodes
 
     if not isinstance(expr, Basic) or not any(isinstance(n, ElementwiseApplyFunction) for n in nodes(expr)):
         return expr
-    memo = {}
 
-    def visit(node):
-        if node in memo:
-            return memo[node]
-        if isinstance(node, ElementwiseApplyFunction):
-            X = visit(node.expr)
-            (d,), body = node.function.variables, node.function.expr
-            if type(body) in _HEADS and body.args == (d,):
-                out = build(_HEADS[type(body)], X)
-            elif body.is_Pow and body.base == d and body.exp.is_number:
-                out = build(Sqrt, X) if body.exp == sympy.S.Half else power(X, body.exp)
-            elif body == d:
-                out = X
-            else:
-                out = build(ElementwiseApplyFunction, node.function, X)
-        elif not node.args or isinstance(node, (sympy.Symbol, sympy.Lambda)) or not isinstance(node, Basic):
-            out = node
-        else:
-            args = [visit(a) for a in node.args]
-            out = node if all(a is b for a, b in zip(args, node.args)) else rebuild(node, args)
-        memo[node] = out
-        return out
+    def own_node(node):
+        if not isinstance(node, ElementwiseApplyFunction):
+            return node
+        X, (d,), body = node.expr, node.function.variables, node.function.expr
+        if type(body) in _HEADS and body.args == (d,):
+            return build(_HEADS[type(body)], X)
+        if body.is_Pow and body.base == d and body.exp.is_number:
+            return build(Sqrt, X) if body.exp == sympy.S.Half else power(X, body.exp)
+        return X if body == d else node
 
-    return visit(expr)
+    return map_nodes(expr, own_node)

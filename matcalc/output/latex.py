@@ -35,6 +35,7 @@ from sympy.printing.latex import LatexPrinter
 from ..core import budget
 from ..core.functions import Elementwise, LogSumExp, Norm, Norm1, Softmax, SumAll
 from .numbers import decimal_text
+from ..core.kronecker import CommutationMatrix, Vec
 
 __all__ = ["MatcalcLatexPrinter", "latex", "partial", "shape_space", "escape_text", "rule_text"]
 
@@ -229,13 +230,19 @@ class MatcalcLatexPrinter(LatexPrinter):
     def _print_KroneckerProduct(self, expr):
         return r" \otimes ".join(self._factor(f) for f in expr.args)
 
+    def _print_Vec(self, expr):
+        return self._call(r"\operatorname{vec}", expr.arg)
+
+    def _print_CommutationMatrix(self, expr):
+        return r"K_{%s,%s}" % (self._print(expr.args[0]), self._print(expr.args[1]))
+
     # ------------------------------------------------------------ superscripts
 
     def _superscript(self, base, sup):
         """``base^{sup}``, with parentheses around anything that is not a single symbol
         or function call, and braces around a base that has a superscript already."""
         atomic = isinstance(base, (MatrixSymbol, OneMatrix, Identity, Elementwise, Softmax,
-                                   LogSumExp, DiagMatrix))
+                                   LogSumExp, DiagMatrix, Vec, CommutationMatrix))
         text = self._print(base)
         if not atomic:
             return r"%s^{%s}" % (self._add_parens(text), sup)
@@ -259,7 +266,10 @@ class MatcalcLatexPrinter(LatexPrinter):
         return self._superscript(expr.base, self._print(expr.exp))
 
     def _print_HadamardPower(self, expr):
-        return self._superscript(expr.base, r"\odot %s" % self._print(expr.exp))
+        exponent = self._print(expr.exp)
+        if isinstance(expr.exp, Add):   # X^{⊙(p − 1)}: the ⊙ applies to the whole exponent
+            exponent = self._add_parens(exponent)
+        return self._superscript(expr.base, r"\odot %s" % exponent)
 
     # ------------------------------------------------------------ functions of matrices
 

@@ -76,7 +76,17 @@ def _function_name(derivation, given):
     name = getattr(derivation, "name", None)
     if isinstance(name, str) and name:
         return latex(sympy.Symbol(name))
+    if derivation.kind == "vjp":
+        return "Y" if isinstance(derivation.function, MatrixExpr) else "y"
     return "y" if derivation.kind == "jacobian" else "L"
+
+
+def _numerator(derivation, fname, show):
+    """What the reverse steps differentiate: the function, or ⟨G, Y⟩ for a vector-Jacobian
+    product with cotangent G."""
+    if derivation.kind == "vjp":
+        return r"\langle %s, %s \rangle" % (show(derivation.cotangent), fname)
+    return fname
 
 
 def _results(derivation):
@@ -99,7 +109,7 @@ def _sections(derivation):
         if step.rule == "gradient" and derivation.kind == "hessian":
             sections.append(("reverse", current))
             current, forward = [], True
-        elif step.rule == "read off the Jacobian":
+        elif step.rule.startswith("read off the Jacobian"):
             sections.append(("forward", current))
             current = []
             forward = derivation.kind == "jacobian"
@@ -109,8 +119,9 @@ def _sections(derivation):
     labelled, k = [], 0
     for mode, steps in sections:
         wrt = variables[min(k, len(variables) - 1)] if variables else None
-        labelled.append((mode, steps, wrt if derivation.kind != "gradient" else None))
-        if mode == "forward" or derivation.kind == "gradient":
+        one_pass = derivation.kind in ("gradient", "vjp")   # one reverse pass for every variable
+        labelled.append((mode, steps, wrt if not one_pass else None))
+        if mode == "forward" or one_pass:
             k += 1
     return labelled
 
@@ -118,13 +129,15 @@ def _sections(derivation):
 def _differential_symbols(derivation, bold_vectors):
     """The engine writes dx as a symbol named "d" + the variable's name; print it as d x."""
     by_name = {}
-    for s in matrix_symbols(*(e for step in derivation.steps for e in (step.before, step.after))):
+    expressions = [e for step in derivation.steps for e in (step.before, step.after)]
+    given = set(scalar_symbols([derivation.function]))   # a scalar the user named d…
+    for s in matrix_symbols(*expressions) + [s for s in scalar_symbols(expressions) if s not in given]:
         by_name.setdefault(str(s.name), []).append(s)
     names = {}
     for x in derivation.wrt:
         tex = latex(x, bold_vectors=bold_vectors)
         for s in by_name.get("d" + str(x.name), ()):
-            transposed = s.shape != x.shape and s.shape == x.shape[::-1]
+            transposed = (isinstance(x, MatrixExpr) and s.shape != x.shape and s.shape == x.shape[::-1])
             names[s] = r"\mathrm{d}%s%s" % (tex, r"^{\top}" if transposed else "")
     return names
 
@@ -256,6 +269,7 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
         n.step is None and not (matrix_symbols(n.definition) and
                                 set(matrix_symbols(n.definition)) & step_symbols))]
     function_tex = show(substitute(derivation.function, forward))
+    numerator = _numerator(derivation, fname, show)
 
     rendered_sections, reverse_index = [], 0
     gradient_names = []
@@ -269,7 +283,7 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
             if mode == "reverse" and step.rule == "gradient":
                 g = _symbol_for(names_in_use.fresh(["g", "h", "q"], None, True), step.after)
                 value = sub(step.after)
-                rows.append({"lhs": show.partial(fname, step.target), "rhs": show(value),
+                rows.append({"lhs": show.partial(numerator, step.target), "rhs": show(value),
                              "rule": rule_text("gradient"), "defines": show(g)})
                 gradient_names.append(Name(g, value, "gradient"))
                 continue
@@ -280,7 +294,7 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
                            or (n.step is None and n.role != "forward")]
                 target, before, after = (substitute(e, earlier) for e in
                                          (step.target, step.before, step.after))
-                lhs = show.partial(fname, target)
+                lhs = show.partial(numerator, target)
                 defines = defined_at.get(index)
                 if compact and step.rule == "sum rule" and _canonical(after) in seen_afters \
                         and defines is None:
@@ -293,7 +307,7 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
                 before = substitute(sub(step.before), gradient_names)
                 after = substitute(sub(step.after), gradient_names)
                 defines = None
-                if step.rule == "read off the Jacobian":
+                if step.rule.startswith("read off the Jacobian"):
                     row = isinstance(target, MatrixExpr) and target.shape[0] == 1 != target.shape[1]
                     name = fname if step.target == derivation.function else _paren(show, target)
                     rows.append({"lhs": r"\mathrm{d}%s%s" % (name, r"^{\top}" if row else ""),
@@ -320,7 +334,9 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
             rendered_sections.append({
                 "mode": mode,
                 "wrt": show(wrt) if wrt is not None else None,
-                "intro": _section_intro(mode, fname, wrt, show, derivation.kind),
+                "intro": _section_intro(mode, fname, wrt, show, derivation.kind, _in_vec_layout(steps),
+                                        numerator,
+                                        show(derivation.cotangent) if derivation.kind == "vjp" else "1"),
                 "rows": rows,
             })
 
@@ -330,7 +346,7 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
     for x in derivation.wrt:
         value = sub(results[x])
         shape = value.shape if isinstance(value, MatrixExpr) else ()
-        result_rows.append({"lhs": _result_lhs(derivation, fname, x, show),
+        result_rows.append({"lhs": _result_lhs(derivation, numerator, x, show),
                             "rhs": show(value), "space": shape_space(shape)})
 
     return {
@@ -368,21 +384,31 @@ def _paren(show, expr):
 
 def _jacobian_lhs(derivation, fname, wrt, show):
     if derivation.kind == "hessian":
-        return r"\nabla^{2}_{%s} %s" % (show(wrt), fname)
+        return _hessian_lhs(fname, wrt, show)
     return show.partial(fname, wrt)
 
 
 def _result_lhs(derivation, fname, x, show):
     if derivation.kind == "hessian":
-        return r"\nabla^{2}_{%s} %s" % (show(x), fname)
+        return _hessian_lhs(fname, x, show)
     return show.partial(fname, x)
+
+
+def _hessian_lhs(fname, x, show):
+    if not isinstance(x, MatrixExpr):   # a scalar variable: the second derivative
+        return r"\frac{\partial^{2} %s}{\partial %s^{2}}" % (fname, show(x))
+    return r"\nabla^{2}_{%s} %s" % (show(x), fname)
 
 
 def _heading(derivation, fname, show):
     variables = _join_and("$%s$" % show(x) for x in derivation.wrt)
-    noun = {"gradient": "Gradient", "jacobian": "Jacobian", "hessian": "Hessian"}[derivation.kind]
+    noun = {"gradient": "Gradient", "jacobian": "Jacobian", "hessian": "Hessian",
+            "vjp": "Vector-Jacobian product"}[derivation.kind]
     plural = "s" if len(derivation.wrt) > 1 else ""
-    return f"{noun}{plural} of ${fname}$ with respect to {variables}"
+    heading = f"{noun}{plural} of ${fname}$ with respect to {variables}"
+    if derivation.kind == "vjp":
+        heading += " with cotangent $%s$" % show(derivation.cotangent)
+    return heading
 
 
 def _reading_order(expr, expand=None):
@@ -419,10 +445,15 @@ def _symbols_in_reading_order(derivation, forward, show):
 
 def _givens(derivation, show, forward=()):
     symbols = _symbols_in_reading_order(derivation, forward, show)
-    symbols += [x for x in derivation.wrt if x not in symbols]
+    cotangent = [derivation.cotangent] if derivation.kind == "vjp" else []
+    symbols += [x for x in [*derivation.wrt, *matrix_symbols(*cotangent)]
+                if x not in symbols and isinstance(x, MatrixExpr)]
     givens = [r"%s \in %s" % (show(s), shape_space(s.shape)) for s in symbols]
     dimensions = {d for s in symbols for d in s.shape}
-    for s in _scalar_symbols(derivation.function, dimensions):
+    scalars = [s for s in _scalar_symbols(derivation.function, dimensions)]
+    scalars += [s for e in [*derivation.wrt, *cotangent] for s in _scalar_symbols(e, dimensions)
+                if s not in scalars]
+    for s in scalars:
         givens.append(r"%s \in \mathbb{R}" % show(s))
     return givens
 
@@ -446,12 +477,46 @@ def _let_sentence(derivation, show, forward=()):
     return sentence
 
 
+_VEC_READ_OFF = "read off the Jacobian (vec layout)"   # the engine's rule name for matrix Jacobians
+
+
+def _in_vec_layout(steps) -> bool:
+    return any(step.rule == _VEC_READ_OFF for step in steps)
+
+
+def _vec_layout_sentence(derivation, fname, x):
+    if derivation.kind == "hessian":
+        noun, lhs = "The Hessian", r"\nabla^{2}_{%s} %s" % (x, fname)
+        what = r"\frac{\partial %s}{\partial %s}" % (fname, x)
+    else:
+        noun, lhs, what = "The Jacobian", r"\frac{\partial %s}{\partial %s}" % (fname, x), fname
+    if getattr(derivation, "layout", "numerator") == "denominator" and derivation.kind == "jacobian":
+        return (r"The Jacobian is in the vec layout, transposed (denominator layout): "
+                r"$\operatorname{vec}(\mathrm{d}%s)^{\top} = \operatorname{vec}(\mathrm{d}%s)^{\top} %s$, "
+                r"with $\operatorname{vec}$ stacking the columns." % (what, x, lhs))
+    return (r"%s is in the vec layout: $\operatorname{vec}(\mathrm{d}%s) = %s "
+            r"\operatorname{vec}(\mathrm{d}%s)$, with $\operatorname{vec}$ stacking the columns, "
+            r"so its $(i, j)$ entry is the derivative of entry $i$ of $\operatorname{vec}(%s)$ with "
+            r"respect to entry $j$ of $\operatorname{vec}(%s)$." % (noun, what, lhs, x, what, x))
+
+
 def _layout_sentence(derivation, fname, show):
-    x = show(derivation.wrt[0]) if derivation.wrt else "x"
+    matrices = [w for w in derivation.wrt if isinstance(w, MatrixExpr)]
+    if derivation.wrt and not matrices:
+        return _scalar_layout_sentence(derivation, fname, show, show(derivation.wrt[0]))
+    x = show(matrices[0]) if matrices else "x"
+    if derivation.kind not in ("gradient", "vjp") and _in_vec_layout(derivation.steps):
+        return _vec_layout_sentence(derivation, fname, x)
     if derivation.kind == "gradient":
         return (r"Each derivative of the scalar $%s$ has the shape of its variable: the $(i, j)$ "
                 r"entry of $\frac{\partial %s}{\partial %s}$ is $\partial %s / \partial (%s)_{ij}$."
                 % (fname, fname, x, fname, x))
+    if derivation.kind == "vjp":
+        G, f = show(derivation.cotangent), fname
+        return (r"The vector-Jacobian product $\frac{\partial \langle %s, %s \rangle}{\partial %s}$ is the "
+                r"gradient of the scalar $\langle %s, %s \rangle = \sum_{ij} %s_{ij} %s_{ij}$ with the "
+                r"cotangent $%s$ held constant: it has the shape of $%s$."
+                % (G, f, x, G, f, G, f, G, x))
     if derivation.kind == "hessian":
         return (r"The Hessian $\nabla^{2}_{%s} %s$ is the Jacobian of the gradient "
                 r"$\frac{\partial %s}{\partial %s}$ in numerator layout: its $(i, j)$ entry is "
@@ -465,13 +530,41 @@ def _layout_sentence(derivation, fname, show):
             r"$\partial %s_{i} / \partial %s_{j}$." % (fname, x, fname, x, fname, x))
 
 
-def _section_intro(mode, fname, wrt, show, kind):
+def _scalar_layout_sentence(derivation, fname, show, b):
+    """The layout sentence of derivatives with respect to scalar variables only."""
+    if derivation.kind == "hessian":
+        return (r"The second derivative $\frac{\partial^{2} %s}{\partial %s^{2}}$ of $%s$ with respect to "
+                r"the scalar $%s$ is the derivative of the gradient $\frac{\partial %s}{\partial %s}$."
+                % (fname, b, fname, b, fname, b))
+    if derivation.kind == "jacobian":
+        layout = getattr(derivation, "layout", "numerator")
+        vector = "a column" if layout == "numerator" else "a row"
+        return (r"The derivative $\frac{\partial %s}{\partial %s}$ with respect to the scalar $%s$ has "
+                r"one entry $\partial %s_{i} / \partial %s$ per entry of $%s$: %s for a vector $%s$ "
+                r"(%s layout), the shape of $%s$ for a matrix." % (fname, b, b, fname, b, fname, vector, fname,
+                                                                  layout, fname))
+    return (r"The derivative of the scalar $%s$ with respect to the scalar $%s$ is a scalar."
+            % (_numerator(derivation, fname, show), b))
+
+
+def _section_intro(mode, fname, wrt, show, kind, vec=False, numerator=None, seed="1"):
+    numerator = numerator or fname
     if mode == "reverse":
-        start = r"$\frac{\partial %s}{\partial %s} = 1$" % (fname, fname)
+        start = r"$\frac{\partial %s}{\partial %s} = %s$" % (numerator, fname, seed)
         return (r"Reverse mode: starting from %s, each line is the derivative of $%s$ with "
-                r"respect to one subexpression, by the rule named on the right." % (start, fname))
+                r"respect to one subexpression, by the rule named on the right." % (start, numerator))
     x = show(wrt) if wrt is not None else "x"
     what = "the gradient" if kind == "hessian" else "$%s$" % fname
+    if wrt is not None and not isinstance(wrt, MatrixExpr):
+        return (r"Forward mode with respect to the scalar $%s$: each line is the differential of a "
+                r"subexpression of %s, and the last one with $\mathrm{d}%s = 1$ is the derivative."
+                % (x, what, x))
+    if vec:
+        differentiated = fname if kind == "jacobian" else r"\frac{\partial %s}{\partial %s}" % (fname, x)
+        return (r"Forward mode with respect to $%s$: each line is the differential of a "
+                r"subexpression of %s, and the Jacobian $J$ is read off "
+                r"$\operatorname{vec}(\mathrm{d}%s) = J \operatorname{vec}(\mathrm{d}%s)$."
+                % (x, what, differentiated, x))
     return (r"Forward mode with respect to $%s$: each line is the differential of a "
             r"subexpression of %s, and the Jacobian is read off $\mathrm{d}%s$ as a column." % (x, what, fname))
 

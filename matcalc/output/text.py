@@ -20,6 +20,7 @@ from sympy.printing.str import StrPrinter
 
 from ..core import budget
 from ..core import functions as F
+from ..core.kronecker import CommutationMatrix, Vec
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from .naming import _symbol_for, per_call, shared_names
@@ -45,7 +46,7 @@ class TextPrinter(StrPrinter):
                                  F.Softmax, F.LogSumExp, Transpose, Inverse, MatPow, sympy.Symbol,
                                  F.Norm, F.Norm1, F.SumAll, Trace, Determinant, DiagMatrix,
                                  F._AlongAxis, F.Maximum, F.Minimum, F.MaxAll, F.MinAll,
-                                 sympy.NumberSymbol)) or (
+                                 sympy.NumberSymbol, Vec, CommutationMatrix)) or (
             getattr(expr, "is_Number", False) and expr >= 0 and not (expr.is_Rational and not expr.is_Integer
                                                                      and decimal_text(expr) is None))
 
@@ -69,6 +70,9 @@ class TextPrinter(StrPrinter):
     def _print_MatPow(self, expr):
         base = expr.base
         text = f"({self._print(base)})" if isinstance(base, Transpose) else self._wrap(base)
+        if not expr.exp.is_Integer:   # a real or symbolic power (of a 1×1), as a scalar's
+            exponent = self._print(expr.exp).replace("-", "−")
+            return f"{text}^{exponent}" if expr.exp.is_Symbol else f"{text}^({exponent})"
         return text + str(expr.exp).translate(_SUPERSCRIPT)
 
     def _print_OneMatrix(self, expr):
@@ -135,6 +139,15 @@ class TextPrinter(StrPrinter):
         if exponent.is_Integer:
             return f"{self._wrap(base)}∘{str(exponent).translate(_SUPERSCRIPT)}"
         return f"{self._wrap(base)}∘({self._print(exponent)})"
+
+    def _print_KroneckerProduct(self, expr):
+        return " ⊗ ".join(self._wrap(f) for f in expr.args)
+
+    def _print_Vec(self, expr):
+        return f"vec({self._print(expr.arg)})"
+
+    def _print_CommutationMatrix(self, expr):
+        return f"K₍{self._print(expr.args[0])},{self._print(expr.args[1])}₎"
 
     def _print_Elementwise(self, expr):
         return f"{_NAMES.get(type(expr), type(expr).__name__.lower())}({self._print(expr.arg)})"
@@ -228,7 +241,8 @@ class TextPrinter(StrPrinter):
         return super()._print_Mul(expr).replace("*", "·").replace("-", "−")
 
     def _print_Add(self, expr):
-        return super()._print_Add(expr).replace(" - ", " − ").replace("-", "−")
+        # a term printed with a leading "−" by _print_Mul is subtracted, not added
+        return super()._print_Add(expr).replace(" - ", " − ").replace("-", "−").replace("+ −", "− ")
 
 
 def _without_sign(term):
@@ -265,7 +279,10 @@ def derivation_text(derivation) -> str:
     names of :func:`named_texts`."""
     (function, *results), definitions = named_texts(
         [derivation.function, *(derivation.results[x] for x in derivation.wrt)])
-    lines = [f"{derivation.kind} of {function}"]
+    if derivation.kind == "vjp":
+        lines = [f"vector-Jacobian product of {function} with cotangent {to_text(derivation.cotangent)}"]
+    else:
+        lines = [f"{derivation.kind} of {function}"]
     lines += [f"  with respect to {x.name}: {result}" for x, result in zip(derivation.wrt, results)]
     lines += [f"  where {name} = {definition}" for name, definition in definitions]
     return "\n".join(lines)

@@ -110,6 +110,20 @@ def test_derive_hessian():
     assert code == 0 and "∂²f/∂x² = 2 Aᵀ A" in out
 
 
+def test_derive_with_respect_to_a_scalar():
+    # a bias b broadcast over the residual: ∂/∂b ‖Xw + b1 − y‖² = 2 sum(Xw + b1 − y)
+    loss = ["sum((X @ w + b - y)**2)", "--shape", "X=N,d", "--shape", "w=d,1", "--shape", "y=N,1", "--scalar", "b"]
+    code, out, err = run("derive", *loss, "--wrt", "b")
+    assert code == 0, err
+    assert "∂f/∂b = 2·N·b + 2·sum(X w) − 2·sum(y)" in out.splitlines()
+    code, out, err = run("derive", *loss, "--wrt", "b", "--hessian")
+    assert code == 0 and "∂²f/∂b² = 2·N" in out.splitlines(), err
+    code, out, err = run("derive", "exp(b * x)", "--shape", "x=n,1", "--scalar", "b", "--wrt", "b", "--jacobian")
+    assert code == 0 and "∂y/∂b = exp(b x) ⊙ x" in out.splitlines(), err
+    code, _, err = run("derive", *loss, "--scalar", "c", "--wrt", "c")
+    assert_one_line_error(code, err, "does not contain c")
+
+
 def test_derive_reads_the_expression_from_stdin():
     code, out, _ = run("derive", "-", *QUADRATIC[1:], stdin=b"x @ A @ x.T\n")
     assert code == 0 and "x (A + Aᵀ)" in out

@@ -199,6 +199,20 @@ def test_jacobian_layouts():
     assert wrong.diagnosis == "wrong shape" and "transpose holds" in wrong.detail
 
 
+def test_matrix_jacobians_and_hessians_in_the_vec_layout():
+    """The reference differences flatten column by column, as vec does: vec(AXB) = (Bᵀ ⊗ A)
+    vec X holds, the transposed order A ⊗ Bᵀ does not."""
+    from matcalc.core.kronecker import kron
+    X, A, B = mc.matrix("X", "m", "n"), mc.matrix("A", "p", "m"), mc.matrix("B", "n", "q")
+    r = mc.verify(A * X * B, X, kron(B.T, A), kind="jacobian")
+    assert r.ok and r.derivation_agrees
+    assert mc.verify(A * X * B, X, kron(B, A.T), kind="jacobian", layout="denominator").ok
+    assert not mc.verify(A * X * B, X, kron(A, B.T), kind="jacobian").ok
+    W, S = mc.matrix("W", "m", "n"), mc.matrix("S", "m", "m")
+    r = mc.verify(mc.trace(W.T * S * W), W, kron(mc.eye("n"), S + S.T), kind="hessian")
+    assert r.ok and r.derivation_agrees
+
+
 def test_hessian_of_log_sum_exp():
     x = mc.colvec("x", "n")
     s = mc.softmax(x)

@@ -114,3 +114,20 @@ def test_complex_or_empty_arguments_are_refused(exported):
     assert scaled["loss_and_gradients"](lam=2.0, x=np.ones(3))[0] == 6.0
     with pytest.raises(ValueError, match="'lam': expected a real number"):
         scaled["loss_and_gradients"](lam=np.complex128(2.0), x=np.ones(3))
+
+
+def test_scalar_parameters_are_exported_too():
+    # a bias b and a temperature tau as parameters next to a weight vector w
+    X, w, y = mc.matrix("X", "N", "d"), mc.colvec("w", "d"), mc.colvec("y", "N")
+    b, tau = mc.scalar("b"), mc.scalar("tau", positive=True)
+    loss = mc.sum(mc.power(X * w / tau + b - y, 2))
+    source = mc.export_numpy(loss, [w, b, tau])
+    namespace = {}
+    exec(compile(source, "<scalars>", "exec"), namespace)
+    rng = np.random.default_rng(5)
+    a = dict(X=rng.normal(size=(6, 3)), w=rng.normal(size=3), y=rng.normal(size=6), b=0.4, tau=1.7)
+    value, (g_w, g_b, g_tau) = namespace["loss_and_gradients"](**a)
+    assert np.shape(g_b) == () and np.shape(g_tau) == ()
+    residual = a["X"] @ a["w"] / a["tau"] + a["b"] - a["y"]
+    assert g_b == pytest.approx(2 * residual.sum(), rel=1e-12)
+    assert max(namespace["check_gradient"](**a).values()) < 1e-6

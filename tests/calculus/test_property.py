@@ -5,12 +5,13 @@ with random conforming shapes (n, m or 1 on each side), sums, differences, trans
 Hadamard products and powers, exp/tanh/σ/relu and log/√ in safe compositions
 (log exp, log σ, log(1 − σ), log(1 + exp), √exp), softmax along either axis, log-sum-exp,
 diag, inverses of well-conditioned matrices (2I + tanh(·)/10), matrix squares, ones
-broadcasting (1 b), rational and variable scalar coefficients (sums, traces, norms) — then
+broadcasting (1 b), rational and variable scalar coefficients (sums, traces, norms), scalar
+variables s and t (scaling a matrix, added to every entry, or in scalar algebra) — then
 reduces them to a scalar (sum, trace, norm, uᵀEw, sum of a Hadamard product).
 
-``mc.gradient`` with respect to every symbol, ``mc.jacobian`` of vector-valued trees (row
-and column conventions, both layouts) and ``mc.hessian`` are compared with central finite
-differences by ``tests/numeric.py``.  Runs are derandomized; examples whose values leave
+``mc.gradient`` with respect to every symbol (matrices and the scalars s, t),
+``mc.jacobian`` of vector-valued trees (row and column conventions, both layouts) and
+``mc.hessian`` are compared with central finite differences by ``tests/numeric.py``.  Runs are derandomized; examples whose values leave
 the safe domain (overflow, relu at its kink, a norm near 0) are assumed away.
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ SEEDS = (0, 1)
 n, m = mc.dim("n"), mc.dim("m")
 ONE = sympy.Integer(1)
 DIMENSIONS = (n, m, ONE)
+SCALARS = (mc.scalar("s"), mc.scalar("t"))   # scalar variables
 
 
 def _label(d):
@@ -101,7 +103,7 @@ def matrices(draw, shape, depth):
     options = ["leaf"]
     if depth > 0:
         options += ["matmul", "matmul", "add", "subtract", "transpose", "hadamard", "elementwise",
-                    "elementwise", "softmax", "scale", "scalar coefficient", "broadcast"]
+                    "elementwise", "softmax", "scale", "scalar coefficient", "broadcast", "scalar variable"]
         if rows == cols:
             options += ["inverse", "square", "diag"]
         if cols == ONE or rows == ONE:
@@ -131,6 +133,11 @@ def matrices(draw, shape, depth):
         return coefficient * draw(matrices(shape, sub))
     if kind == "scalar coefficient":
         return draw(scalars(sub)) * draw(matrices(shape, sub))
+    if kind == "scalar variable":   # s M, or s + M (s broadcast over every entry)
+        variable = draw(st.sampled_from(SCALARS))
+        if draw(st.booleans()):
+            return variable * draw(matrices(shape, sub))
+        return variable + draw(matrices(shape, sub))
     if kind == "broadcast":
         if draw(st.booleans()):
             return OneMatrix(rows, 1) * draw(matrices((ONE, cols), sub))   # 1 b: a row over every row
@@ -155,8 +162,11 @@ def matrices(draw, shape, depth):
 def scalars(draw, depth):
     """A scalar made from a matrix expression: sum, trace, norm, or scalar algebra on those."""
     shape = (draw(st.sampled_from(DIMENSIONS)), draw(st.sampled_from(DIMENSIONS)))
-    kind = draw(st.sampled_from(["sum", "norm", "trace", "product", "power", "max", "min", "norm1"]
-                                if depth > 0 else ["sum", "norm"]))
+    kind = draw(st.sampled_from(["sum", "norm", "trace", "product", "power", "max", "min", "norm1", "variable"]
+                                if depth > 0 else ["sum", "norm", "variable"]))
+    if kind == "variable":   # s, or s times a scalar of the tree
+        variable = draw(st.sampled_from(SCALARS))
+        return variable if depth == 0 else variable * draw(scalars(depth - 1))
     if kind == "trace":
         square = draw(st.sampled_from(DIMENSIONS))
         return mc.trace(draw(matrices((square, square), max(depth - 1, 0))))
@@ -216,7 +226,7 @@ def assume_dimensions_known(expr):
     """numeric.py infers dimension sizes from the arrays; a dimension that only a ones
     matrix mentions (P_n1 1_{1×m}) has no array to be read from."""
     mentioned = {d for s in matrix_symbols(expr) for d in s.shape if isinstance(d, sympy.Symbol)}
-    assume(expr.free_symbols - set(matrix_symbols(expr)) <= mentioned | {ONE})
+    assume(expr.free_symbols - set(matrix_symbols(expr)) - set(SCALARS) <= mentioned | {ONE})
 
 
 def _values(expr, sizes, seed):
@@ -247,7 +257,7 @@ def differentiate(function, *args, **kwargs):
 
 
 def _nonconstant(f):
-    return [x for x in matrix_symbols(f) if f.has(x)]
+    return [x for x in matrix_symbols(f) if f.has(x)] + [s for s in SCALARS if f.has(s)]
 
 
 # ------------------------------------------------------------------ gradients
@@ -267,7 +277,10 @@ def test_gradient_of_random_tree(f):
     for x in variables:
         G = differentiate(mc.gradient, f, x)
         note(f"∂f/∂{x.name} = {G}")
-        assert isinstance(G, MatrixExpr) and G.shape == x.shape
+        if isinstance(x, MatrixExpr):
+            assert isinstance(G, MatrixExpr) and G.shape == x.shape
+        else:
+            assert not isinstance(G, MatrixExpr)
         for seed, values in enumerate(checked):
             assume_safe(G, values, f)
             error = check_gradient(f, x, G, values, seed=seed)

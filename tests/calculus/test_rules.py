@@ -369,6 +369,42 @@ def _relu_network(n, m, k):
     return mc.sum(mc.power(mc.relu(X * W1) * W2, 2)), [W1, W2]
 
 
+def _scalar_variables(n, m, k):
+    # scalar symbols as variables: a bias b broadcast over every entry, a regulariser lam,
+    # a scale s inside an elementwise function
+    X, W, Y = M("X", n, m), M("W", m, k), M("Y", n, k)
+    b, lam, s = mc.scalar("b"), mc.scalar("lam"), mc.scalar("s")
+    f = (mc.sum(mc.power(X * W + b * mc.ones(n, k) - Y, 2)) + lam * mc.norm(W) ** 2
+         + mc.sum(mc.exp(s * X)) / 4)
+    return f, [b, lam, s, W]
+
+
+def _temperature_and_variance(n, m, k):
+    # a temperature τ in logsumexp(z/τ) and the noise variance s2 of a Gaussian NLL
+    z, r = M("z", n, 1), M("r", n, 1)
+    tau, s2 = mc.scalar("tau", positive=True), mc.scalar("s2", positive=True)
+    f = mc.logsumexp(z / tau) + mc.dim(n) / 2 * sympy.log(s2) + mc.norm(r) ** 2 / (2 * s2)
+    return f, [tau, s2, z, r]
+
+
+def _scalar_power(n, m, k):
+    # a ** b with scalar variables, b also scaling a matrix
+    a, b, X = mc.scalar("a", positive=True), mc.scalar("b"), M("X", n, m)
+    return a ** b * mc.sum(mc.tanh(b * X)) + sympy.exp(a * b) / 3, [a, b, X]
+
+
+def _hadamard_scalar_exponent(n, m, k):
+    # P^{∘p} with a scalar variable p: p̄ = sum(C̄ ⊙ C ⊙ log P)
+    P, C, p = M("P", n, m), M("C", n, m), mc.scalar("p")
+    return mc.sum(mc.hadamard(C, mc.power(P, p))), [P, C, p]
+
+
+def _one_by_one_powers(n, m, k):
+    # 1×1 matrices to real and symbolic powers: (aᵀXb)^{1/3} and (uᵀu)^p
+    a, X, b, u, p = M("a", n, 1), M("X", n, m), M("b", m, 1), M("u", k, 1), mc.scalar("p")
+    return (a.T * X * b) ** Rational(1, 3) + (u.T * u) ** p, [X, a, b, u, p]
+
+
 CASES = [
     Case("sum of entries", _sum_of_entries),
     Case("transpose", _transpose),
@@ -423,6 +459,11 @@ CASES = [
     Case("two sigmoid layers (seed 002)", _seed_002),
     Case("ols (seed 000)", _ols),
     Case("relu network", _relu_network),
+    Case("scalar variables", _scalar_variables),
+    Case("temperature and variance", _temperature_and_variance),
+    Case("scalar power", _scalar_power),
+    Case("hadamard scalar exponent", _hadamard_scalar_exponent, positive=("P",)),
+    Case("1x1 real powers", _one_by_one_powers, positive=("a", "X", "b")),
 ]
 CASE_BY_NAME = {case.name: case for case in CASES}
 
@@ -512,6 +553,21 @@ def _relative(a, b):
     return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
 
 
+def differential_symbol(x):
+    """dx: a matrix symbol of x's shape, or a scalar symbol for a scalar variable."""
+    if isinstance(x, MatrixExpr):
+        return M("d" + x.name, *x.shape)
+    return sympy.Symbol("d" + x.name, real=True)
+
+
+def assert_shaped_like(G, x):
+    """A gradient has its variable's shape: a matrix of x's shape, or a scalar for a scalar x."""
+    if isinstance(x, MatrixExpr):
+        assert isinstance(G, MatrixExpr) and G.shape == x.shape, (x, G)
+    else:
+        assert not isinstance(G, MatrixExpr), (x, G)
+
+
 @functools.lru_cache(maxsize=None)
 def table_derivatives(name):
     """{variable: (reverse contributions, forward differential, dx)} and the rules used."""
@@ -519,7 +575,7 @@ def table_derivatives(name):
     adjoint_rules, differential_rules = set(), set()
     out = {}
     for x in variables:
-        dx = M("d" + x.name, *x.shape)
+        dx = differential_symbol(x)
         out[x] = (reverse_from_table(f, x, adjoint_rules),
                   forward_from_table(f, x, dx, differential_rules), dx)
     return f, out, frozenset(adjoint_rules), frozenset(differential_rules)
@@ -649,6 +705,20 @@ def test_differential_rules_of_matrix_functions(name):
                 assert _relative(symbolic, numeric) < TOLERANCE, (x, sizes, seed)
 
 
+@pytest.mark.parametrize("name", [c.name for c in MATRIX_VALUED])
+def test_jacobian_of_matrix_functions(name):
+    """mc.jacobian of each matrix-valued case in the vec layout (vec(dY) = J vec(dX)),
+    against central differences of every entry, in both layouts."""
+    case = MATRIX_VALUED_BY_NAME[name]
+    f, variables = _symbolic(case)
+    for x in variables:
+        for layout in ("numerator", "denominator"):
+            J = mc.jacobian(f, x, layout=layout)
+            for sizes in SIZES:
+                values = values_for(f, case, sizes, 0)
+                assert check_jacobian(f, x, J, values, layout=layout) < TOLERANCE, (x, layout, sizes)
+
+
 def _patterns(patterns):
     return [rule for _, rule in patterns]
 
@@ -692,7 +762,7 @@ def test_gradient_against_finite_differences(name):
     case = CASE_BY_NAME[name]
     f, gradients = public_gradients(name)
     for x, G in gradients.items():
-        assert isinstance(G, MatrixExpr) and G.shape == x.shape, (x, G)
+        assert_shaped_like(G, x)
     for sizes in SIZES:
         for seed in SEEDS:
             values = values_for(f, case, sizes, seed)
@@ -709,7 +779,7 @@ def test_gradient_with_concrete_dimensions(name, dimensions):
     for seed in SEEDS:
         values = values_for(f, case, {}, seed)
         for x, G in gradients.items():
-            assert G.shape == x.shape
+            assert_shaped_like(G, x)
             error = check_gradient(f, x, G, values, seed=seed)
             assert error < TOLERANCE, (x, seed, error, G)
 

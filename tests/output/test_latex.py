@@ -211,3 +211,19 @@ def test_random_expressions_print_as_textbook_latex(expr, bold):
         assert text.count(r"\left") == text.count(r"\right"), text
         # No CAS-isms: SymPy's class names, ^{T}, \circ or \mathbb{I} must never leak through.
         assert not re.search(r"\^\{T\}|\\circ|\\mathbb\{I\}|Sigmoid|Softmax|SumAll|HadamardProduct", text), text
+
+
+def test_kronecker_vec_and_commutation_notation():
+    """Magnus & Neudecker's notation: A ⊗ B, vec X, K_{m,n}; sums and products inside a
+    Kronecker product are parenthesised, and the printers do no math."""
+    from matcalc.core.kronecker import CommutationMatrix, KroneckerProduct, Vec
+    P, Q = mc.matrix("P", "n", "n"), mc.matrix("Q", "n", "n")
+    kron = KroneckerProduct(Identity(n), P + Q.T)
+    assert latex(kron) == r"I_{n} \otimes (P + Q^{\top})"
+    assert mc.to_text(kron) == "I ⊗ (P + Qᵀ)"
+    product = sympy.MatMul(KroneckerProduct(P * Q, P), CommutationMatrix(n, n))
+    assert latex(product) == r"((P Q) \otimes P) K_{n,n}"
+    assert mc.to_text(product) == "((P Q) ⊗ P) K₍n,n₎"
+    assert latex(Vec(P).T) == r"\operatorname{vec}(P)^{\top}"
+    assert mc.to_text(Vec(P).T) == "vec(P)ᵀ"
+    assert latex(-KroneckerProduct(P.T, Q)) == r"- (P^{\top} \otimes Q)"

@@ -9,7 +9,7 @@ each argument gets half.
 """
 import sympy
 
-from ...core.algebra import add, build, hadamard, mul, neg, one_minus, ones_like, power, reciprocal
+from ...core.algebra import add, build, hadamard, mul, neg, one_minus, ones_like, power, reciprocal, sum_entries
 from ...core import functions as F
 from . import adjoint, differential
 
@@ -100,15 +100,16 @@ def extremum_differential(node, d):
 
 # ---------------------------------------------------------------- any scalar function, X.applyfunc(f)
 
-def _applied_derivative(node):
+def _applied_derivative(node, parameter=None):
     """f′ applied entrywise, from SymPy's scalar derivative of f (taken on a real variable,
     so that |d|′ = sign(d); the Dirac deltas of a jump count as 0, as everywhere in matcalc);
-    None when f′ = 0."""
+    with a ``parameter`` s of f's body (f(d) = sin(b d) has b), ∂f/∂s applied entrywise
+    instead.  None when it is 0."""
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
     from .scalars import _kink_free
     (d,), body = node.function.variables, node.function.expr
     t = sympy.Dummy("t", real=True)
-    slope = _kink_free(sympy.diff(body.subs(d, t), t))
+    slope = _kink_free(sympy.diff(body.subs(d, t), t if parameter is None else parameter))
     if slope == 0:
         return None
     if t not in slope.free_symbols:
@@ -116,18 +117,28 @@ def _applied_derivative(node):
     return build(ElementwiseApplyFunction, sympy.Lambda(t, slope), node.expr)
 
 
+def _parameters(node):
+    """The scalar symbols of f's body other than its variable: the b of d ↦ sin(b d)."""
+    (d,), body = node.function.variables, node.function.expr
+    return sorted(body.free_symbols - {d}, key=sympy.default_sort_key)
+
+
 def _register_applied():
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
     @adjoint(ElementwiseApplyFunction, "chain rule through f (SymPy's derivative)")
     def applied_adjoint(node, adj):
-        """C = f∘(A)  ⇒  Ā = C̄ ⊙ f′∘(A)."""
+        """C = f∘(A)  ⇒  Ā = C̄ ⊙ f′∘(A);  s̄ = sum(C̄ ⊙ (∂f/∂s)∘(A)) for a scalar s in f's body."""
         yield node.expr, hadamard(adj, _applied_derivative(node))
+        for parameter in _parameters(node):
+            yield parameter, sum_entries(hadamard(adj, _applied_derivative(node, parameter)))
 
     @differential(ElementwiseApplyFunction, "chain rule through f (SymPy's derivative)")
     def applied_differential(node, d):
-        """d f∘(A) = f′∘(A) ⊙ dA."""
-        return hadamard(_applied_derivative(node), d(node.expr))
+        """d f∘(A) = f′∘(A) ⊙ dA + Σₛ (∂f/∂s)∘(A) ds."""
+        changes = [(d(s), s) for s in _parameters(node)]
+        return add(hadamard(_applied_derivative(node), d(node.expr)),
+                   *[mul(ds, _applied_derivative(node, s)) for ds, s in changes if ds is not None])
 
 
 _register_applied()

@@ -2,12 +2,16 @@
 
 One identity covers each: d(AB) = dA B + A dB (the product rule), whose adjoint is
 Ā = C̄Bᵀ, B̄ = AᵀC̄; for an n-ary product every factor sees the product of the others.
+Powers with a real or symbolic exponent p (entrywise, or of a 1×1 matrix, which is a
+scalar) are the scalar power rule: d(aᵖ) = p aᵖ⁻¹ da + aᵖ log a dp.
 """
 from sympy import HadamardProduct, MatMul
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matpow import MatPow
 
-from ...core.algebra import add, hadamard, matrix_power, mul, sum_entries, transpose
+from ...core.algebra import add, build, hadamard, matrix_power, mul, sum_entries, transpose
+from ...core.functions import Log
+from ...errors import DifferentiationError
 from . import adjoint, differential
 
 
@@ -56,16 +60,21 @@ def hadamard_differential(node, d):
 
 @adjoint(HadamardPower, "power rule")
 def hadamard_power_adjoint(node, adj):
-    """C = A^{∘p}  ⇒  Ā = C̄ ⊙ p A^{∘(p−1)}  (p a constant)."""
+    """C = A^{∘p}  ⇒  Ā = C̄ ⊙ p A^{∘(p−1)};  p̄ = sum(C̄ ⊙ C ⊙ log A) for a scalar exponent p."""
     base, exponent = node.args
     yield base, hadamard(adj, mul(exponent, _power(base, exponent - 1)))
+    if not exponent.is_number:
+        yield exponent, sum_entries(hadamard(adj, node, build(Log, base)))
 
 
 @differential(HadamardPower, "power rule")
 def hadamard_power_differential(node, d):
-    """d(A^{∘p}) = p A^{∘(p−1)} ⊙ dA."""
+    """d(A^{∘p}) = p A^{∘(p−1)} ⊙ dA + A^{∘p} ⊙ log A dp."""
     base, exponent = node.args
-    return hadamard(mul(exponent, _power(base, exponent - 1)), d(base))
+    terms = [hadamard(mul(exponent, _power(base, exponent - 1)), d(base))]
+    if not exponent.is_number:
+        terms.append(mul(d(exponent), hadamard(node, build(Log, base))))
+    return add(*terms)
 
 
 def _power(base, exponent):
@@ -80,7 +89,11 @@ def _power(base, exponent):
 @adjoint(MatPow, "matrix power rule")
 def matpow_adjoint(node, adj):
     """C = Aᵏ  ⇒  Ā = Σᵢ₌₀ᵏ⁻¹ (Aᵀ)ⁱ C̄ (Aᵀ)ᵏ⁻¹⁻ⁱ for k ≥ 1;
-    C = A⁻ᵐ  ⇒  Ā = −Σᵢ₌₀ᵐ⁻¹ (Aᵀ)⁻⁽ⁱ⁺¹⁾ C̄ (Aᵀ)⁻⁽ᵐ⁻ⁱ⁾ for m ≥ 1."""
+    C = A⁻ᵐ  ⇒  Ā = −Σᵢ₌₀ᵐ⁻¹ (Aᵀ)⁻⁽ⁱ⁺¹⁾ C̄ (Aᵀ)⁻⁽ᵐ⁻ⁱ⁾ for m ≥ 1;
+    a 1×1 A to a real or symbolic p: the scalar power rule (:func:`scalar_power_adjoint`)."""
+    if _is_scalar_power(node):
+        yield from scalar_power_adjoint(node, adj)
+        return
     base, k = _integer_power(node)
     At = transpose(base)
     if k > 0:
@@ -93,7 +106,11 @@ def matpow_adjoint(node, adj):
 
 @differential(MatPow, "matrix power rule")
 def matpow_differential(node, d):
-    """d(Aᵏ) = Σᵢ Aⁱ dA Aᵏ⁻¹⁻ⁱ for k ≥ 1;  d(A⁻ᵐ) = −Σᵢ A⁻⁽ⁱ⁺¹⁾ dA A⁻⁽ᵐ⁻ⁱ⁾."""
+    """d(Aᵏ) = Σᵢ Aⁱ dA Aᵏ⁻¹⁻ⁱ for k ≥ 1;  d(A⁻ᵐ) = −Σᵢ A⁻⁽ⁱ⁺¹⁾ dA A⁻⁽ᵐ⁻ⁱ⁾;
+    a 1×1 A to a real or symbolic p: d(Aᵖ) = p Aᵖ⁻¹ dA + Aᵖ log A dp."""
+    if _is_scalar_power(node):
+        base, p = node.args
+        return add(mul(p, build(MatPow, base, p - 1), d(base)), mul(d(p), node, build(Log, base)))
     base, k = _integer_power(node)
     dA = d(base)
     if k > 0:
@@ -103,9 +120,24 @@ def matpow_differential(node, d):
                          for i in range(m)]))
 
 
+def _is_scalar_power(node):
+    """A 1×1 matrix to a non-integer or symbolic exponent: a scalar power."""
+    base, exponent = node.args
+    return base.shape == (1, 1) and not exponent.is_Integer
+
+
+def scalar_power_adjoint(node, adj):
+    """C = Aᵖ for a 1×1 A  ⇒  Ā = C̄ p Aᵖ⁻¹,  p̄ = C̄ C log A."""
+    base, p = node.args
+    yield base, mul(adj, p, build(MatPow, base, p - 1))
+    if not p.is_number:
+        yield p, sum_entries(mul(adj, node, build(Log, base)))
+
+
 def _integer_power(node):
-    from ...errors import DifferentiationError
     base, k = node.args
     if not (k.is_Integer and k != 0):
-        raise DifferentiationError(f"matrix power {node}: only integer powers have a rule")
+        raise DifferentiationError(
+            f"matrix power {node}: a matrix has a rule for integer powers only (a non-integer or "
+            f"symbolic power has one for a 1×1 matrix, a scalar); for entry-by-entry powers use mc.power")
     return base, int(k)
