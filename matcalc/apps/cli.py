@@ -17,6 +17,7 @@ library's public functions.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import math
 import sys
@@ -360,12 +361,9 @@ def _check_train_outputs(args):
     for option, path in outputs:
         if path != "-":
             files.check_output(path, overwrite=args.force, what=option, replace_with="pass --force")
-    if args.loss_curve is not None and str(args.loss_curve).endswith(".png"):
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise UsageError("--loss-curve *.png needs matplotlib: pip install 'matcalc[plot]' "
-                             "(or write the curve as .csv)") from None
+    if args.loss_curve is not None and str(args.loss_curve).endswith(".png") \
+            and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--loss-curve *.png needs matplotlib: pip install 'matcalc[plot]' (or write the curve as .csv)")
 
 
 def _dims_for(function, spec):

@@ -12,6 +12,7 @@ hanging.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import math
 import tomllib
@@ -195,10 +196,8 @@ def data_source(data, spec_dir):
     """The CSV path the spec names (checked to be a readable regular file within the size
     limit, without reading it), or None for a bundled data set (checked to be importable)."""
     if "dataset" in data:
-        try:
-            import sklearn.datasets  # noqa: F401
-        except ImportError:
-            raise SpecError("the bundled data sets need scikit-learn: pip install 'matcalc[examples]'") from None
+        if importlib.util.find_spec("sklearn") is None:
+            raise SpecError("the bundled data sets need scikit-learn: pip install 'matcalc[examples]'")
         return None
     path = spec_dir / data["csv"]
     files.check_input(path, limit=data.get("max_csv_bytes", DEFAULT_MAX_CSV_BYTES), what="CSV file",
