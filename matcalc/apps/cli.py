@@ -29,6 +29,7 @@ from ..errors import MatcalcError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+
 class UsageError(MatcalcError):
     """Bad command-line input that argparse cannot see (a malformed --shape, a bad spec)."""
 
@@ -47,6 +48,13 @@ def write_output(path, data, *, binary=False, overwrite=True, what="output"):
             sys.stdout.write(data if data.endswith("\n") else data + "\n")
         return
     files.write(path, data, overwrite=overwrite, what=what, replace_with="pass --force")
+
+
+def _check_outputs(*paths):
+    """Refuse, before any work, an output that could not be written (see :mod:`matcalc.files`)."""
+    for path in paths:
+        if path is not None and path != "-":
+            files.check_output(path)
 
 
 def _say(message):
@@ -158,6 +166,9 @@ def _derivative_label(derivation, variable):
 def command_derive(args):
     from ..calculus.derive import derive
     from ..output.text import named_texts, to_text
+    if args.pdf == "-":
+        raise UsageError("--pdf needs a file name (a PDF is not written to stdout)")
+    _check_outputs(args.latex, args.markdown, args.pdf)
     declarations = _Declarations(args)
     function = declarations.parse(_read_text(args.expression))
     variables = declarations.variables(_names(args.wrt), function)
@@ -173,8 +184,6 @@ def command_derive(args):
             rendered[fmt] = _to_latex(derivation, template if fmt == "latex" else "markdown", options)
     if args.pdf is not None:
         from ..output.render import write_pdf
-        if args.pdf == "-":
-            raise UsageError("--pdf needs a file name (a PDF is not written to stdout)")
         write_pdf(derivation, args.pdf, template=args.template or "article", **options)
         _say(f"wrote {args.pdf}")
     for fmt, text in rendered.items():
@@ -221,6 +230,7 @@ def command_verify(args):
             unknown = [name for name in only if name not in known]
             if unknown:
                 raise UsageError(f"no catalogue entry {unknown[0]!r}; known ids include {', '.join(sorted(known)[:8])}, …")
+        _check_outputs(args.markdown)
         results = verify_catalogue(only or None, seed=args.seed, file=sys.stdout)
         if args.markdown is not None:
             from .catalogue import markdown_report
@@ -257,6 +267,7 @@ def command_verify(args):
 
 def command_export(args):
     from ..backends.export import export_numpy
+    _check_outputs(args.output)
     declarations = _Declarations(args)
     loss = declarations.parse(_read_text(args.expression))
     variables = declarations.variables(_names(args.wrt), loss)
@@ -302,12 +313,15 @@ def command_train(args):
     _check_train_outputs(args)
 
     parameters = [symbols[name] for name in spec["wrt"]]
-    train_data, test_data, classes = specs.prepare_data(spec, symbols, spec_dir, spec["data"].get("seed", seed))
     with _budget.limit(_budget_of(args), "deriving the gradients"):
         trainer = Trainer(loss, parameters, optimizer=settings.get("optimizer", "adam"), lr=settings.get("lr"),
                           momentum=settings.get("momentum"), beta1=settings.get("beta1"),
                           beta2=settings.get("beta2"), eps=settings.get("eps"),
                           dtype=settings.get("dtype", "float64"))
+    if predict_expression is not None:
+        with _budget.limit(_budget_of(args), "compiling the prediction"):
+            predict = compile_expression(predict_expression)
+    train_data, test_data, classes = specs.prepare_data(spec, symbols, spec_dir, spec["data"].get("seed", seed))
     if not args.no_progress:
         _say(f"training {', '.join(spec['wrt'])} on {len(next(iter(train_data.values())))} samples "
              f"({settings.get('optimizer', 'adam')}, {settings.get('epochs', 100)} epochs)")
@@ -320,8 +334,6 @@ def command_train(args):
         test_loss, _ = trainer.evaluate(test_data, result.params)
         summary.append(f"test loss: {float(np.asarray(test_loss).reshape(-1)[0]):.6g}")
     if predict_expression is not None:
-        with _budget.limit(_budget_of(args), "compiling the prediction"):
-            predict = compile_expression(predict_expression)
         target_name = spec["data"]["target"]
         for split, arrays in (("train", train_data), ("test", test_data)):
             if arrays is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import files
 from ..errors import MatcalcError
 
-__all__ = ["SpecError", "load_spec", "check_field", "check_settings", "FIELDS", "DATASETS",
+__all__ = ["SpecError", "load_spec", "check_field", "FIELDS", "DATASETS",
            "DEFAULT_MAX_CSV_BYTES", "data_source", "check_data_symbols", "sample_dimension", "load_table",
            "prepare_data", "read_csv"]
 
@@ -180,14 +180,6 @@ def _check_table(table, section, where):
             raise SpecError(f"{where}[{section}] needs {key!r}" if section else f"{where}missing {key!r}")
     for key, value in table.items():
         check_field(section, key, value, where)
-
-
-def check_settings(settings, where=""):
-    """Check ``[train]`` settings after the command line has overridden some of them."""
-    for key, value in settings.items():
-        if value is not None:
-            check_field("train", key, value, where)
-    return settings
 
 
 # ================================================================ the data
