@@ -18,6 +18,9 @@ from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.matpow import MatPow
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.tensor.array.expressions.array_expressions import (
+    ArrayAdd, ArrayTensorProduct, PermuteDims, ZeroArray,
+)
 
 from matcalc.core import functions as F
 from matcalc.core.kronecker import CommutationMatrix, KroneckerProduct, Vec
@@ -121,6 +124,21 @@ class _Evaluator:
                 for j in range(n):
                     K[j + n * i, i + m * j] = 1.0
             return K
+        # SymPy's array expressions (the 4-D results of its matrix-by-matrix derivatives)
+        if isinstance(e, ArrayTensorProduct):
+            out = np.asarray(ev(e.args[0]), dtype=float)
+            for a in e.args[1:]:
+                out = np.multiply.outer(out, ev(a))
+            return out
+        if isinstance(e, PermuteDims):
+            # axis p of the result is axis permutation(p) of the argument: SymPy's shapes
+            # (index_order_old="ijklm", index_order_new="kijml" gives (0 2 1)(3 4)) and
+            # its as_explicit() agree (tests/calculus/test_sympy_derivatives.py checks it)
+            return np.transpose(ev(e.expr), e.permutation.array_form)
+        if isinstance(e, ArrayAdd):
+            return sum(ev(a) for a in e.args)
+        if isinstance(e, ZeroArray):
+            return np.zeros(self.shape(e))
         if isinstance(e, F.Exp):
             return np.exp(ev(e.arg))
         if isinstance(e, F.Log):

@@ -28,7 +28,7 @@ from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
 from ..core import algebra, budget
 from ..core.algebra import memoised, rebuild
-from ..core.functions import LogSumExp, Softmax, SumAll
+from ..core.functions import Elementwise, LogSumExp, Softmax, SumAll
 from ..core.kronecker import CommutationMatrix, KroneckerProduct, Vec, commutation, kron, vec
 from ..core.symbols import assumptions_of
 
@@ -178,6 +178,9 @@ def transposed(arg):
         return commutation(arg.cols_of_x, arg.rows_of_x)
     if isinstance(arg, MatPow):
         return algebra.build(MatPow, transposed(arg.base), arg.exp)   # (Aᵖ)ᵀ = (Aᵀ)ᵖ
+    if isinstance(arg, Elementwise) and isinstance(arg.arg, Transpose):
+        # f(Zᵀ)ᵀ = f(Z) (SymPy writes y.applyfunc(sin).T as yᵀ.applyfunc(sin))
+        return algebra.build(type(arg), arg.arg.arg)
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
     return algebra.build(Transpose, arg)
 
@@ -368,6 +371,10 @@ def _sum_all(node):
             return coefficient * algebra.sum_entries(algebra.mul(*matrices))
     if isinstance(arg, MatAdd):
         return sympy.Add(*[_sum_all(algebra.sum_entries(t)) for t in arg.args])
+    if isinstance(arg, HadamardProduct) and any(isinstance(f, Identity) for f in arg.args):
+        # sum(I ⊙ M) = tr(M): the identity keeps the diagonal (the adjoint ⟨I, A⟩ of tr(A) in tr(tr(A) A))
+        rest = [f for f in arg.args if not isinstance(f, Identity)]
+        return _trace(algebra.build(sympy.Trace, algebra.hadamard(*rest))) if rest else arg.shape[0]
     return node
 
 

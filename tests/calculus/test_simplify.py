@@ -65,3 +65,21 @@ def test_sign_moves_into_sum():
 def test_idempotent():
     e = simplify(x * A * x.T + x * A.T * x.T)
     assert simplify(e) == e
+
+
+def test_sum_of_identity_hadamard_is_trace():
+    # sum(I ⊙ A) = tr(A): the adjoint of tr(A) in tr(tr(A) A) (SymPy's test_derivatives L356)
+    S = mc.matrix("S", n, n)
+    assert simplify(mc.sum(mc.hadamard(Identity(mc.dim(n)), A))) == mc.trace(A)
+    before = mc.sum(mc.hadamard(Identity(mc.dim(n)), A, S))
+    assert simplify(before) == mc.trace(mc.hadamard(A, S))
+    agree(before, simplify(before))
+    assert simplify(mc.gradient(mc.trace(mc.trace(A) * A), A)) == 2 * mc.trace(A) * Identity(mc.dim(n))
+
+
+def test_transpose_of_elementwise_of_transpose():
+    # f(Zᵀ)ᵀ = f(Z): SymPy writes y.applyfunc(sin).T as yᵀ.applyfunc(sin) (its L412)
+    before = mc.tanh(X.T).T
+    assert simplify(before) == mc.tanh(X)
+    agree(before, simplify(before))
+    assert simplify(mc.tanh(X).T) == mc.tanh(X).T      # textbooks write f(Z)ᵀ, not f(Zᵀ)
