@@ -5,8 +5,8 @@ The public API, re-exported from the modules below; nothing else lives here.
 from .core import shapes as _shapes  # noqa: F401  (installs strict shape checks on import)
 from .core import mixing as _mixing  # noqa: F401  (lets scalars and matrices mix in + and −)
 from .errors import (
-    ArgumentError, BudgetError, CompileError, DifferentiationError, InvalidNameError, MatcalcError, ParseError,
-    ShapeError,
+    ArgumentError, BudgetError, CompileError, DifferentiationError, FileError, InvalidNameError,
+    MatcalcError, ParseError, ShapeError,
 )
 from .core.budget import Budget
 from .core.symbols import colvec, dim, matrix, rowvec, scalar

@@ -61,6 +61,11 @@ class ParseError(MatcalcError, ValueError):
                 f"  {self.source_line}\n  {caret}")
 
 
+class FileError(MatcalcError, OSError):
+    """A file matcalc refuses to write or read: a directory, a device, a FIFO where a regular
+    file is needed, a read-only file, a link to nothing, a file larger than the limit."""
+
+
 class DivergenceError(MatcalcError, FloatingPointError):
     """Training stopped because the loss or a gradient became NaN or infinite."""
 

@@ -23,6 +23,7 @@ from functools import lru_cache
 import sympy
 from sympy import HadamardProduct, Identity, OneMatrix
 
+from .. import files
 from ..core import functions as F
 from .parse import parse
 from ..core.symbols import colvec, dim, matrix, rowvec, scalar
@@ -859,8 +860,7 @@ def main(argv=None) -> int:
                 print(f"[{r.entry.id}] {r.entry.source}")
                 print(r.explain())
     if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as handle:
-            handle.write(markdown_report(results))
+        files.write(args.markdown, markdown_report(results), what="report")
         print(f"wrote {args.markdown}")
     return 0 if all(r.diagnosis == r.entry.expect or r.entry.known_issue for r in results) else 1
 

@@ -7,8 +7,9 @@
 
 Conventions: exit code 0 on success, 1 when a verification fails, 2 for bad usage or
 input; an error is one line on stderr (a traceback only with ``--debug``); files are
-written atomically (a temporary file in the same directory, then ``os.replace``), so a
-failed run never leaves a half-written or clobbered file; ``-`` means stdout.
+written through :mod:`matcalc.files` (atomically: a temporary file in the same directory,
+then ``os.replace``), so a failed run never leaves a half-written or clobbered file, and a
+FIFO, a device or a link is never replaced by a regular file; ``-`` means stdout.
 
 This module does no mathematics: it reads text with :func:`matcalc.parse` and calls the
 library's public functions.
@@ -16,19 +17,17 @@ library's public functions.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
-import os
+import math
 import sys
-import tempfile
-import tomllib
 from pathlib import Path
 
+from .. import files
 from ..core import budget as _budget
 from ..errors import MatcalcError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-DATASETS = ("load_diabetes", "load_digits", "load_iris", "load_breast_cancer", "load_wine")
 
 
 class UsageError(MatcalcError):
@@ -37,8 +36,9 @@ class UsageError(MatcalcError):
 
 # ================================================================ output
 
-def write_output(path, data, *, binary=False):
-    """Write ``data`` to ``path`` atomically, or to stdout for ``-``."""
+def write_output(path, data, *, binary=False, overwrite=True, what="output"):
+    """Write ``data`` to ``path`` (see :mod:`matcalc.files` for what each kind of path
+    gets), or to stdout for ``-``."""
     if str(path) == "-":
         if binary:
             sys.stdout.flush()
@@ -47,46 +47,14 @@ def write_output(path, data, *, binary=False):
         else:
             sys.stdout.write(data if data.endswith("\n") else data + "\n")
         return
-    with _atomic(path) as temporary:
-        if binary:
-            Path(temporary).write_bytes(data)
-        else:
-            Path(temporary).write_text(data, encoding="utf-8")
+    files.write(path, data, overwrite=overwrite, what=what, replace_with="pass --force")
 
 
-class _atomic:
-    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def __enter__(self):
-        directory = self.path.parent
-        if not directory.is_dir():
-            raise UsageError(f"cannot write {self.path}: the directory {directory} does not exist")
-        handle, name = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=self.path.suffix)
-        os.close(handle)
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would
-        mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o666 & ~_umask()
-        os.chmod(name, mode)
-        self.temporary = name
-        return name
-
-    def __exit__(self, kind, value, traceback):
-        if kind is None:
-            os.replace(self.temporary, self.path)
-        else:
-            try:
-                os.unlink(self.temporary)
-            except FileNotFoundError:
-                pass
-        return False
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def _check_outputs(*paths):
+    """Refuse, before any work, an output that could not be written (see :mod:`matcalc.files`)."""
+    for path in paths:
+        if path is not None and path != "-":
+            files.check_output(path)
 
 
 def _say(message):
@@ -108,7 +76,15 @@ def parse_shape(text):
     parts = [p.strip() for p in value.replace("×", ",").split(",")]
     if len(parts) != 2 or not all(parts):
         raise UsageError(f"--shape {name}= needs two dimensions ROWS,COLS (e.g. {name}=1,n), got {value!r}")
+    for part in parts:
+        if part.isdigit() and len(part) > MAX_DIMENSION_DIGITS:
+            raise UsageError(f"--shape {name}=: the dimension {part[:12]}… ({len(part)} digits) is too large; "
+                             f"a number has at most {MAX_DIMENSION_DIGITS} digits (or use a name such as n)")
     return name, tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+MAX_DIMENSION_DIGITS = 18
+"""A numeric dimension stays below 10¹⁸ (NumPy's sizes are 64-bit)."""
 
 
 def _names(values):
@@ -190,6 +166,9 @@ def _derivative_label(derivation, variable):
 def command_derive(args):
     from ..calculus.derive import derive
     from ..output.text import named_texts, to_text
+    if args.pdf == "-":
+        raise UsageError("--pdf needs a file name (a PDF is not written to stdout)")
+    _check_outputs(args.latex, args.markdown, args.pdf)
     declarations = _Declarations(args)
     function = declarations.parse(_read_text(args.expression))
     variables = declarations.variables(_names(args.wrt), function)
@@ -205,10 +184,7 @@ def command_derive(args):
             rendered[fmt] = _to_latex(derivation, template if fmt == "latex" else "markdown", options)
     if args.pdf is not None:
         from ..output.render import write_pdf
-        if args.pdf == "-":
-            raise UsageError("--pdf needs a file name (a PDF is not written to stdout)")
-        with _atomic(args.pdf) as temporary:
-            write_pdf(derivation, temporary, template=args.template or "article", **options)
+        write_pdf(derivation, args.pdf, template=args.template or "article", **options)
         _say(f"wrote {args.pdf}")
     for fmt, text in rendered.items():
         write_output(documents[fmt], text)
@@ -254,6 +230,7 @@ def command_verify(args):
             unknown = [name for name in only if name not in known]
             if unknown:
                 raise UsageError(f"no catalogue entry {unknown[0]!r}; known ids include {', '.join(sorted(known)[:8])}, …")
+        _check_outputs(args.markdown)
         results = verify_catalogue(only or None, seed=args.seed, file=sys.stdout)
         if args.markdown is not None:
             from .catalogue import markdown_report
@@ -290,6 +267,7 @@ def command_verify(args):
 
 def command_export(args):
     from ..backends.export import export_numpy
+    _check_outputs(args.output)
     declarations = _Declarations(args)
     loss = declarations.parse(_read_text(args.expression))
     variables = declarations.variables(_names(args.wrt), loss)
@@ -303,223 +281,51 @@ def command_export(args):
 
 # ================================================================ train
 
-SPEC_KEYS = {
-    "": {"loss", "wrt", "predict", "shapes", "dims", "data", "train", "symmetric", "spd", "positive", "onehot"},
-    "data": {"dataset", "csv", "inputs", "target", "target_column", "header", "samples", "scale",
-             "bias_column", "test_fraction", "seed"},
-    "train": {"optimizer", "lr", "epochs", "batch_size", "seed", "tol", "grad_tol", "momentum", "beta1",
-              "beta2", "eps", "dtype"},
-}
-
-
-def _check_keys(table, section, spec_path):
-    allowed = SPEC_KEYS[section]
-    for key in table:
-        if key not in allowed:
-            where = f"[{section}] " if section else ""
-            raise UsageError(f"{spec_path}: unknown key {where}{key!r}; known: {', '.join(sorted(allowed))}")
-
-
-def _require(table, key, section, spec_path, kind):
-    if key not in table:
-        raise UsageError(f"{spec_path}: [{section}] needs {key!r}" if section else f"{spec_path}: missing {key!r}")
-    value = table[key]
-    if not isinstance(value, kind):
-        raise UsageError(f"{spec_path}: {key!r} must be a {kind.__name__ if isinstance(kind, type) else 'value'}")
-    return value
-
-
-def load_spec(path):
-    """Read and check a training spec (TOML); see ``matcalc train --help`` for the format."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            spec = tomllib.load(handle)
-    except FileNotFoundError:
-        raise UsageError(f"no such spec file: {path}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"{path} is not valid TOML: {error}") from None
-    _check_keys(spec, "", path)
-    for section in ("data", "train"):
-        if not isinstance(spec.get(section, {}), dict):
-            raise UsageError(f"{path}: [{section}] must be a table")
-        _check_keys(spec.get(section, {}), section, path)
-    _require(spec, "loss", "", path, str)
-    wrt = _require(spec, "wrt", "", path, list)
-    shapes = _require(spec, "shapes", "", path, dict)
-    if not wrt or not all(isinstance(w, str) for w in wrt):
-        raise UsageError(f"{path}: 'wrt' must be a list of parameter names")
-    for name, shape in shapes.items():
-        if not isinstance(shape, list):
-            raise UsageError(f"{path}: the shape of {name} must be a list such as [1, \"n\"] (or [] for a scalar)")
-    data = spec.get("data", {})
-    if ("dataset" in data) == ("csv" in data):
-        raise UsageError(f"{path}: [data] needs exactly one of dataset = \"load_digits\" or csv = \"file.csv\"")
-    _require(data, "inputs", "data", path, str)
-    _require(data, "target", "data", path, str)
-    return spec
-
-
-def _load_table(data, spec_dir):
-    """(features N×d float array, target array of N values or labels) from a CSV or a data set."""
-    import numpy as np
-    if "dataset" in data:
-        name = data["dataset"]
-        if name not in DATASETS:
-            raise UsageError(f"unknown dataset {name!r}; bundled with scikit-learn: {', '.join(DATASETS)}")
-        try:
-            from sklearn import datasets
-        except ImportError:
-            raise UsageError("the bundled data sets need scikit-learn: pip install 'matcalc[examples]'") from None
-        features, target = getattr(datasets, name)(return_X_y=True)
-        return np.asarray(features, dtype=float), np.asarray(target)
-    return _read_csv(spec_dir / data["csv"], data.get("target_column"), data.get("header"))
-
-
-def _read_csv(path, target_column, header):
-    import csv
-    import numpy as np
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise UsageError(f"no such CSV file: {path}") from None
-    if not rows:
-        raise UsageError(f"{path} has no rows")
-
-    def number(cell):
-        try:
-            return float(cell)
-        except ValueError:
-            return None
-
-    if header is None:   # a first row with any non-number is a header
-        header = any(number(cell) is None for cell in rows[0])
-    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
-    body = rows[1:] if header else rows
-    if not body:
-        raise UsageError(f"{path} has a header but no data rows")
-    if target_column is None:
-        column = len(names) - 1
-    elif isinstance(target_column, int) and not isinstance(target_column, bool):
-        column = target_column if target_column >= 0 else len(names) + target_column
-    elif isinstance(target_column, str) and target_column in names:
-        column = names.index(target_column)
-    else:
-        raise UsageError(f"{path}: no column {target_column!r}; columns are {', '.join(names)}")
-    if not 0 <= column < len(names):
-        raise UsageError(f"{path}: target_column {target_column} is out of range (0..{len(names) - 1})")
-    features, target = [], []
-    for line, row in enumerate(body, start=2 if header else 1):
-        if len(row) != len(names):
-            raise UsageError(f"{path}, line {line}: {len(row)} columns, expected {len(names)}")
-        values = []
-        for index, cell in enumerate(row):
-            if index == column:
-                continue
-            value = number(cell)
-            if value is None:
-                raise UsageError(f"{path}, line {line}, column {names[index]!r}: {cell!r} is not a number")
-            values.append(value)
-        features.append(values)
-        target.append(row[column].strip())
-    numeric = [number(t) for t in target]
-    target = np.array(numeric, dtype=float) if all(v is not None for v in numeric) else np.array(target)
-    return np.array(features, dtype=float), target
-
-
-def _prepare_data(spec, symbols, spec_dir, seed):
-    """Arrays for the inputs and target symbols, laid out as their shapes say; and a test split."""
-    import numpy as np
-    import sympy
-    data = spec["data"]
-    features, target = _load_table(data, spec_dir)
-    scale = data.get("scale", "none")
-    if scale == "standard":
-        spread = features.std(axis=0)
-        features = (features - features.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    elif scale == "minmax":
-        low, high = features.min(axis=0), features.max(axis=0)
-        features = (features - low) / np.where(high > low, high - low, 1.0)
-    elif scale != "none":
-        raise UsageError(f"[data] scale must be \"none\", \"standard\" or \"minmax\", not {scale!r}")
-    if data.get("bias_column", False):
-        features = np.hstack([np.ones((features.shape[0], 1)), features])
-
-    inputs_name, target_name = data["inputs"], data["target"]
-    for name in (inputs_name, target_name):
-        if name not in symbols or not hasattr(symbols[name], "shape"):
-            raise UsageError(f"[data] names {name!r}, which is not a matrix in [shapes]")
-    inputs, target_symbol = symbols[inputs_name], symbols[target_name]
-    if "samples" in data:
-        samples = sympy.Symbol(str(data["samples"]), integer=True, positive=True)
-    else:
-        shared = ({d for d in inputs.shape if d.is_Symbol} & {d for d in target_symbol.shape if d.is_Symbol})
-        if len(shared) != 1:
-            raise UsageError(f"cannot tell which dimension counts the samples ({inputs_name} is "
-                             f"{inputs.shape[0]}×{inputs.shape[1]}, {target_name} is "
-                             f"{target_symbol.shape[0]}×{target_symbol.shape[1]}); set [data] samples = \"N\"")
-        samples = shared.pop()
-    if samples not in inputs.shape or samples not in target_symbol.shape:
-        raise UsageError(f"the sample dimension {samples} must be a dimension of both {inputs_name} and {target_name}")
-
-    rows, cols = target_symbol.shape
-    other = cols if rows == samples else rows
-    classes = None
-    if other == 1:
-        if target.dtype.kind not in "fiu":
-            raise UsageError(f"{target_name} is a vector but the target column holds labels, not numbers")
-        encoded = target.astype(float)[:, None]
-    else:
-        classes = np.unique(target)
-        encoded = (target[:, None] == classes[None, :]).astype(float)
-        if other.is_Integer and int(other) != len(classes):
-            raise UsageError(f"{target_name} has {other} classes in [shapes] but the data has {len(classes)}")
-
-    order = np.random.default_rng(seed).permutation(len(features))
-    n_test = int(round(float(data.get("test_fraction", 0.0)) * len(features)))
-    if not 0 <= n_test < len(features):
-        raise UsageError("[data] test_fraction must be at least 0 and below 1")
-    splits = {"train": order[n_test:], "test": order[:n_test]}
-
-    def arrays(index):
-        x, y = features[index], encoded[index]
-        return {inputs_name: x if inputs.shape[0] == samples else x.T,
-                target_name: y if rows == samples else y.T}
-
-    return arrays(splits["train"]), (arrays(splits["test"]) if n_test else None), classes
-
-
 def command_train(args):
+    """Train as the spec says.  Everything that can be checked is checked before any work
+    starts: every field of the spec and every option, the expressions, the data file (a
+    regular file within the size limit) and the outputs (see the overwrite policy below)."""
     import numpy as np
     from ..backends.compile import compile as compile_expression
-    from .train import Trainer
+    from . import spec as specs
     from .parse import declare, parse
-    spec = load_spec(args.spec)
+    from .train import Trainer
+    spec = specs.load_spec(args.spec)
     spec_dir = Path(args.spec).resolve().parent
     settings = dict(spec.get("train", {}))
     for option in ("epochs", "lr", "seed", "batch_size"):
         if getattr(args, option) is not None:
             settings[option] = getattr(args, option)
-    seed = int(settings.get("seed", 0))
+    if args.max_csv_bytes is not None:
+        spec["data"]["max_csv_bytes"] = args.max_csv_bytes
+    seed = settings.get("seed", 0)
     shapes = {name: tuple(shape) for name, shape in spec["shapes"].items()}
     assumptions = {flag: spec.get(flag, []) for flag in ("symmetric", "spd", "positive", "onehot")}
-    symbols = declare(shapes, **assumptions)[0]
-    loss = parse(spec["loss"], shapes, **assumptions)
+    with _budget.limit(_budget_of(args), "parsing the spec"):
+        symbols = declare(shapes, **assumptions)[0]
+        loss = parse(spec["loss"], shapes, **assumptions)
+        predict_expression = parse(spec["predict"], shapes, **assumptions) if "predict" in spec else None
     for name in spec["wrt"]:
-        if name not in symbols:
-            raise UsageError(f"{args.spec}: wrt names {name!r}, which is not in [shapes]")
-    parameters = [symbols[name] for name in spec["wrt"]]
-    train_data, test_data, classes = _prepare_data(spec, symbols, spec_dir, int(spec["data"].get("seed", seed)))
+        if name not in symbols or not hasattr(symbols[name], "shape"):
+            raise UsageError(f"{args.spec}: wrt names {name!r}, which is not a matrix in [shapes]")
+    specs.check_data_symbols(spec, symbols)
+    specs.data_source(spec["data"], spec_dir)
+    _check_train_outputs(args)
 
+    parameters = [symbols[name] for name in spec["wrt"]]
     with _budget.limit(_budget_of(args), "deriving the gradients"):
         trainer = Trainer(loss, parameters, optimizer=settings.get("optimizer", "adam"), lr=settings.get("lr"),
                           momentum=settings.get("momentum"), beta1=settings.get("beta1"),
                           beta2=settings.get("beta2"), eps=settings.get("eps"),
                           dtype=settings.get("dtype", "float64"))
-    _say(f"training {', '.join(spec['wrt'])} on {len(next(iter(train_data.values())))} samples "
-         f"({settings.get('optimizer', 'adam')}, {settings.get('epochs', 100)} epochs)")
-    result = trainer.fit(train_data, epochs=int(settings.get("epochs", 100)), batch_size=settings.get("batch_size"),
+    if predict_expression is not None:
+        with _budget.limit(_budget_of(args), "compiling the prediction"):
+            predict = compile_expression(predict_expression)
+    train_data, test_data, classes = specs.prepare_data(spec, symbols, spec_dir, spec["data"].get("seed", seed))
+    if not args.no_progress:
+        _say(f"training {', '.join(spec['wrt'])} on {len(next(iter(train_data.values())))} samples "
+             f"({settings.get('optimizer', 'adam')}, {settings.get('epochs', 100)} epochs)")
+    result = trainer.fit(train_data, epochs=settings.get("epochs", 100), batch_size=settings.get("batch_size"),
                          seed=seed, tol=settings.get("tol"), grad_tol=settings.get("grad_tol"),
                          progress=not args.no_progress, dims=spec.get("dims") or None)
 
@@ -527,9 +333,7 @@ def command_train(args):
     if test_data is not None:
         test_loss, _ = trainer.evaluate(test_data, result.params)
         summary.append(f"test loss: {float(np.asarray(test_loss).reshape(-1)[0]):.6g}")
-    if "predict" in spec:
-        with _budget.limit(_budget_of(args), "compiling the prediction"):
-            predict = compile_expression(parse(spec["predict"], shapes, **assumptions))
+    if predict_expression is not None:
         target_name = spec["data"]["target"]
         for split, arrays in (("train", train_data), ("test", test_data)):
             if arrays is None:
@@ -546,11 +350,11 @@ def command_train(args):
 
     buffer = io.BytesIO()
     np.savez(buffer, **result.params, loss_history=np.asarray(result.history, dtype=float))
-    write_output(args.output, buffer.getvalue(), binary=True)
+    write_output(args.output, buffer.getvalue(), binary=True, overwrite=args.force, what="-o")
     if args.output != "-":
         summary.append(f"wrote {args.output} (parameters {', '.join(spec['wrt'])} and loss_history)")
     if args.loss_curve is not None:
-        _write_loss_curve(args.loss_curve, result)
+        _write_loss_curve(args.loss_curve, result, overwrite=args.force)
         if args.loss_curve != "-":
             summary.append(f"wrote {args.loss_curve}")
     report = sys.stderr if args.output == "-" else sys.stdout
@@ -559,19 +363,33 @@ def command_train(args):
     return EXIT_OK
 
 
+def _check_train_outputs(args):
+    """The overwrite policy of ``train``, applied before training: an existing output file
+    (or a link) is replaced only with --force, and then as :mod:`matcalc.files` writes (never
+    a read-only file); a FIFO or a character device is written through either way."""
+    outputs = [("-o", args.output)] + ([("--loss-curve", args.loss_curve)] if args.loss_curve is not None else [])
+    if len(outputs) == 2 and outputs[0][1] == outputs[1][1]:
+        raise UsageError(f"-o and --loss-curve both name {'stdout' if args.output == '-' else args.output}")
+    for option, path in outputs:
+        if path != "-":
+            files.check_output(path, overwrite=args.force, what=option, replace_with="pass --force")
+    if args.loss_curve is not None and str(args.loss_curve).endswith(".png") \
+            and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--loss-curve *.png needs matplotlib: pip install 'matcalc[plot]' (or write the curve as .csv)")
+
+
 def _dims_for(function, spec):
     free = {getattr(d, "name", str(d)) for d in getattr(function, "_free_dims", ())}
     return {k: v for k, v in (spec.get("dims") or {}).items() if k in free}
 
 
-def _write_loss_curve(path, result):
+def _write_loss_curve(path, result, overwrite=True):
     if str(path).endswith(".png"):
         from .plot import plot_loss
-        with _atomic(path) as temporary:
-            plot_loss(result.history, temporary)
+        plot_loss(result.history, path, overwrite=overwrite, what="--loss-curve", replace_with="pass --force")
         return
     lines = ["epoch,loss"] + [f"{i},{loss!r}" for i, loss in enumerate(result.history, 1)]
-    write_output(path, "\n".join(lines) + "\n")
+    write_output(path, "\n".join(lines) + "\n", overwrite=overwrite, what="--loss-curve")
 
 
 # ================================================================ the parser
@@ -617,12 +435,15 @@ exit status: 0 when the formula holds, 1 when it does not, 2 for bad input.""",
   scale = "standard"                      # "none" (default), "standard" or "minmax"
   bias_column = false                     # prepend a column of ones to the features
   test_fraction = 0.2
+  max_csv_bytes = 1073741824              # the largest CSV read (default 1 GiB; --max-csv-bytes)
   [train]
   optimizer = "adam"                      # "gd", "momentum" or "adam"
   lr = 0.05
   epochs = 200
   batch_size = 32                         # omit for full-batch gradient descent
   seed = 0
+every field is checked (type and range) and the outputs too, before training starts; an
+existing output file is replaced only with --force.
 examples:
   matcalc train iris.toml -o iris.npz --loss-curve iris_loss.png
   matcalc train ols.toml --epochs 500 --no-progress --loss-curve -""",
@@ -650,6 +471,45 @@ def _budget_of(args):
     default node limit), or False for none."""
     seconds = getattr(args, "budget", DEFAULT_BUDGET_SECONDS)
     return False if seconds is None else seconds
+
+
+def _integer(minimum):
+    """An argparse type: an integer of at least ``minimum``."""
+    def convert(text):
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or value < minimum or len(text.strip()) > 30:
+            raise argparse.ArgumentTypeError(f"expected an integer of at least {minimum}, not {text!r}")
+        return value
+    return convert
+
+
+def _number(description, accepts):
+    """An argparse type: a finite number that ``accepts``."""
+    def convert(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and accepts(value)):
+            raise argparse.ArgumentTypeError(f"expected a finite number {description}, not {text!r}")
+        return value
+    return convert
+
+
+_SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _byte_count(text):
+    """An argparse type: a positive number of bytes, with an optional binary suffix (4G, 500MiB)."""
+    body = text.strip().upper().removesuffix("B").removesuffix("I")
+    digits = body.rstrip("KMGT")
+    suffix = body[len(digits):]
+    if digits.isdecimal() and len(digits) < 20 and suffix in _SIZE_SUFFIXES and int(digits) > 0:
+        return int(digits) * _SIZE_SUFFIXES[suffix]
+    raise argparse.ArgumentTypeError(f"expected a number of bytes such as 2000000000, 500M or 4G, not {text!r}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -716,8 +576,9 @@ def build_parser():
     verify.add_argument("--layout", choices=("numerator", "denominator"), default="numerator")
     verify.add_argument("--convention", choices=("unconstrained", "symmetric"), default="unconstrained",
                         help="for a symmetric variable: the plain gradient G, or G + Gᵀ − G ⊙ I")
-    verify.add_argument("--tolerance", type=float, default=1e-6, help="largest relative error (default 1e-6)")
-    verify.add_argument("--seed", type=int, default=0, help="seed of the random instances")
+    verify.add_argument("--tolerance", type=_number("above 0", lambda v: v > 0), default=1e-6,
+                        help="largest relative error, a finite number above 0 (default 1e-6)")
+    verify.add_argument("--seed", type=_integer(0), default=0, help="seed of the random instances (0 or more)")
     verify.add_argument("--where", action="append", metavar="NAME=EXPR",
                         help="a symbol of the claim that abbreviates an expression (declare its shape too)")
     verify.add_argument("--catalogue", action="store_true", help="check the built-in catalogue of identities")
@@ -747,11 +608,17 @@ def build_parser():
     train.add_argument("-o", "--output", default="params.npz", metavar="FILE",
                        help="the parameters and loss history (.npz; default params.npz; '-' for stdout)")
     train.add_argument("--loss-curve", metavar="FILE", help="write the loss per epoch (.csv, or .png plot; '-' for stdout)")
-    train.add_argument("--epochs", type=int, help="override [train] epochs")
-    train.add_argument("--lr", type=float, help="override [train] lr")
-    train.add_argument("--batch-size", type=int, dest="batch_size", help="override [train] batch_size")
-    train.add_argument("--seed", type=int, help="override [train] seed")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--force", action="store_true",
+                       help="replace existing output files (never a read-only one); without it an existing "
+                            "-o or --loss-curve file is an error, checked before training starts")
+    train.add_argument("--epochs", type=_integer(1), help="override [train] epochs")
+    train.add_argument("--lr", type=_number("above 0", lambda v: v > 0), help="override [train] lr")
+    train.add_argument("--batch-size", type=_integer(1), dest="batch_size", help="override [train] batch_size")
+    train.add_argument("--seed", type=_integer(0), help="override [train] seed")
+    train.add_argument("--max-csv-bytes", type=_byte_count, metavar="SIZE",
+                       help="override [data] max_csv_bytes, the largest CSV file read (default 1GiB; "
+                            "a number of bytes, or with a suffix: 500M, 4G)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (nor the note that training starts)")
     train.set_defaults(run=command_train)
     return parser
 
@@ -759,16 +626,23 @@ def build_parser():
 # ================================================================ main
 
 def _one_line(error) -> str:
-    """An error as one line; a parse error shows its text with the culprit between » «."""
+    """An error as one line; a parse error shows its text with the culprit between » «; an
+    error without a message (``MemoryError()``) is named by its type."""
+    try:
+        full = str(error)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ fails is still reported
+        full = ""
+    if not full.strip():
+        return type(error).__name__
     text, position = getattr(error, "text", None), getattr(error, "position", None)
-    message = getattr(error, "message", None) or str(error).splitlines()[0]
+    message = getattr(error, "message", None) or full.strip().splitlines()[0]
     if isinstance(error, MatcalcError) and text and position is not None and "\n" not in text:
         length = max(1, getattr(error, "length", 1))
         start = max(0, position - 40)
         shown = (("…" if start else "") + text[start:position] + "»" + text[position:position + length] + "«"
                  + text[position + length:position + length + 40] + ("…" if position + length + 40 < len(text) else ""))
         return f"{message} (column {error.column}): {shown}"
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    lines = [line.strip() for line in full.splitlines() if line.strip()]
     return "; ".join(lines) if len(lines) <= 3 else "; ".join(lines[:3]) + " …"
 
 
@@ -796,10 +670,20 @@ def main(argv=None) -> int:
     except Exception as error:  # noqa: BLE001 - reported in one line; --debug shows the traceback
         if args.debug:
             raise
-        expected = isinstance(error, (MatcalcError, OSError))
-        kind = "error" if expected else f"internal error ({type(error).__name__}; --debug shows where)"
-        print(f"matcalc {args.command}: {kind}: {_one_line(error)}", file=sys.stderr)
+        print(f"matcalc {args.command}: {_error_kind(error)}: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _error_kind(error) -> str:
+    """How the one-line report introduces ``error``: a usage error, a resource running out,
+    or a bug of matcalc's."""
+    if isinstance(error, (MatcalcError, OSError)):
+        return "error"
+    if isinstance(error, MemoryError):
+        return "error: out of memory"
+    if isinstance(error, RecursionError):
+        return "error: the input is nested too deeply"
+    return f"internal error ({type(error).__name__}; --debug shows where)"
 
 
 if __name__ == "__main__":

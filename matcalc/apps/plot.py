@@ -5,13 +5,18 @@ needs a display.
 """
 from __future__ import annotations
 
+import io
+
+from .. import files
 from ..errors import MatcalcError
 
 __all__ = ["plot_loss"]
 
 
-def plot_loss(history, path, *, title="Training loss", log_scale=None, xlabel="epoch", ylabel="loss"):
-    """Save a line plot of ``history`` (a list of losses, or a TrainResult) to ``path``.
+def plot_loss(history, path, *, title="Training loss", log_scale=None, xlabel="epoch", ylabel="loss",
+              overwrite=True, what="plot", replace_with="pass overwrite=True"):
+    """Save a line plot of ``history`` (a list of losses, or a TrainResult) to ``path``
+    (written as :mod:`matcalc.files` writes; ``overwrite=False`` refuses an existing file).
 
     ``log_scale`` defaults to a logarithmic y axis when every loss is positive and they span
     more than two orders of magnitude.  Returns the path.
@@ -37,5 +42,7 @@ def plot_loss(history, path, *, title="Training loss", log_scale=None, xlabel="e
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, format="png")
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    files.write(path, image.getvalue(), overwrite=overwrite, what=what, replace_with=replace_with)
     return path

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import files
 from ..core import functions as F
 from ..calculus.derive import derive
 from ..core.symbols import colvec, dim, matrix, rowvec
@@ -161,13 +162,13 @@ def write_seed_derivations(outdir, *, pdf=None, selection=None, report=None) -> 
         everything.append((derivation, options))
         tex = outdir / f"{case.key}.tex"
         source = to_latex(derivation, **options)
-        tex.write_text(source, encoding="utf-8")
+        files.write(tex, source)
         paths = [tex] + ([compile_pdf(source, tex.with_suffix(".pdf"))] if pdf else [])
         written.extend(paths)
         if report is not None:
             report(case, derivation, paths)
     combined = outdir / "seed_derivations.tex"
-    combined.write_text(to_latex(everything, title="matcalc: the seed derivations"), encoding="utf-8")
+    files.write(combined, to_latex(everything, title="matcalc: the seed derivations"))
     written.append(combined)
     if pdf:
         written.append(compile_pdf(combined.read_text(encoding="utf-8"), combined.with_suffix(".pdf")))

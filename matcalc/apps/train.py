@@ -8,8 +8,10 @@ X n×d, y 1×n and w 1×d), so row- and column-vector conventions both work.
 
 The loop calls the compiled function directly after checking every array once, updates the
 parameters in place (copies of ``init``), records the loss of every epoch and stops early on
-a tolerance.  A NaN or infinite loss or gradient raises :class:`DivergenceError` naming the
-epoch, instead of training on garbage.
+a tolerance.  A NaN or infinite loss or gradient, or a loss grown a hundred-million-fold
+(``divergence``), raises :class:`DivergenceError` naming the epoch, instead of training on
+garbage.  Every setting is checked first (a learning rate is a finite number above 0, epochs
+an integer of at least 1, …): a mistake is an :class:`ArgumentError` naming it.
 """
 from __future__ import annotations
 
@@ -27,13 +29,33 @@ from ..errors import ArgumentError, DivergenceError, MatcalcError
 __all__ = ["Trainer", "TrainResult", "train", "GradientDescent", "Momentum", "Adam", "OPTIMIZERS"]
 
 
+# ---------------------------------------------------------------- checks
+
+def _number(name, value, low, high=math.inf, *, low_open=False, high_open=True):
+    """``value`` as a float when it is a real number in the range, else ArgumentError naming it."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and math.isfinite(value) and (value > low if low_open else value >= low) \
+        and (value < high if high_open else value <= high)
+    if not ok:
+        lower = f"above {low:g}" if low_open else f"at least {low:g}"
+        upper = "" if high == math.inf else f" and {'below' if high_open else 'at most'} {high:g}"
+        raise ArgumentError(f"{name} must be a finite number {lower}{upper}, not {value!r}")
+    return float(value)
+
+
+def _integer(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ArgumentError(f"{name} must be an integer of at least {low}, not {value!r}")
+    return int(value)
+
+
 # ---------------------------------------------------------------- optimisers
 
 class GradientDescent:
     """p ← p − η ∇p."""
 
     def __init__(self, lr=0.1):
-        self.lr = lr
+        self.lr = _number("lr", lr, 0, low_open=True)
 
     def start(self, params):
         pass
@@ -47,7 +69,7 @@ class Momentum:
     """Heavy ball: v ← μ v − η ∇p, p ← p + v."""
 
     def __init__(self, lr=0.1, momentum=0.9):
-        self.lr, self.momentum = lr, momentum
+        self.lr, self.momentum = _number("lr", lr, 0, low_open=True), _number("momentum", momentum, 0, 1)
 
     def start(self, params):
         self.velocity = [np.zeros_like(p) for p in params]
@@ -63,7 +85,9 @@ class Adam:
     """Adam (Kingma & Ba 2015): bias-corrected first and second moment estimates."""
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.lr = _number("lr", lr, 0, low_open=True)
+        self.beta1, self.beta2 = _number("beta1", beta1, 0, 1), _number("beta2", beta2, 0, 1)
+        self.eps = _number("eps", eps, 0, low_open=True)
 
     def start(self, params):
         self.m = [np.zeros_like(p) for p in params]
@@ -89,10 +113,21 @@ def make_optimizer(optimizer, **options):
     if not isinstance(optimizer, str):
         return optimizer
     if optimizer not in OPTIMIZERS:
-        raise MatcalcError(f"unknown optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
+        raise ArgumentError(f"unknown optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
     cls = OPTIMIZERS[optimizer]
     accepted = cls.__init__.__code__.co_varnames[1:cls.__init__.__code__.co_argcount]
-    return cls(**{k: v for k, v in options.items() if k in accepted and v is not None})
+    for key, value in options.items():
+        if value is not None and key not in accepted:   # it would be ignored without a word
+            users = [name for name, other in OPTIMIZERS.items()
+                     if key in other.__init__.__code__.co_varnames[1:other.__init__.__code__.co_argcount]]
+            raise ArgumentError(f"{key} applies to the {' and '.join(repr(u) for u in users)} optimizer, "
+                                f"not to {optimizer!r}")
+    return cls(**{k: v for k, v in options.items() if v is not None})
+
+
+DIVERGENCE = 1e8
+"""A loss that grows by more than this factor (of the first step's loss, or of 1 if that is
+smaller) is diverging, even while it stays finite: the default of ``fit(divergence=…)``."""
 
 
 # ---------------------------------------------------------------- results
@@ -238,7 +273,7 @@ class Trainer:
         return loss, {p.name: g for p, g in zip(self.wrt, grads)}
 
     def fit(self, data, init=None, *, epochs=100, batch_size=None, seed=0, tol=None, grad_tol=None,
-            progress=True, batch_dim=None, dims=None, callback=None) -> TrainResult:
+            progress=True, batch_dim=None, dims=None, callback=None, divergence=DIVERGENCE) -> TrainResult:
         """Train on ``data`` (symbol or name → array) from ``init`` (name → array).
 
         ``batch_size=None`` is full-batch gradient descent; an int cuts shuffled minibatches
@@ -246,14 +281,23 @@ class Trainer:
         less than ``tol`` relative to its size; ``grad_tol`` when the norm of all gradients of
         a full-batch step drops below it.  ``callback(epoch, loss, params)`` is called after
         each epoch and may return True to stop.  ``progress`` shows a tqdm bar.
+        ``divergence``: raise :class:`DivergenceError` when a step's loss exceeds the first
+        step's by more than this factor (of its size, at least 1); None never does.
         """
         data = {_key(k): v for k, v in data.items()}
         unknown = set(data) - set(self.data_names)
         if unknown:
             raise ArgumentError(f"unexpected data {sorted(unknown)[0]!r}; the loss reads "
                                 f"{', '.join(self.data_names) or 'no data'}")
-        if epochs < 1:
-            raise ArgumentError(f"epochs must be at least 1, got {epochs}")
+        epochs = _integer("epochs", epochs, 1)
+        if batch_size is not None:
+            batch_size = _integer("batch_size", batch_size, 1)
+        if seed is not None and not isinstance(seed, np.random.SeedSequence):
+            seed = _integer("seed", seed, 0)
+        tol = None if tol is None else _number("tol", tol, 0)
+        grad_tol = None if grad_tol is None else _number("grad_tol", grad_tol, 0)
+        if divergence is not None:
+            divergence = _number("divergence", divergence, 1, low_open=True)
         rng = np.random.default_rng(seed)
         known_dims = {**self._dims_of(data), **{str(k): v for k, v in (dims or {}).items()}}
         params = self.initial_params(init, known_dims, rng)
@@ -272,8 +316,6 @@ class Trainer:
         slices = []   # (argument position, axis) of every data array cut into minibatches
         n_samples = None
         if batch_size is not None:
-            if int(batch_size) < 1:
-                raise ArgumentError(f"batch_size must be at least 1, got {batch_size}")
             batch = self.batch_dimension(batch_dim)
             for inp in self.function._inputs:
                 if inp.name in data:
@@ -286,6 +328,7 @@ class Trainer:
         full = list(args)
 
         result = TrainResult(params=params)
+        self._first_loss, self._divergence = None, divergence
         bar = _progress(epochs, progress)
         every = max(1, epochs // 200)
         try:
@@ -296,8 +339,8 @@ class Trainer:
                 else:
                     order = rng.permutation(n_samples)
                     total, count = 0.0, 0
-                    for start in range(0, n_samples, int(batch_size)):
-                        index = order[start:start + int(batch_size)]
+                    for start in range(0, n_samples, batch_size):
+                        index = order[start:start + batch_size]
                         batch_args = list(full)
                         for pos, axis in slices:
                             batch_args[pos] = np.take(full[pos], index, axis=axis)
@@ -340,9 +383,21 @@ class Trainer:
         if not math.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads):
             bad = "loss" if not math.isfinite(loss) else next(
                 p.name for p, g in zip(self.wrt, grads) if not np.all(np.isfinite(g)))
-            raise DivergenceError(f"training diverged at epoch {epoch}: the {'loss' if bad == 'loss' else 'gradient of ' + bad} "
+            what = "the loss" if bad == "loss" else "the gradient of " + bad
+            if self._first_loss is None:   # no step taken yet: the learning rate is not to blame
+                raise DivergenceError(f"{what} is {loss if bad == 'loss' else 'not finite'} at the initial "
+                                      f"parameters, before any step; check the data and the initial values "
+                                      f"(a norm, for one, has no gradient at 0)")
+            raise DivergenceError(f"training diverged at epoch {epoch}: {what} "
                                   f"became {loss if bad == 'loss' else 'non-finite'}; try a smaller learning rate "
                                   f"(lr={getattr(self.optimizer, 'lr', '?')})")
+        if self._first_loss is None:
+            self._first_loss = loss
+        elif self._divergence is not None and \
+                loss - self._first_loss > self._divergence * max(abs(self._first_loss), 1.0):
+            raise DivergenceError(f"training diverged at epoch {epoch}: the loss grew from {self._first_loss:.3g} "
+                                  f"to {loss:.3g} (more than {self._divergence:g} times its size); try a smaller "
+                                  f"learning rate (lr={getattr(self.optimizer, 'lr', '?')})")
         self.optimizer.step(plist, grads)
         return loss, grads
 

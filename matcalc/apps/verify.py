@@ -73,6 +73,10 @@ _INSTANCES = 3
 DISAGREEMENT = ("matcalc's own derivative disagrees with central differences (a differentiator bug: please "
                 "report it); the claim was compared with the central differences instead")
 _MAX_TRIES = 8
+# The most entries a random instance may have in one array (or, for a Jacobian or Hessian,
+# in the matrix of derivatives the differences fill): the numeric check is meant for the
+# small sizes it chooses itself, not for 10⁵ × 10⁵ matrices.
+MAX_ENTRIES = 10 ** 6
 
 
 # ---------------------------------------------------------------- results
@@ -540,8 +544,10 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if symmetric_convention not in CONVENTIONS:
         raise ValueError(f"symmetric_convention must be 'unconstrained' or 'symmetric', not {symmetric_convention!r}")
-    if not (isinstance(tolerance, (int, float)) and tolerance > 0):
-        raise ValueError(f"tolerance must be a positive number, not {tolerance!r}")
+    if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and 0 < tolerance < math.inf):
+        raise ArgumentError(f"tolerance must be a finite number above 0, not {tolerance!r}")
+    if isinstance(seed, bool) or not (isinstance(seed, (int, np.integer)) and seed >= 0):
+        raise ArgumentError(f"seed must be an integer of at least 0, not {seed!r}")
     f, wrt, expected, claim_error = _resolve(f, wrt, expected, shapes, declarations)
     if where and expected is not None:
         symbols = _matrix_symbols(expected)
@@ -677,12 +683,34 @@ class _NumericCheck:
         self.invertible, self.positive = _domain_hints(*exprs)
         self.choices = _size_choices(self.dims, sizes)
         self.explicit_sizes = sizes is not None
+        self._check_sizes()
         self._derived = _Evaluator(derived)
         self._expected = _Evaluator(expected) if expected is not None else None
         self._function = _Evaluator(f)
         self._gradient = None
         if kind in ("hessian", "stationary"):
             self._gradient = _Evaluator(derive(f, wrt, kind="gradient").result)
+
+    def _check_sizes(self):
+        """ArgumentError, before any array is drawn, for sizes too large to check numerically."""
+        def entries(expr, sizes):
+            rows, cols = (_sympify(d).subs(sizes) for d in getattr(expr, "shape", (1, 1)))
+            return int(rows) * int(cols)
+
+        for sizes in self.choices[:_MAX_TRIES]:
+            for name, symbol in sorted(self.symbols.items()):
+                count = entries(symbol, sizes)
+                if count > MAX_ENTRIES:
+                    rows, cols = (_sympify(d).subs(sizes) for d in symbol.shape)
+                    raise ArgumentError(f"{name} is {rows}×{cols} here ({count:,} entries): more than the "
+                                        f"{MAX_ENTRIES:,} a numeric check draws at random; verify the formula "
+                                        f"at smaller sizes (a named dimension is tried at small sizes)")
+            if self.kind in ("jacobian", "hessian"):
+                filled = entries(self.wrt, sizes) * entries(self.wrt if self.kind == "hessian" else self.f, sizes)
+                if filled > MAX_ENTRIES:
+                    raise ArgumentError(f"the {self.kind} has {filled:,} entries at these sizes: more than the "
+                                        f"{MAX_ENTRIES:,} a numeric check fills by differences; verify the "
+                                        f"formula at smaller sizes")
 
     # -- values
 

@@ -36,7 +36,15 @@ class EntrywiseEmitters:
         vals = [self.value(f) for f in factors]
         if any(v.zero for v in vals):
             return ZEROS
-        return self.matrix(" * ".join(v.code for v in vals), expr, **stored_like(*vals))
+        codes = [v.code for v in vals]
+        logs = [i for i, f in enumerate(factors) if isinstance(f, Log) and isinstance(f.arg, Softmax)]
+        if logs and len(logs) < len(factors):
+            # Y ⊙ log softmax(Z) with 0 log p = 0: where Z − logsumexp(Z) overflows to −∞ (float32
+            # logits near ±1e38) a zero weight must give 0, not 0·(−∞) = NaN
+            weights = [c for i, c in enumerate(codes) if i not in logs]
+            weight = weights[0] if len(weights) == 1 else self.assign(" * ".join(weights))
+            codes = [weight] + [f"np.where({weight} == 0, 0.0, {codes[i]})" for i in logs]
+        return self.matrix(" * ".join(codes), expr, **stored_like(*vals))
 
     def emit_HadamardPower(self, expr):
         base, p = expr.base, expr.exp

@@ -16,6 +16,7 @@ from sympy.core.sympify import _sympify
 from sympy import Symbol
 from sympy.matrices.expressions import MatrixSymbol
 
+from .. import files
 from ..core import budget as _budget
 from ..errors import CompileError
 from .describe import Describer, printable
@@ -105,7 +106,8 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
     expressions, otherwise ``matcalc.gradient`` derives them.  The module defines
     ``function_name(**arrays) -> (loss, gradients)``, ``check_gradient(**arrays)`` (central
     differences) and a docstring with the formulas; it imports nothing but NumPy.  Returns
-    the source text, and writes it to ``path`` when one is given.
+    the source text, and writes it to ``path`` when one is given (atomically, as
+    :mod:`matcalc.files` writes).
 
     ``function_name`` is a public identifier in NFKC form that the module does not use itself
     (not a builtin, ``np``, ``math``, ``DTYPE``, ``EXPCAP``, ``WRT``, ``check_gradient`` …),
@@ -154,9 +156,8 @@ def export_numpy(loss, wrt, path=None, *, gradients=None, dtype="float64",
         params=", ".join(params), conversions="\n".join(conversions) or "    pass",
         core_args=core_args, keywords=", ".join(f"{p}={p}" for p in params),
     )
-    if path is not None:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(source)
+    if path is not None:   # atomically: a failed write leaves the old module in place
+        files.write(path, source, what="module")
     return source
 
 

@@ -1,7 +1,7 @@
 """The NumPy helpers every generated function runs with, and their JAX versions.
 
 Generated code calls only ``np.*`` and the helpers defined here (``_exp_neg``, ``_logdet``,
-``_full``, and ``_erf`` when a formula needs it), with ``DTYPE`` and ``EXPCAP`` set for the
+``_full``, and ``_erf``, ``_erfc`` or ``_divisor_norm`` when a formula needs it), with ``DTYPE`` and ``EXPCAP`` set for the
 chosen precision.  The helpers need nothing but NumPy and the standard library, so that an
 exported module runs anywhere; the JAX backend swaps in its own versions of the same names.
 :func:`run_generated` is the one place matcalc executes code.
@@ -52,6 +52,16 @@ def _erf(x):
     x = np.asarray(x)
     return np.vectorize(math.erf, otypes=[x.dtype if x.dtype.kind == "f" else np.float64])(x)
 '''),
+    "_divisor_norm": ("warnings", '''
+
+def _divisor_norm(norm):
+    # A norm the formula divides by (the gradient of ‖x‖ is x/‖x‖): at ‖x‖ = 0 the result is
+    # inf or nan, so say why rather than leave a bare "divide by zero" warning.
+    if norm == 0:
+        warnings.warn("a norm that the formula divides by is 0 (the gradient of ‖x‖ = x/‖x‖ is undefined "
+                      "at x = 0): the result holds inf or nan", RuntimeWarning, stacklevel=3)
+    return norm
+'''),
     "_erfc": ("math", '''
 
 def _erfc(x):
@@ -97,6 +107,7 @@ def jax_namespace(dtype: str) -> dict:
 
     return {"np": jnp, "DTYPE": getattr(jnp, dtype), "EXPCAP": EXPCAP[dtype],
             "_logdet": _logdet, "_full": _full, "_erf": erf, "_erfc": erfc,
+            "_divisor_norm": lambda norm: norm,
             "_exp_neg": lambda z, cap: jnp.exp(jnp.minimum(-z, cap))}
 
 

@@ -14,6 +14,7 @@ import sympy
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions import Determinant, MatrixExpr
 
+from ..core.functions import Exp, Norm, SumAll
 from ..errors import CompileError
 from .describe import short
 from .prelude import OPTIONAL_HELPERS
@@ -71,7 +72,7 @@ class ScalarEmitters:
                 num.append(self.scalar_code(coeff))
         for a in sympy.Mul.make_args(rest):
             if a.is_Pow and a.exp.is_number and a.exp.is_negative:
-                den.append(self.scalar_code(1 / a))
+                den.append(self.divisor_code(1 / a))
             elif a != 1:
                 num.append(self.scalar_code(a))
         code = sign + (" * ".join(num) if num else "1.0")
@@ -79,9 +80,23 @@ class ScalarEmitters:
             code += " / " + (den[0] if len(den) == 1 else "(" + " * ".join(den) + ")")
         return self.scalar(code, expr)
 
+    def divisor_code(self, expr) -> str:
+        """The code of a scalar the formula divides by; a norm (or a power of one) is checked
+        for 0 by ``_divisor_norm`` (see the prelude: ‖x‖ has no gradient at 0)."""
+        base, power = (expr.base, expr.exp) if expr.is_Pow and expr.exp.is_number and expr.exp.is_positive \
+            else (expr, None)
+        if not isinstance(base, Norm):
+            return self.scalar_code(expr)
+        self.helpers.add("_divisor_norm")
+        checked = self.assign(f"_divisor_norm({self.scalar_code(base)})")
+        return checked if power is None else self.scalar(f"{checked} ** {self.scalar_value(power).code}", expr).code
+
     def emit_Pow(self, expr):
-        base = self.scalar_value(expr.base).code
         p = expr.exp
+        if p.is_number and p.is_negative and isinstance(expr.base, Norm):
+            divisor = self.divisor_code(expr.base)
+            return self.scalar(f"1.0 / {divisor}" if p == -1 else f"{divisor} ** {self.scalar_value(p).code}", expr)
+        base = self.scalar_value(expr.base).code
         if p == -1:
             return self.scalar(f"1.0 / {base}", expr)
         if p == sympy.Rational(1, 2):
@@ -95,6 +110,10 @@ class ScalarEmitters:
         if isinstance(arg, Determinant):          # log det X via slogdet
             v = self.full(self.value(arg.arg), arg.arg.shape)
             return self.scalar(f"_logdet({v})", expr)
+        if isinstance(arg, SumAll) and isinstance(arg.arg, Exp):   # log Σ exp(X) = m + log Σ exp(X − m)
+            z = self.full(self.value(arg.arg.arg), arg.arg.arg.shape)
+            m = self.assign(f"np.max({z})")
+            return self.scalar(f"{m} + np.log(np.sum(np.exp({z} - {m})))", expr)
         return self.scalar(f"np.log({self.scalar_code(arg)})", expr)
 
     def emit_Function(self, expr):

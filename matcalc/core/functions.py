@@ -401,7 +401,21 @@ def _elementwise(node, scalar_function):
 
 
 exp = _elementwise(Exp, sympy.exp)
-log = _elementwise(Log, sympy.log)
+_log = _elementwise(Log, sympy.log)
+
+
+def log(x):
+    """log(X), entry by entry (natural logarithm).
+
+    On a scalar this is the scalar function, except that log(sum(exp(X))) is written as the
+    log-sum-exp of every entry (logsumexp of a vector; of the row log-sum-exps for a
+    matrix), which is computed without overflow and differentiates to a softmax."""
+    x = _sympify(x)
+    if isinstance(x, SumAll) and isinstance(x.arg, Exp):
+        X = x.arg.arg
+        inner = X if 1 in X.shape else LogSumExp(X, 1)
+        return SumAll(LogSumExp(inner))
+    return _log(x)
 tanh = _elementwise(Tanh, sympy.tanh)
 sigmoid = _elementwise(Sigmoid, Sigmoid.scalar)
 relu = _elementwise(Relu, Relu.scalar)

@@ -36,22 +36,23 @@ from pathlib import Path
 
 import jinja2
 import sympy
-from jinja2.sandbox import SandboxedEnvironment
 from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, MatrixExpr
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
+from .. import files
 from ..core import budget
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from ..errors import MatcalcError
 from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
+from .sandbox import BudgetedSandbox, TemplateError, load as load_template, render as render_template
 from .naming import (  # noqa: F401  (Name, substitute and name_intermediates are re-exported)
     _LEAVES, Name, _canonical, _NamePool, _postorder, _symbol_for, _taken_tex, name_intermediates,
     per_call, shared_names, substitute,
 )
 
 __all__ = [
-    "LatexError", "to_latex", "write_pdf", "compile_pdf", "present", "name_intermediates",
+    "LatexError", "TemplateError", "to_latex", "write_pdf", "compile_pdf", "present", "name_intermediates",
     "template_exists", "repr_latex", "repr_markdown",
 ]
 
@@ -598,8 +599,9 @@ def template_dirs(template_dir=None) -> list[Path]:
 
 
 def environment(template_dir=None) -> jinja2.Environment:
-    """The Jinja2 environment: LaTeX-safe delimiters, no autoescape, strict, sandboxed."""
-    return SandboxedEnvironment(
+    """The Jinja2 environment: LaTeX-safe delimiters, no autoescape, strict, sandboxed, every
+    loop step and call charged to the work budget (see :mod:`.sandbox`)."""
+    return BudgetedSandbox(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(template_dir)]),
         block_start_string="<%", block_end_string="%>",
         variable_start_string="<%=", variable_end_string="%>",
@@ -614,20 +616,25 @@ def _resolve_template(template, template_dir):
     if isinstance(template, Path) or (isinstance(template, str) and (
             os.sep in template or "/" in template or template.endswith(".j2"))):
         path = Path(template)
-        if not path.is_file():
+        if not path.exists():
             raise FileNotFoundError(f"template file {path} does not exist")
+        files.check_input(path, limit=MAX_TEMPLATE_BYTES, what="template file")
         return environment(path.parent), path.name
     env = environment(template_dir)
     for candidate in (TEMPLATES.get(template), f"{template}.tex.j2", f"{template}.md.j2", template):
         if candidate and _exists(env, candidate):
             return env, candidate
     known = ", ".join(TEMPLATES)
-    raise ValueError(f"no template named {template!r} (built in: {known}; or pass a path)")
+    raise TemplateError(f"no template named {template!r} (built in: {known}; or pass a path)")
+
+
+MAX_TEMPLATE_BYTES = files.MiB * 16
+"""A template file larger than this is not a template."""
 
 
 def _exists(env, name):
     try:
-        env.get_template(name)
+        load_template(env, name)
     except jinja2.TemplateNotFound:
         return False
     return True
@@ -637,7 +644,7 @@ def template_exists(name, template_dir=None) -> bool:
     """Whether ``to_latex(..., template=name)`` would find a template."""
     try:
         _resolve_template(name, template_dir)
-    except (ValueError, FileNotFoundError):
+    except (ValueError, OSError):
         return False
     return True
 
@@ -682,8 +689,8 @@ def _to_latex(derivation, template, template_dir, bold_vectors, names, function_
         documents.append(present(item, bold_vectors=bold_vectors, compact=compact,
                                  escape=escape, **settings))
     from .._version import __version__
-    return env.get_template(name).render(
-        derivations=documents, title=escape(title) if title and several else None,
+    return render_template(
+        env, name, derivations=documents, title=escape(title) if title and several else None,
         bold_vectors=bold_vectors, version=__version__)
 
 
@@ -706,7 +713,7 @@ def pdflatex() -> str | None:
 
 def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
     """Compile a complete LaTeX document with ``pdflatex -halt-on-error`` in a temporary
-    directory and copy the PDF to ``pdf_path``.  Raises :class:`LatexError` with the
+    directory and write the PDF to ``pdf_path`` (atomically, as :mod:`matcalc.files` writes).  Raises :class:`LatexError` with the
     error lines of the log when pdflatex fails or is missing."""
     engine = pdflatex()
     if engine is None:
@@ -732,8 +739,7 @@ def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
                 log = (Path(work) / "derivation.log")
                 text = log.read_text(errors="replace") if log.exists() else done.stdout.decode(errors="replace")
                 raise LatexError("pdflatex failed:\n" + _log_errors(text))
-        pdf_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(work) / "derivation.pdf", pdf_path)
+        files.write(pdf_path, (Path(work) / "derivation.pdf").read_bytes(), what="PDF")
     return pdf_path
 
 

@@ -374,7 +374,7 @@ def run_binary(*args, cwd=None):
 @pytest.mark.parametrize("change, fragment", [
     (lambda s: s.replace('wrt = ["w"]', 'wrt = ["w"]\nlearning_rate = 1'), "unknown key 'learning_rate'"),
     (lambda s: s.replace('csv = "ols.csv"', 'csv = "missing.csv"'), "no such CSV file"),
-    (lambda s: s.replace('csv = "ols.csv"', 'dataset = "load_everything"'), "unknown dataset 'load_everything'"),
+    (lambda s: s.replace('csv = "ols.csv"', 'dataset = "load_everything"'), '[data] dataset must be one of "load_diabetes"'),
     (lambda s: s.replace('csv = "ols.csv"', 'csv = "ols.csv"\ndataset = "load_iris"'), "needs exactly one of"),
     (lambda s: s.replace("X @ w", "X @ q"), "unknown name 'q'"),
     (lambda s: s.replace("[shapes]", "[shapes"), "not valid TOML"),

@@ -144,3 +144,67 @@ def test_complex_or_empty_arrays_are_refused_wherever_they_enter(problem):
         trainer.fit(data, {"w": np.zeros(0)}, epochs=1, progress=False)
     with pytest.raises(ArgumentError, match=r"argument 'X'.*at least 1"):
         trainer.fit({"X": np.zeros((0, 4)), "y": np.zeros(0)}, {"w": np.zeros(4)}, epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"lr": -1}, "lr must be a finite number above 0, not -1"),
+    ({"lr": 0}, "lr must be a finite number above 0"),
+    ({"lr": float("inf")}, "lr must be a finite number above 0"),
+    ({"lr": "0.01"}, "lr must be a finite number above 0, not '0.01'"),
+    ({"optimizer": "momentum", "momentum": 1.0}, "momentum must be a finite number at least 0 and below 1"),
+    ({"optimizer": "momentum", "momentum": [1]}, "momentum must be"),
+    ({"optimizer": "adam", "beta2": 1.5}, "beta2 must be"),
+    ({"optimizer": "adam", "eps": 0}, "eps must be a finite number above 0"),
+    ({"optimizer": "adam", "momentum": 0.9}, "momentum applies to the 'momentum' optimizer, not to 'adam'"),
+    ({"optimizer": "gd", "beta1": 0.5}, "beta1 applies to the 'adam' optimizer"),
+])
+def test_optimizer_settings_are_checked(options, fragment):
+    """A setting of the wrong type or range, or one the optimiser would ignore, is refused
+    before anything is compiled or trained (lr = -1 used to climb to 1e224 without a word)."""
+    with pytest.raises(ArgumentError, match=fragment.replace("(", r"\(").replace("[", r"\[")):
+        mc.Trainer(LOSS, [w], **options)
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"epochs": 2.5}, "epochs must be an integer of at least 1, not 2.5"),
+    ({"epochs": 0}, "epochs must be an integer of at least 1"),
+    ({"epochs": True}, "epochs must be an integer"),
+    ({"batch_size": 2.5}, "batch_size must be an integer of at least 1, not 2.5"),
+    ({"seed": 1.5}, "seed must be an integer of at least 0, not 1.5"),
+    ({"seed": -1}, "seed must be an integer of at least 0"),
+    ({"tol": "x"}, "tol must be a finite number at least 0"),
+    ({"grad_tol": -1}, "grad_tol must be a finite number at least 0"),
+    ({"divergence": 0.5}, "divergence must be a finite number above 1"),
+])
+def test_fit_settings_are_checked(problem, options, fragment):
+    data, _ = problem
+    with pytest.raises(ArgumentError, match=fragment):
+        mc.Trainer(LOSS, [w], optimizer="gd").fit(data, progress=False, **options)
+
+
+def test_negative_learning_rate_through_train_is_refused(problem):
+    data, _ = problem
+    with pytest.raises(ArgumentError, match="lr must be a finite number above 0"):
+        mc.train(LOSS, [w], data, optimizer="gd", lr=-1, epochs=10, progress=False)
+
+
+def test_adam_with_a_huge_learning_rate_ends_in_divergence_error(problem):
+    """Adam's steps are bounded by lr, so lr = 1e6 keeps the loss finite (about 1e12) while
+    it wanders; the growth of the loss over its first value is what reports it."""
+    data, _ = problem
+    with pytest.raises(DivergenceError, match=r"diverged at epoch \d+: the loss grew from .* smaller learning rate"):
+        mc.train(LOSS, [w], data, optimizer="adam", lr=1e6, epochs=200, progress=False)
+    result = mc.train(LOSS, [w], data, optimizer="adam", lr=1e6, epochs=5, progress=False, divergence=None)
+    assert max(result.history) > 1e8 * result.history[0]   # what divergence=None lets through
+    # a lively but sane rate is not mistaken for divergence
+    mc.train(LOSS, [w], data, optimizer="adam", lr=10.0, epochs=200, progress=False)
+
+
+def test_a_gradient_that_is_nan_at_the_start_does_not_blame_the_learning_rate():
+    v = mc.colvec("v", "d")
+    A, b = mc.matrix("A", "n", "d"), mc.colvec("b", "n")
+    loss = mc.norm(A * v - b) ** 2 + mc.norm(v)   # v starts at 0, where ‖v‖ has no gradient
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning, match="norm that the formula divides by"), \
+            pytest.raises(DivergenceError, match="at the initial parameters, before any step"):
+        mc.train(loss, [v], {"A": np.eye(3), "b": np.ones((3, 1))}, optimizer="gd", lr=0.1, epochs=5,
+                 progress=False)

@@ -275,6 +275,34 @@ def test_bad_options_are_rejected(column):
         mc.verify(x.T * x, x, None)
 
 
+@pytest.mark.parametrize("tolerance", [float("inf"), float("nan"), -1, 0, "1e-6", True])
+def test_the_tolerance_is_a_finite_positive_number(column, tolerance):
+    """tolerance = inf used to pass a wrong formula (relative error 1.26, exit 0)."""
+    x, A = column
+    with pytest.raises(ArgumentError, match="tolerance must be a finite number above 0"):
+        mc.verify(x.T * A * x, x, 2 * A * x, tolerance=tolerance)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0"])
+def test_the_seed_is_a_non_negative_integer(column, seed):
+    x, A = column
+    with pytest.raises(ArgumentError, match="seed must be an integer of at least 0"):
+        mc.verify(x.T * A * x, x, 2 * A * x, seed=seed)
+
+
+def test_sizes_too_large_to_draw_are_refused_before_drawing():
+    """A 10⁵ × 10⁵ matrix would need 75 GiB; the check is refused, naming the symbol."""
+    x, A = mc.rowvec("x", 100000), mc.matrix("A", 100000, 100000)
+    with pytest.raises(ArgumentError, match=r"A is 100000×100000 here \(10,000,000,000 entries\)"):
+        mc.verify(x * A * x.T, x, x * (A + A.T))
+    n = mc.colvec("v", "n")
+    with pytest.raises(ArgumentError, match="v is 2000000×1"):
+        mc.verify(n.T * n, n, 2 * n, sizes=[{"n": 2_000_000}])
+    z = mc.colvec("z", 2000)
+    with pytest.raises(ArgumentError, match="the hessian has 4,000,000 entries"):
+        mc.verify(mc.sum(mc.exp(z)), z, mc.diag(mc.exp(z)), kind="hessian")
+
+
 def test_a_differentiator_bug_is_caught_by_the_cross_check(monkeypatch, column):
     """If matcalc's own derivative were wrong, the claim is judged against central differences."""
     verify_module = sys.modules["matcalc.apps.verify"]

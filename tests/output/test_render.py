@@ -310,6 +310,60 @@ def test_template_errors_are_clear(tmp_path):
         mc.to_latex(d, template="escape", template_dir=tmp_path)
 
 
+# ---------------------------------------------------------------- the sandbox's bounds
+
+def test_template_errors_are_matcalc_errors_naming_the_template_and_line(tmp_path):
+    """Each used to escape the CLI as an "internal error"."""
+    from matcalc.output.sandbox import TemplateError
+    d = handmade()
+    with pytest.raises(TemplateError, match="no template named 'nonexistent'"):
+        mc.to_latex(d, template="nonexistent")
+    cases = {
+        "escape": ("line one\n<%= derivations.__class__ %>", r"escape.tex.j2, line 2: access to attribute "
+                                                             r"'__class__' .* unsafe.*sandbox refused it"),
+        "typo": ("<% for d in derivations %>\n\n<%= d.nope %><% endfor %>", r"typo.tex.j2, line 3: .*'nope'"),
+        "syntax": ("<% for d in derivations %", r"syntax.tex.j2, line 1: unexpected"),
+        "range": ("<%= range(10**6)|list|length %>", r"range.tex.j2, line 1: Range too big"),
+        "forever": ("<% macro f(n) %><%= f(n) %><% endmacro %><%= f(1) %>", r"recursion"),
+        "product": ('<%= "x" * 10**9 %>', r"product of 1 items and 1,000,000,000 is too large"),
+        "power": ("<%= 10 ** (10 ** 9) %>", r"too large a number"),
+        "width": ('<%= "x"|center(10**9) %>', r"filter center was given 1,000,000,000"),
+        "format": ('<%= "%999999999s" % "x" %>', r"format string with a width"),
+    }
+    for name, (source, message) in cases.items():
+        (tmp_path / f"{name}.tex.j2").write_text(source)
+        with pytest.raises(TemplateError, match=message):
+            mc.to_latex(d, template=name, template_dir=tmp_path)
+    assert issubclass(TemplateError, mc.MatcalcError)
+
+
+def test_nested_loops_in_a_template_stop_at_the_work_budget(tmp_path):
+    """10⁵ × 10⁵ loop steps used to run for hours; every step is charged to the budget."""
+    import time
+    (tmp_path / "loops.tex.j2").write_text(
+        "<% for a in range(10**5) %><% for b in range(10**5) %><% endfor %><% endfor %>")
+    started = time.monotonic()
+    with pytest.raises(mc.BudgetError, match="while rendering"):
+        mc.to_latex(handmade(), template="loops", template_dir=tmp_path, budget=0.5)
+    assert time.monotonic() - started < 10
+    (tmp_path / "calls.tex.j2").write_text(   # 2⁴⁰ calls of a macro, no loop at all
+        "<% macro f(n) %><% if n > 0 %><%= f(n - 1) %><%= f(n - 1) %><% endif %><% endmacro %><%= f(40) %>")
+    with pytest.raises(mc.BudgetError, match="while rendering"):
+        mc.to_latex(handmade(), template="calls", template_dir=tmp_path, budget=0.5)
+
+
+def test_loops_within_the_bounds_still_render(tmp_path):
+    (tmp_path / "grid.tex.j2").write_text(
+        "<% for a in range(3) %><% for b in derivations %><%= loop.index %><%= a %>;<% endfor %><% endfor %>")
+    assert mc.to_latex(handmade(), template="grid", template_dir=tmp_path) == "10;11;12;"
+
+
+def test_a_template_path_must_be_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "fifo.tex.j2")
+    with pytest.raises(mc.FileError, match="is a FIFO"):
+        mc.to_latex(handmade(), template=str(tmp_path / "fifo.tex.j2"))
+
+
 def test_template_lookup_order():
     dirs = render.template_dirs()
     assert any((d / "article.tex.j2").is_file() for d in dirs)
