@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from specs import ols_spec
+
 import matcalc as mc
 from matcalc.core.symbols import MatrixSymbol
 
@@ -270,23 +272,7 @@ def test_export_to_stdout():
 
 # ---------------------------------------------------------------- train
 
-OLS_SPEC = """
-loss = "norm(X @ w - y)**2 / n"
-wrt = ["w"]
-[shapes]
-X = ["n", "d"]
-y = ["n", 1]
-w = ["d", 1]
-[data]
-csv = "ols.csv"
-inputs = "X"
-target = "y"
-bias_column = true
-[train]
-optimizer = "gd"
-lr = 0.2
-epochs = 3000
-"""
+OLS_SPEC = ols_spec(lr=0.2, epochs=3000)
 
 
 def test_train_least_squares_on_a_csv_reaches_the_closed_form(tmp_path):

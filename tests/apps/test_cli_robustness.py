@@ -24,28 +24,14 @@ import time
 import numpy as np
 import pytest
 
+from specs import ols_spec
+
 from matcalc.apps import cli
 
 _SCRIPT = shutil.which("matcalc", path=os.path.dirname(sys.executable))
 COMMAND = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "matcalc"]
 
-SPEC = """\
-loss = "norm(X @ w - y)**2 / n"
-wrt = ["w"]
-[shapes]
-X = ["n", "d"]
-y = ["n", 1]
-w = ["d", 1]
-[data]
-csv = "ols.csv"
-inputs = "X"
-target = "y"
-bias_column = true
-[train]
-optimizer = "gd"
-lr = 0.1
-epochs = 20
-"""
+SPEC = ols_spec()
 CSV = "a,b,label\n1,2,3.1\n2,1,3.9\n0,1,1.2\n1,1,2.1\n"
 SUM = ["sum(x)", "--wrt", "x", "--shape", "x=n,1"]
 QUADRATIC = ["x @ A @ x.T", "--wrt", "x", "--shape", "x=1,n", "--shape", "A=n,n"]

@@ -6,28 +6,14 @@ import os
 import numpy as np
 import pytest
 
+from specs import ols_spec
+
 import matcalc as mc
 from matcalc import files
 from matcalc.apps import spec as specs
 from matcalc.apps.spec import SpecError
 
-SPEC = """
-loss = "norm(X @ w - y)**2 / n"
-wrt = ["w"]
-[shapes]
-X = ["n", "d"]
-y = ["n", 1]
-w = ["d", 1]
-[data]
-csv = "data.csv"
-inputs = "X"
-target = "y"
-bias_column = true
-[train]
-optimizer = "gd"
-lr = 0.1
-epochs = 30
-"""
+SPEC = ols_spec(csv="data.csv", epochs=30)
 
 
 def edit(before, after):
