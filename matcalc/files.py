@@ -18,9 +18,10 @@ The temporary file is removed when the write fails, and on SIGTERM or SIGINT: ha
 installed for the duration of the write (in the main thread), and the previous ones are
 restored and then run.  Only SIGKILL can leave a ``.name.XXXXXXXX.tmp`` file behind.
 
-Reading (:func:`read`, checked ahead of time by :func:`check_input`): regular files only, at most a given number of bytes.  A FIFO, a
-device or a directory is refused before anything is read, so ``/dev/zero`` or a FIFO that
-nobody writes cannot exhaust memory or hang.
+Reading (:func:`read`, checked ahead of time by :func:`check_input`): regular files only,
+at most a given number of bytes.  A FIFO, a device or a directory is refused before
+anything is read, so ``/dev/zero`` or a FIFO that nobody writes cannot exhaust memory or
+hang.
 
 A refusal raises :class:`~matcalc.errors.FileError` naming the path and the reason.
 """
