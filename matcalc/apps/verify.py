@@ -457,7 +457,11 @@ def _resolve(f, wrt, expected, shapes, declarations):
         except (ShapeError, sympy.ShapeError) as exc:
             claim_error, expected = str(exc), None
     elif not isinstance(expected, Basic):
-        expected = sympy.sympify(expected, strict=True)  # a number; text never gets here
+        try:
+            expected = sympy.sympify(expected, strict=True)  # a number; text never gets here
+        except sympy.SympifyError:
+            raise ArgumentError(f"the claimed result must be an expression, text or a number, "
+                                f"not {type(expected).__name__}") from None
     return f, wrt, expected, claim_error
 
 

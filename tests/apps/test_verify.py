@@ -273,6 +273,8 @@ def test_bad_options_are_rejected(column):
         mc.verify("x.T @ x", "x", "2 * x")
     with pytest.raises(ArgumentError, match="claimed formula"):
         mc.verify(x.T * x, x, None)
+    with pytest.raises(ArgumentError, match="claimed result must be .* not bytes"):
+        mc.verify(x.T * x, x, b"2 * x")
 
 
 @pytest.mark.parametrize("tolerance", [float("inf"), float("nan"), -1, 0, "1e-6", True])
