@@ -154,18 +154,9 @@ def _add_declarations(parser):
 
 # ================================================================ derive
 
-def _derivative_label(derivation, variable):
-    name = variable.name
-    if derivation.kind == "hessian":
-        return f"∂²f/∂{name}²"
-    if derivation.kind == "jacobian":
-        return f"∂y/∂{name}" + (" (denominator layout)" if derivation.layout == "denominator" else "")
-    return f"∂f/∂{name}"
-
-
 def command_derive(args):
     from ..calculus.derive import derive
-    from ..output.text import named_texts, to_text
+    from ..output.text import derivation_lines, to_text
     if args.pdf == "-":
         raise UsageError("--pdf needs a file name (a PDF is not written to stdout)")
     _check_outputs(args.latex, args.markdown, args.pdf)
@@ -175,8 +166,10 @@ def command_derive(args):
     kind = "hessian" if args.hessian else "jacobian" if args.jacobian else "gradient"
     derivation = derive(function, variables, kind=kind, layout=args.layout)
 
+    names = _intermediate_names(args.name, declarations, derivation)
     documents = {"latex": args.latex, "markdown": args.markdown}
-    options = {"template_dir": args.template_dir, "bold_vectors": args.bold_vectors, "title": args.title}
+    options = {"template_dir": args.template_dir, "bold_vectors": args.bold_vectors, "title": args.title,
+               "names": names, "detail": args.detail}
     rendered = {}
     for fmt, path in documents.items():
         if path is not None:
@@ -193,21 +186,38 @@ def command_derive(args):
 
     if "-" in documents.values():
         return EXIT_OK   # stdout carries the document; keep it clean
-    (function_text, *result_texts), shared = named_texts(
-        [function, *(derivation.results[variable] for variable in derivation.wrt)])
-    print(f"f = {function_text}")
-    for variable, text in zip(derivation.wrt, result_texts):
-        print(f"{_derivative_label(derivation, variable)} = {text}")
-    for name, value in (derivation.definitions or {}).items():
-        print(f"  where {name} = {to_text(value)}")
-    for name, text in shared:
-        print(f"  where {name} = {text}")
+    for line in derivation_lines(derivation, names=names, function_name="f"):
+        print(line)
     if args.steps:
         print("steps:")
         for number, step in enumerate(derivation.steps, 1):
             target = getattr(step.target, "name", None) or to_text(step.target)
             print(f"  {number:>2}. {step.rule} ({target}): {to_text(step.after)}")
     return EXIT_OK
+
+
+def _intermediate_names(items, declarations, derivation) -> dict:
+    """``--name A1="sigmoid(X @ W1 + b1)"``: {expression: "A1"} for every printer.  The
+    expression must occur in the function or a derivative, and the name be a new one."""
+    from ..core.symbols import check_name
+    from ..output.naming import occurs
+    from ..output.text import to_text
+    names = {}
+    for item in items or ():
+        name, equals, text = item.partition("=")
+        name = name.strip()
+        if not equals or not name or not text.strip():
+            raise UsageError(f"--name takes NAME=EXPR, e.g. --name A1=\"sigmoid(X @ W1 + b1)\"; got {item!r}")
+        check_name(name)
+        if not name.isidentifier():
+            raise UsageError(f"--name {name}: a name is a letter followed by letters, digits or _ (A1, G_2, Yhat)")
+        expression = declarations.parse(text, what=f"expression named {name}")
+        if not occurs(expression, [derivation.function, *derivation.results.values()]):
+            raise UsageError(f"--name {name}: {to_text(expression)} does not occur in the function or its derivatives")
+        if expression in names:
+            raise UsageError(f"--name {name}: {to_text(expression)} is already named {names[expression]}")
+        names[expression] = name
+    return names
 
 
 def _to_latex(derivation, template, options):
@@ -550,6 +560,9 @@ def build_parser():
     derive.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
                         help="Jacobian layout (default: numerator, rows follow the function)")
     derive.add_argument("--steps", action="store_true", help="also print every step with its rule")
+    derive.add_argument("--name", action="append", metavar="NAME=EXPR",
+                        help="name an intermediate in every output, e.g. --name A1=\"sigmoid(X @ W1 + b1)\" "
+                             "(repeat; default names: Z1, A1, Ŷ for the forward pass, G1, G2 for the errors)")
     _add_declarations(derive)
     out = derive.add_argument_group("step-by-step documents")
     out.add_argument("--latex", metavar="FILE", help="write the derivation as LaTeX ('-' for stdout)")
@@ -560,6 +573,8 @@ def build_parser():
     out.add_argument("--template-dir", metavar="DIR", help="look for templates in DIR first")
     out.add_argument("--bold-vectors", action="store_true", help="typeset vectors in bold")
     out.add_argument("--title", help="the heading of the derivation")
+    out.add_argument("--detail", choices=("textbook", "full"), default="textbook",
+                     help="textbook (default): the steps a reader needs; full: every step the engine took")
     derive.set_defaults(run=command_derive)
 
     verify = commands.add_parser("verify", parents=[debug], formatter_class=formatter, epilog=EXAMPLES["verify"],

@@ -13,7 +13,7 @@ from typing import Callable
 from sympy import Basic
 
 PRESENTERS: dict[str, Callable] = {}
-"""Presenters by format ("text", "latex", "repr_latex", "repr_markdown"), each
+"""Presenters by format ("text", "repr", "latex", "repr_latex", "repr_markdown"), each
 ``presenter(derivation, **options) -> str``; filled in by :mod:`matcalc.output`."""
 
 
@@ -21,11 +21,15 @@ PRESENTERS: dict[str, Callable] = {}
 class Step:
     """One step of a derivation: the derivative of the function with respect to
     ``target`` (reverse mode), or the differential of ``target`` (forward mode), is
-    ``after``; ``before`` is what the rule produced, before simplification."""
+    ``after``; ``before`` is what the rule produced, before simplification.
+    ``bookkeeping`` marks a step a textbook leaves out: one that only passes the derivative
+    through a sum, a constant factor or a sum of entries, or an inner step of a fused rule
+    (the ∂L/∂log Ŷ on the way to log-softmax's ∂L/∂Z)."""
     rule: str
     target: Basic
     before: Basic
     after: Basic
+    bookkeeping: bool = False
 
 
 @dataclass
@@ -59,6 +63,14 @@ class Derivation:
 
     def __str__(self):
         return self._present("text")
+
+    def __repr__(self):
+        return self._present("repr")
+
+    def to_text(self, **options):
+        """The derivation as text, as ``str()`` gives it, with options (``names``,
+        ``function_name``; see :func:`matcalc.output.text.derivation_text`)."""
+        return self._present("text", **options)
 
     def to_latex(self, **options):
         """The derivation as LaTeX (see :func:`matcalc.output.render.to_latex` for the options)."""

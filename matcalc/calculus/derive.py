@@ -38,6 +38,7 @@ from ..core import algebra, budget as _budget
 from ..core.functions import adopt
 from ..core.walk import dimensions, scalar_symbols
 from ..errors import DifferentiationError, ShapeError
+from . import rules
 from .rules import adjoint_rule, differential_rule
 from ..core.shapes import shape_text
 from .derivation import Derivation, Step
@@ -154,8 +155,9 @@ def _reverse(f, variables, seed=S.One):
         raw = algebra.add(*contributions)
         value = simplify(raw)
         if node is not f:
-            rule = " and ".join(dict.fromkeys(sources[node]))
-            steps.append(Step(rule, node, raw, value))
+            names = dict.fromkeys(sources[node])
+            bookkeeping = set(names) <= rules.BOOKKEEPING or rules.is_fused(node)
+            steps.append(Step(" and ".join(names), node, raw, value, bookkeeping))
         if node in depends.variables:
             results[node] = value
             continue
@@ -166,7 +168,7 @@ def _reverse(f, variables, seed=S.One):
             if contribution is None or not depends(child):
                 continue
             adjoints.setdefault(child, []).append(contribution)
-            sources.setdefault(child, []).append(rule.name)
+            sources.setdefault(child, []).append(rules.source_name(rule, node, depends))
     ordered = {}
     for x in variables:
         value = results.get(x)
@@ -308,7 +310,8 @@ def _differential(expr, x, dx):
             value = simplify(raw)
             memo[node] = value
             if raw is not None:
-                steps.append(Step(rule.name, node, raw, value))
+                name = rules.source_name(rule, node, depends)
+                steps.append(Step(name, node, raw, value, name in rules.BOOKKEEPING))
         return memo[node]
 
     return d(expr), steps

@@ -7,7 +7,7 @@ the presenters that :class:`~matcalc.calculus.derivation.Derivation` uses for ``
 """
 from ..calculus.derivation import PRESENTERS
 from .render import repr_latex, repr_markdown, to_latex
-from .text import derivation_text
+from .text import derivation_repr, derivation_text
 
-PRESENTERS.update(text=derivation_text, latex=to_latex, repr_latex=repr_latex,
+PRESENTERS.update(text=derivation_text, repr=derivation_repr, latex=to_latex, repr_latex=repr_latex,
                   repr_markdown=repr_markdown)

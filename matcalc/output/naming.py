@@ -33,17 +33,19 @@ import sympy
 from sympy import Basic
 from sympy.core.sorting import default_sort_key
 from sympy.matrices.expressions import (
-    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose, ZeroMatrix,
+    HadamardProduct, Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Trace, Transpose, ZeroMatrix,
 )
+from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
 from ..core import budget
 from ..core.algebra import build, intern, rebuild
-from ..core.functions import Elementwise, Relu, Sigmoid, Softmax, Tanh
+from ..core.functions import Elementwise, Log, Norm, Relu, Sigmoid, Softmax, SumAll, Tanh
 from ..core.symbols import MatrixSymbol, matrix_symbols
+from ..errors import ArgumentError
 from .latex import latex
 
-__all__ = ["Name", "name_intermediates", "shared_names", "substitute", "per_call", "LONG", "LARGE"]
+__all__ = ["Name", "name_intermediates", "shared_names", "substitute", "occurs", "per_call", "LONG", "LARGE"]
 
 ACTIVATIONS = (Sigmoid, Tanh, Relu, Softmax)
 LONG = 300
@@ -476,6 +478,15 @@ def _replace_run(expr, passes):
     return _bottom_up(expr, table, combine, inside)
 
 
+def occurs(part, within) -> bool:
+    """Whether ``part`` (or its transpose) is a subexpression of one of ``within``, with the
+    terms of sums and the factors of entrywise products in any order: what a name given
+    for ``part`` can stand for."""
+    with per_call():
+        wanted = {_canonical(part), _canonical(_transposed(part))}
+        return any(node in wanted for node in _nodes(*(_canonical(e) for e in within)))
+
+
 def _passes(name):
     """(The (pattern, replacement, pattern's symbols) triples that write ``name``: its
     definition, and the transposed definition for a matrix (Sᵀ, or S itself when 1×1);
@@ -545,7 +556,7 @@ def _check_name(name):
     r"""A display name: SymPy style ("Z_1", "Yhat", "delta2") or LaTeX (r"\hat{Y}", "z^{[1]}")."""
     if not isinstance(name, str) or not name.strip() or set(name) & _FORBIDDEN_IN_NAMES \
             or not _balanced(name) or name.endswith("\\"):
-        raise ValueError(f"a name must be a symbol name such as 'G', 'Z_1', 'Yhat' or LaTeX such as "
+        raise ArgumentError(f"a name must be a symbol name such as 'G', 'Z_1', 'Yhat' or LaTeX such as "
                          f"r'\\hat{{Y}}' (balanced braces, no $ % & #), not {name!r}")
     return name
 
@@ -556,30 +567,57 @@ def _symbol_for(name, expr):
     return sympy.Symbol(name, real=True)
 
 
+_LOSS_PART = (sympy.Add, sympy.Mul, sympy.Pow, SumAll, Trace, Transpose, MatAdd, HadamardProduct,
+              HadamardPower, Log, Norm)
+
+
+def _is_loss_part(node) -> bool:
+    """Whether ``node`` is part of a loss rather than of a model: sums, scalings, logs,
+    norms and entrywise products, which compare a prediction with a target.  A matrix
+    product is part of a model, unless its other factors are ones (𝟏ᵀ E 𝟏 sums E)."""
+    if isinstance(node, MatMul):
+        _, matrices = node.as_coeff_matrices()
+        return sum(1 for m in matrices if not isinstance(m, OneMatrix)) <= 1
+    return isinstance(node, _LOSS_PART)
+
+
+def _prediction(function):
+    """The model's prediction, if it is an activation: the one activation met walking
+    down from the loss through :func:`_is_loss_part` nodes only (the σ of a logistic
+    loss, the softmax of a cross-entropy).  A hidden layer, met only through a product
+    with a weight (tanh(X W₁) W₂), is not a prediction; nor is anything when no single
+    activation is reached."""
+    frontier, seen = [], set()
+    for node in _postorder(function, seen, lambda n: n.args if _is_loss_part(n) else ()):
+        if not _is_loss_part(node) and isinstance(node, ACTIVATIONS):
+            frontier.append(node)
+    return frontier[0] if len(frontier) == 1 else None
+
+
 def _forward_names(function, given, pool):
     """Names for the forward pass: the user's first, then Z_k for the argument of each
-    activation, A_k for its output, and Ŷ for the single outermost activation."""
+    activation, A_k for its output, and Ŷ for the model's prediction (see
+    :func:`_prediction`)."""
     nodes = _nodes(function)
     activations = [n for n in nodes if isinstance(n, ACTIVATIONS)]
     pre_activations = list(dict.fromkeys(
         a.arg for a in activations if not isinstance(a.arg, _LEAVES)))
-    below = set(_nodes(*(a.arg for a in activations)))   # everything inside an activation
-    outputs = [a for a in activations if a not in below]
     single = len(pre_activations) == 1
     index = {z: (None if single else k + 1) for k, z in enumerate(pre_activations)}
 
+    prediction = _prediction(function)
     chosen = []
     for node in nodes:
         lower = isinstance(node, MatrixExpr) and _is_vector_shape(node.shape)
         if _canonical(node) in given:
             name = given[_canonical(node)]
             if not pool.claim(name):
-                raise ValueError(f"the name {name!r} is already used by a symbol of the derivation")
-        elif node in index:
+                raise ArgumentError(f"the name {name!r} is already used by a symbol of the derivation")
+        elif node in index and not (isinstance(node, ACTIVATIONS) and node.arg in index):
             name = pool.fresh(["Z", "S", "U"], index[node], lower)
         elif isinstance(node, ACTIVATIONS) and node.arg in index:
             name = None
-            if len(outputs) == 1 and node is outputs[0]:
+            if node is prediction:
                 name = pool.fresh(["Yhat", "Phat"], None, lower)
             name = name or pool.fresh(["A", "H", "V"], index[node.arg], lower)
         else:
@@ -619,7 +657,7 @@ def _name_intermediates(function, steps, results, names, definitions, adjoints, 
     for node, label in forward:
         name = Name(_symbol_for(label, node), substitute(node, chosen), "forward")
         chosen.append(name)
-        if node in pre_activations:
+        if node in pre_activations and not isinstance(node, ACTIVATIONS):
             decoration[name.symbol] = label[1:] if label[:1].isalpha() else None
 
     # The user's other names: defined at the step that produces them, if one does.
@@ -628,7 +666,7 @@ def _name_intermediates(function, steps, results, names, definitions, adjoints, 
         if expr in forward_nodes:
             continue
         if not pool.claim(label):
-            raise ValueError(f"the name {label!r} is already used by a symbol of the derivation")
+            raise ArgumentError(f"the name {label!r} is already used by a symbol of the derivation")
         definition = substitute(expr, chosen)
         at = next((i for i, s in enumerate(steps) if _same(s[2], definition)), None)
         chosen.append(Name(_symbol_for(label, expr), definition, "given", at))

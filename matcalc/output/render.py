@@ -43,7 +43,7 @@ from .. import files
 from ..core import budget
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
-from ..errors import MatcalcError
+from ..errors import ArgumentError, MatcalcError
 from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
 from .sandbox import BudgetedSandbox, TemplateError, load as load_template, render as render_template
 from .naming import (  # noqa: F401  (Name, substitute and name_intermediates are re-exported)
@@ -206,13 +206,26 @@ _ASSUMPTION_TEXT = {
 }
 
 
+DETAILS = ("textbook", "full")
+
+
+def check_detail(detail) -> str:
+    """``detail`` if it is one of :data:`DETAILS`, else an :class:`ArgumentError`."""
+    if detail not in DETAILS:
+        raise ArgumentError(f"detail must be 'textbook' or 'full', not {detail!r}")
+    return detail
+
+
 def present(derivation, *, names=None, function_name=None, bold_vectors=False, compact=True,
-            title=None, escape=escape_text) -> dict:
+            title=None, escape=escape_text, detail="textbook") -> dict:
     """A derivation as a dict of LaTeX strings and sentences, ready for a template.
 
     ``names``: ``{expression: "G"}`` for intermediates to name (defaults otherwise);
     ``function_name``: the LaTeX of the function's name (``"L"``, ``r"\\mathcal{L}"``);
     ``compact``: leave out sum-rule steps that only pass a derivative through unchanged;
+    ``detail``: "textbook" leaves out the steps a textbook does not write (see
+    :attr:`~matcalc.calculus.derivation.Step.bookkeeping`: sums, constant factors, the inner
+    steps of a fused loss rule), "full" shows every step;
     ``title``: user text, escaped with ``escape``.
 
     Where what the document would print is still too long (a derivative may share
@@ -221,14 +234,12 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
     :func:`~matcalc.output.naming.shared_names`) and defined under "where".  To find
     them, the document is laid out once without printing, to collect its expressions.
     """
+    check_detail(detail)
     with per_call():
         results = _results(derivation)
         sections = _sections(derivation)
-        reverse_steps = [(s.target, s.before, s.after) for mode, steps, _ in sections
-                         if mode == "reverse" for s in steps if s.rule != "gradient"]
-        chosen = name_intermediates(derivation.function, reverse_steps, list(results.values()),
-                                    names=names, definitions=getattr(derivation, "definitions", None))
-        layout = (derivation, results, sections, chosen, function_name, compact, title, escape)
+        chosen = derivation_names(derivation, names)
+        layout = (derivation, results, sections, chosen, function_name, compact, title, escape, detail)
         collector = _Collector()
         _document(collector, *layout)
         printed = list(collector.seen)
@@ -240,6 +251,19 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
         document["where"] += [{"name": show.exact(n.symbol), "expression": show.exact(n.definition)}
                               for n in extra]
         return document
+
+
+def derivation_names(derivation, names=None) -> list[Name]:
+    """The intermediates every printer of ``derivation`` names, in the order a reader meets
+    them: the forward pass (Z₁, A₁, Ŷ), the user's ``names``, the backpropagated errors
+    (G₁, G₂) and large repeated subexpressions (see
+    :func:`~matcalc.output.naming.name_intermediates`).  The text, LaTeX, Markdown and HTML
+    outputs all call this, so they name the same things the same way."""
+    with per_call():
+        reverse_steps = [(s.target, s.before, s.after) for mode, steps, _ in _sections(derivation)
+                         if mode == "reverse" for s in steps if s.rule != "gradient"]
+        return name_intermediates(derivation.function, reverse_steps, list(_results(derivation).values()),
+                                  names=names, definitions=getattr(derivation, "definitions", None))
 
 
 def _fresh_repeated_names(pool):
@@ -256,7 +280,8 @@ def _fresh_repeated_names(pool):
     return fresh
 
 
-def _document(show, derivation, results, sections, chosen, function_name, compact, title, escape):
+def _document(show, derivation, results, sections, chosen, function_name, compact, title, escape,
+              detail):
     """The dict of :func:`present`, every expression printed by ``show``."""
     fname = _function_name(derivation, function_name)
     sub = lambda e: substitute(e, chosen)  # noqa: E731
@@ -271,6 +296,8 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
     function_tex = show(substitute(derivation.function, forward))
     numerator = _numerator(derivation, fname, show)
 
+    variables = set(derivation.wrt)
+    named = {n.symbol for n in chosen}
     rendered_sections, reverse_index = [], 0
     gradient_names = []
     names_in_use = _NamePool({latex(s) for s in matrix_symbols(
@@ -296,8 +323,10 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
                                          (step.target, step.before, step.after))
                 lhs = show.partial(numerator, target)
                 defines = defined_at.get(index)
-                if compact and step.rule == "sum rule" and _canonical(after) in seen_afters \
-                        and defines is None:
+                # A variable's own step always shows, even when it only passes G on (b̄ = g).
+                kept = defines is not None or step.target in variables or target in named
+                if not kept and (detail == "textbook" and step.bookkeeping or compact and
+                                 step.rule == "sum rule" and _canonical(after) in seen_afters):
                     continue
                 seen_afters.add(_canonical(after))
                 if defines is not None:
@@ -315,8 +344,9 @@ def _document(show, derivation, results, sections, chosen, function_name, compac
                     rows.append({"lhs": _jacobian_lhs(derivation, fname, wrt, show),
                                  "rhs": show(after), "rule": rule_text(step.rule), "defines": None})
                     continue
-                if compact and step.rule == "sum rule" and _canonical(after) in seen_afters \
-                        and step.target != derivation.function:
+                if step.target != derivation.function and step.target not in variables and (
+                        detail == "textbook" and step.bookkeeping or
+                        compact and step.rule == "sum rule" and _canonical(after) in seen_afters):
                     continue
                 seen_afters.add(_canonical(after))
                 name = fname if step.target == derivation.function else _paren(show, target)
@@ -659,7 +689,7 @@ def escape_markdown(text: str) -> str:
 
 @budget.budgeted("rendering")
 def to_latex(derivation, template="article", template_dir=None, bold_vectors=False, *,
-             names=None, function_name=None, title=None, compact=True) -> str:
+             names=None, function_name=None, title=None, compact=True, detail="textbook") -> str:
     """A derivation (or a list of them) as a document from a template.
 
     ``title`` is the heading of a single derivation, or the title of a document of several.
@@ -668,14 +698,17 @@ def to_latex(derivation, template="article", template_dir=None, bold_vectors=Fal
     (one ``$$\\begin{aligned}`` block, for Jupyter), another name found in
     ``template_dir``, or the path of a template file.  A list may hold derivations or
     ``(derivation, options)`` pairs, the options overriding ``names``, ``function_name``
-    and ``title`` for that one.
+    and ``title`` for that one.  ``detail``: "textbook" (the steps a reader needs) or
+    "full" (every step the engine took); see :func:`present`.
     """
+    check_detail(detail)
     with budget.stage("rendering"):
         return _to_latex(derivation, template, template_dir, bold_vectors, names, function_name,
-                         title, compact)
+                         title, compact, detail)
 
 
-def _to_latex(derivation, template, template_dir, bold_vectors, names, function_name, title, compact):
+def _to_latex(derivation, template, template_dir, bold_vectors, names, function_name, title, compact,
+              detail):
     env, name = _resolve_template(template, template_dir)
     markdown = name.endswith(".md.j2") or name.endswith(".md")
     escape = escape_markdown if markdown else escape_text
@@ -687,7 +720,7 @@ def _to_latex(derivation, template, template_dir, bold_vectors, names, function_
         settings = {"names": names, "function_name": function_name,
                     "title": None if several else title, **options}
         documents.append(present(item, bold_vectors=bold_vectors, compact=compact,
-                                 escape=escape, **settings))
+                                 escape=escape, detail=detail, **settings))
     from .._version import __version__
     return render_template(
         env, name, derivations=documents, title=escape(title) if title and several else None,

@@ -23,7 +23,7 @@ from ..core import functions as F
 from ..core.kronecker import CommutationMatrix, Vec
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
-from .naming import _symbol_for, per_call, shared_names
+from .naming import _nodes, _symbol_for, per_call, shared_names, substitute
 from .numbers import decimal_text
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -266,18 +266,94 @@ def named_texts(exprs) -> tuple[list[str], list[tuple[str, str]]]:
                 [(to_text(name.symbol), to_text(name.definition)) for name in names])
 
 
-def derivation_text(derivation) -> str:
-    """A derivation's results, one line per variable, with ``where`` lines defining the
-    names of :func:`named_texts`."""
-    (function, *results), definitions = named_texts(
-        [derivation.function, *(derivation.results[x] for x in derivation.wrt)])
+def derivation_text(derivation, *, names=None, function_name=None) -> str:
+    """A derivation as text: a heading, then the lines of :func:`derivation_lines`."""
+    fname = function_name or _function_name(derivation)
+    return "\n".join([_heading(derivation, fname), *(
+        "  " + line for line in derivation_lines(derivation, names=names, function_name=fname))])
+
+
+def derivation_repr(derivation) -> str:
+    """``repr(derivation)``: one line saying what it is (``print`` it for the result)."""
+    steps = len(derivation.steps)
+    return f"<Derivation: {_heading(derivation, _function_name(derivation))}; {steps} step{'s' * (steps != 1)}>"
+
+
+def _heading(derivation, fname) -> str:
+    wrt = ", ".join(to_text(x) for x in derivation.wrt)
     if derivation.kind == "vjp":
-        lines = [f"vector-Jacobian product of {function} with cotangent {to_text(derivation.cotangent)}"]
-    else:
-        lines = [f"{derivation.kind} of {function}"]
-    lines += [f"  with respect to {x.name}: {result}" for x, result in zip(derivation.wrt, results)]
-    lines += [f"  where {name} = {definition}" for name, definition in definitions]
-    return "\n".join(lines)
+        return (f"vector-Jacobian product of {fname} with cotangent {to_text(derivation.cotangent)}, "
+                f"with respect to {wrt}")
+    return f"{derivation.kind} of {fname} with respect to {wrt}"
+
+
+def derivation_lines(derivation, *, names=None, function_name=None) -> list[str]:
+    """The derivation as a textbook writes it, one ``name = expression`` per line: the named
+    intermediates the function needs (Z₁, A₁, Ŷ), the function, the other intermediates
+    (the backpropagated errors G₁, G₂, …) and the derivatives written with them.  The names
+    are those of every printer (:func:`matcalc.output.render.derivation_names`); ``names``
+    adds the user's (``{expression: "A1"}``).  What is still too long is named R1, R2, …
+    (:func:`named_texts`) and defined last."""
+    from .render import derivation_names   # render imports this module's printer
+    fname = function_name or _function_name(derivation)
+    with budget.stage("printing"), per_call():
+        labels = [_derivative_label(derivation, fname, x) for x in derivation.wrt]
+        return named_lines(derivation_names(derivation, names), derivation.function, fname,
+                           [derivation.results[x] for x in derivation.wrt], labels)
+
+
+def named_lines(chosen, function, fname, results, labels) -> list[str]:
+    """``fname = function`` and ``label = result`` lines written with the names ``chosen``
+    (:class:`~matcalc.output.naming.Name`), each name defined on a line of its own before
+    its first use; what is still too long is named R1, R2, … (:func:`named_texts`)."""
+    with per_call():
+        function = substitute(function, chosen)
+        results = [substitute(r, chosen) for r in results]
+        definitions = {n.symbol: substitute(n.definition, [m for m in chosen if m is not n])
+                       for n in chosen}
+        before, after = _in_reading_order(definitions, [function], results)
+        exprs = [*(definitions[s] for s in before), function, *(definitions[s] for s in after), *results]
+        texts, shared = named_texts(exprs)
+        lhs = [to_text(s) for s in before] + [fname] + [to_text(s) for s in after] + list(labels)
+        lines = [f"{left} = {right}" for left, right in zip(lhs, texts)]
+        return lines + [f"where {name} = {text}" for name, text in shared]
+
+
+def _in_reading_order(definitions, first, then):
+    """The named symbols ``first`` uses, each after those its definition uses; then the
+    others ``then`` uses.  Names nothing uses are left out."""
+    order, placed = [], set()
+
+    def place(expr):
+        for node in _nodes(expr):
+            if node in definitions and node not in placed:
+                placed.add(node)
+                place(definitions[node])
+                order.append(node)
+
+    for expr in first:
+        place(expr)
+    count = len(order)
+    for expr in then:
+        place(expr)
+    return order[:count], order[count:]
+
+
+def _function_name(derivation) -> str:
+    if derivation.kind == "vjp":
+        return "Y" if isinstance(derivation.function, sympy.MatrixBase | sympy.MatrixExpr) else "y"
+    return "y" if derivation.kind == "jacobian" else "L"
+
+
+def _derivative_label(derivation, fname, x) -> str:
+    name = to_text(x)
+    if derivation.kind == "hessian":
+        return f"∂²{fname}/∂{name}²"
+    if derivation.kind == "jacobian" and derivation.layout == "denominator":
+        return f"∂{fname}/∂{name} (denominator layout)"
+    if derivation.kind == "vjp":
+        return f"∂⟨G, {fname}⟩/∂{name}"
+    return f"∂{fname}/∂{name}"
 
 
 def _fresh_names(exprs):

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from sympy import MatrixExpr
+
 from ...errors import DifferentiationError
 
 
@@ -76,6 +78,32 @@ def _lookup(node, table, patterns, mode):
     raise DifferentiationError(
         f"no {mode} derivative rule for {type(node).__name__} (in {node}); "
         f"matcalc does not know how to differentiate this construct")
+
+
+BOOKKEEPING = frozenset({"sum rule", "constant factor", "sum of entries"})
+"""Rules a textbook applies without a line of its own: passing a derivative through a sum,
+a constant factor or the sum of a matrix's entries."""
+
+
+def is_fused(node) -> bool:
+    """Whether a fused pattern (log σ, log softmax, …) differentiates ``node`` in one step
+    with the node below it: the step at ``node`` is then an inner step of that rule."""
+    return any(matches(node) for matches, _ in ADJOINT_PATTERNS)
+
+
+def source_name(rule: Rule, node, depends) -> str:
+    """The name of ``rule`` applied at ``node``, as a derivation shows it: a product in
+    which only one factor depends on the variables, the others being scalars that do not,
+    is "constant factor" (c A, λ tr(…), −sum(…)/N), not the product rule."""
+    if rule.name == "product rule" and _one_varying_factor(node, depends):
+        return "constant factor"
+    return rule.name
+
+
+def _one_varying_factor(node, depends) -> bool:
+    varying = [a for a in node.args if depends(a)]
+    constant = [a for a in node.args if not depends(a)]
+    return len(varying) == 1 and all(not isinstance(a, MatrixExpr) for a in constant)
 
 
 def adjoint_rule(node) -> Rule:
