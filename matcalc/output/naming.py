@@ -601,7 +601,7 @@ def _forward_names(function, given, pool):
     nodes = _nodes(function)
     activations = [n for n in nodes if isinstance(n, ACTIVATIONS)]
     pre_activations = list(dict.fromkeys(
-        a.arg for a in activations if not isinstance(a.arg, _LEAVES)))
+        a.arg for a in activations if not isinstance(a.arg, _LEAVES + ACTIVATIONS)))
     single = len(pre_activations) == 1
     index = {z: (None if single else k + 1) for k, z in enumerate(pre_activations)}
 
@@ -613,13 +613,12 @@ def _forward_names(function, given, pool):
             name = given[_canonical(node)]
             if not pool.claim(name):
                 raise ArgumentError(f"the name {name!r} is already used by a symbol of the derivation")
-        elif node in index and not (isinstance(node, ACTIVATIONS) and node.arg in index):
+        elif node in index:
             name = pool.fresh(["Z", "S", "U"], index[node], lower)
+        elif node is prediction and not isinstance(node.arg, _LEAVES):
+            name = pool.fresh(["Yhat", "Phat"], None, lower)
         elif isinstance(node, ACTIVATIONS) and node.arg in index:
-            name = None
-            if node is prediction:
-                name = pool.fresh(["Yhat", "Phat"], None, lower)
-            name = name or pool.fresh(["A", "H", "V"], index[node.arg], lower)
+            name = pool.fresh(["A", "H", "V"], index[node.arg], lower)
         else:
             continue
         chosen.append((node, name))
