@@ -8,10 +8,10 @@ stationary point) itself and compares it with the claim twice:
 * **numerically** — at random instances, one per set of concrete sizes (every symbolic
   dimension gets its own size, so a transposed formula cannot pass by accident), with
   arrays that respect each symbol's assumptions (symmetric, spd, positive, one-hot rows,
-  entries in {0, 1}), in float64, with the relative error ``max|claimed − correct| / max(|claimed|, |correct|)``
-  against a stated tolerance.  matcalc's own derivative is checked against fourth-order
-  central differences of ``f`` at the same instances, so the verdict does not rest on the
-  differentiator alone.
+  binary entries in {0, 1}), in float64, with the relative error
+  ``max|claimed − correct| / max(|claimed|, |correct|)`` against a stated tolerance.
+  matcalc's own derivative is checked against fourth-order central differences of ``f`` at
+  the same instances, so the verdict does not rest on the differentiator alone.
 
 A claim *holds* only when the numeric check passes; the symbolic verdict is reported
 beside it (the simplifier may fail to show an equality that holds).  When a claim fails,
@@ -24,7 +24,10 @@ Gradients with respect to a symmetric matrix come in two conventions, chosen by
 independent variable: the G that the rules give) and ``"symmetric"`` (the n(n+1)/2 free
 entries are the variables: G + Gᵀ − G ⊙ I, Matrix Cookbook §2.8.2).
 
-Numeric evaluation goes through :func:`matcalc.compile`.
+A :class:`VerificationResult` prints its report in matcalc's notation (``str``; ``repr`` is
+one line) and shows in a notebook as HTML with the formulas in MathML (no network, no
+JavaScript) or as Markdown with ``$…$``.  Numeric evaluation goes through
+:func:`matcalc.compile`.
 """
 from __future__ import annotations
 
@@ -108,8 +111,7 @@ class Counterexample:
         lines = []
         if self.sizes:
             lines.append("sizes: " + _sizes_text(self.sizes, ", ", " = "))
-        for name, value in self.inputs.items():
-            lines.append(_Equation(self.symbols.get(name, name), value).text())
+        lines += [equation.text() for equation in self._equations()]
         lines.append(f"claimed = {_array_text(self.claimed, 10)}")
         lines.append(f"correct = {_array_text(self.correct, 10)}")
         lines.append(f"relative error {self.error:.3g}")
@@ -118,14 +120,15 @@ class Counterexample:
     def _rows(self) -> list:
         """The counterexample as report rows (see :meth:`VerificationResult._rows`)."""
         rows = [("sizes", (_sizes_text(self.sizes, ", ", " = "),))] if self.sizes else []
-        inputs = []
-        for name, value in self.inputs.items():
-            inputs += [", ", _Equation(self.symbols.get(name, name), value)] if inputs else \
-                [_Equation(self.symbols.get(name, name), value)]
+        inputs = [part for equation in self._equations() for part in (", ", equation)][1:]
         if inputs:
             rows.append(("inputs", tuple(inputs)))
         return rows + [("claimed", (_Array(self.claimed),)), ("correct", (_Array(self.correct),)),
                        ("relative error", (f"{self.error:.3g}",))]
+
+    def _equations(self) -> list:
+        return [_Equation(self.symbols.get(name) or sympy.Symbol(name), value)
+                for name, value in self.inputs.items()]
 
 
 def _array_text(value, indent):
@@ -165,15 +168,15 @@ class _Formula:
         text = to_text(self.expr)
         if not self.space:
             return text
-        shape = _shape(self.expr) if isinstance(self.expr, MatrixExpr) else None
-        return f"{text} ({shape_str(shape)})" if shape else f"{text} (a scalar)"
+        return f"{text} ({shape_str(self._shape)})" if self._shape else f"{text} (a scalar)"
 
     def tex(self) -> str:
         tex = latex(self.expr)
-        if not self.space:
-            return tex
-        shape = _shape(self.expr) if isinstance(self.expr, MatrixExpr) else ()
-        return rf"{tex} \in {shape_space(shape)}"
+        return rf"{tex} \in {shape_space(self._shape)}" if self.space else tex
+
+    @property
+    def _shape(self) -> tuple:
+        return tuple(self.expr.shape) if isinstance(self.expr, MatrixExpr) else ()
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ class _Equation:
     value: object
 
     def text(self) -> str:
-        name = to_text(self.symbol) if isinstance(self.symbol, Basic) else str(self.symbol)
+        name = to_text(self.symbol)
         return f"{name} = {_array_text(self.value, len(name) + 3)}"
 
     def tex(self) -> str:
@@ -263,7 +266,7 @@ def _html_report(headline, sections) -> str:
     return "\n".join(out)
 
 
-def _shortened(text: str, limit: int = 60) -> str:
+def _shortened(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -327,7 +330,11 @@ class VerificationResult:
                 headline += " (the sign is wrong)"
         elif headline is None:
             headline = f"the claimed {what} {self.diagnosis}"
-        return f"{'✓' if self.ok else '✗'} {headline}"
+        return f"{self._mark} {headline}"
+
+    @property
+    def _mark(self) -> str:
+        return "✓" if self.ok else "✗"
 
     def _rows(self) -> list:
         """The report as (label, parts) rows: what was checked, both verdicts and notes.  A
@@ -392,7 +399,7 @@ class VerificationResult:
 
     def __repr__(self):
         claimed = _shortened(to_text(self.expected)) if self.expected is not None else "(cannot be formed)"
-        text = (f"<VerificationResult {self._headline()[0]} {self.diagnosis}: {_WHAT[self.kind]} of "
+        text = (f"<VerificationResult {self._mark} {self.diagnosis}: {_WHAT[self.kind]} of "
                 f"{_shortened(to_text(self.function))} with respect to {to_text(self.wrt)}; claimed {claimed}")
         if not self.ok:
             text += f"; matcalc {_shortened(to_text(self.derived))}"
@@ -493,15 +500,21 @@ def _size_choices(dims, sizes):
 
 
 def _random_value(symbol, shape, rng, invertible, positive, symmetric_only=()):
+    """A random array in the symbol's declared range (one-hot rows, entries in {0, 1}, spd,
+    positive, symmetric), invertible or positive where the function needs it to be."""
     flags = assumptions_of(symbol)
     rows, cols = shape
     name = symbol.name
+    square = rows == cols and rows > 1
+    symmetric = square and ("symmetric" in flags or name in symmetric_only)
     if "onehot" in flags:
         value = np.zeros(shape)
         value[np.arange(rows), rng.integers(0, cols, size=rows)] = 1.0
         return value
     if "binary" in flags:
-        return _binary_entries(shape, rng)
+        value = _binary_entries(shape, rng)
+        # mirrored, not averaged: (B + Bᵀ)/2 would have entries ½
+        return np.triu(value) + np.triu(value, 1).T if symmetric else value
     if "spd" in flags:
         m = rng.standard_normal(shape)
         return m @ m.T / rows + np.eye(rows)
@@ -509,8 +522,7 @@ def _random_value(symbol, shape, rng, invertible, positive, symmetric_only=()):
         value = rng.uniform(0.1, 0.9, size=shape)
     else:
         value = rng.standard_normal(shape)
-    square = rows == cols and rows > 1
-    if square and ("symmetric" in flags or name in symmetric_only):
+    if symmetric:
         value = (value + value.T) / 2
     if square and name in invertible:
         value = value + rows * np.eye(rows)
