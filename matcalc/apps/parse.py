@@ -171,7 +171,7 @@ def _describe(value) -> str:
 
 # ---------------------------------------------------------------- declarations
 
-def declare(shapes, *, symmetric=(), spd=(), positive=(), onehot=()):
+def declare(shapes, *, symmetric=(), spd=(), positive=(), onehot=(), binary=()):
     """The symbols named in ``shapes``: ``{"x": (1, "n"), "lam": ()}`` → ``{"x": x, "lam": λ}``.
 
     A shape is a pair of dimensions (ints or names) for a matrix, or ``()`` for a scalar.
@@ -180,7 +180,7 @@ def declare(shapes, *, symmetric=(), spd=(), positive=(), onehot=()):
     form, the form Python reads them in (``ｎ`` is refused: write ``n``; see
     :func:`matcalc.core.symbols.check_name`), and no name is both a symbol and a dimension.
     """
-    flags = {"symmetric": symmetric, "spd": spd, "positive": positive, "onehot": onehot}
+    flags = {"symmetric": symmetric, "spd": spd, "positive": positive, "onehot": onehot, "binary": binary}
     if not isinstance(shapes, dict):
         raise ParseError(f"shapes must be a dict of name → shape, got {type(shapes).__name__}")
     for flag, names in flags.items():
@@ -200,7 +200,7 @@ def declare(shapes, *, symmetric=(), spd=(), positive=(), onehot=()):
             raise ShapeError(f"the shape of {name} must be a pair such as (1, 'n') or () for a scalar, got {shape!r}")
         on = {flag: name in names for flag, names in flags.items()}
         if len(shape) == 0:
-            if on["symmetric"] or on["spd"] or on["onehot"]:
+            if on["symmetric"] or on["spd"] or on["onehot"] or on["binary"]:
                 raise ParseError(f"{name} is a scalar; only 'positive' applies to scalars")
             symbols[name] = scalar(name, positive=True) if on["positive"] else scalar(name)
             continue
@@ -242,18 +242,19 @@ def _check(check, name):
 
 # ---------------------------------------------------------------- the parser
 
-def parse(text, shapes, *, symmetric=(), spd=(), positive=(), onehot=()):
+def parse(text, shapes, *, symmetric=(), spd=(), positive=(), onehot=(), binary=()):
     """Read ``text`` as a matrix expression over the symbols declared in ``shapes``.
 
     ``shapes`` maps each name to ``(rows, cols)`` (ints or dimension names) or to ``()`` for
-    a scalar; ``symmetric``, ``spd``, ``positive`` and ``onehot`` list names carrying that
-    assumption.  Returns a SymPy scalar or matrix expression.  Raises :class:`ParseError`
-    for text that is not an expression (with line, column and a caret) and
-    :class:`ShapeError` for operands whose shapes do not fit.
+    a scalar; ``symmetric``, ``spd``, ``positive``, ``onehot`` and ``binary`` list names
+    carrying that assumption.  Returns a SymPy scalar or matrix expression.  Raises
+    :class:`ParseError` for text that is not an expression (with line, column and a caret)
+    and :class:`ShapeError` for operands whose shapes do not fit.
     """
     if not isinstance(text, str):
         raise ParseError(f"the expression must be a string, got {type(text).__name__}")
-    symbols, dimensions = declare(shapes, symmetric=symmetric, spd=spd, positive=positive, onehot=onehot)
+    symbols, dimensions = declare(shapes, symmetric=symmetric, spd=spd, positive=positive, onehot=onehot,
+                                  binary=binary)
     return _Parser(text, symbols, dimensions).parse()
 
 

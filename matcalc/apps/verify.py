@@ -7,11 +7,11 @@ stationary point) itself and compares it with the claim twice:
   same expression;
 * **numerically** — at random instances, one per set of concrete sizes (every symbolic
   dimension gets its own size, so a transposed formula cannot pass by accident), with
-  arrays that respect each symbol's assumptions (symmetric, spd, positive, one-hot), in
-  float64, with the relative error ``max|claimed − correct| / max(|claimed|, |correct|)``
-  against a stated tolerance.  matcalc's own derivative is checked against fourth-order
-  central differences of ``f`` at the same instances, so the verdict does not rest on the
-  differentiator alone.
+  arrays that respect each symbol's assumptions (symmetric, spd, positive, one-hot rows,
+  binary entries in {0, 1}), in float64, with the relative error
+  ``max|claimed − correct| / max(|claimed|, |correct|)`` against a stated tolerance.
+  matcalc's own derivative is checked against fourth-order central differences of ``f`` at
+  the same instances, so the verdict does not rest on the differentiator alone.
 
 A claim *holds* only when the numeric check passes; the symbolic verdict is reported
 beside it (the simplifier may fail to show an equality that holds).  When a claim fails,
@@ -24,13 +24,18 @@ Gradients with respect to a symmetric matrix come in two conventions, chosen by
 independent variable: the G that the rules give) and ``"symmetric"`` (the n(n+1)/2 free
 entries are the variables: G + Gᵀ − G ⊙ I, Matrix Cookbook §2.8.2).
 
-Numeric evaluation goes through :func:`matcalc.compile`.
+A :class:`VerificationResult` prints its report in matcalc's notation (``str``; ``repr`` is
+one line) and shows in a notebook as HTML with the formulas in MathML (no network, no
+JavaScript) or as Markdown with ``$…$``.  Numeric evaluation goes through
+:func:`matcalc.compile`.
 """
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from html import escape
 
 import numpy as np
 import sympy
@@ -46,10 +51,12 @@ from ..core import budget as _budget, functions
 from ..backends.compile import compile as compile_expression
 from ..calculus.derive import derive
 from ..errors import ArgumentError, DifferentiationError, MatcalcError, ShapeError
-from ..core.shapes import shape_text
 from ..core.walk import atoms, dimensions, nodes, scalar_symbols
 from ..calculus.simplify import simplify
 from ..core.symbols import assumptions_of, matrix_symbols, shape_str
+from ..output.latex import latex, shape_space
+from ..output.mathml import to_mathml
+from ..output.text import to_text
 
 __all__ = ["verify", "VerificationResult", "Counterexample", "Instance", "KINDS", "CONVENTIONS"]
 
@@ -91,23 +98,37 @@ class Instance:
 
 @dataclass
 class Counterexample:
-    """Small concrete arrays where the claim fails, with both values."""
+    """Small concrete arrays where the claim fails, with both values.  ``symbols``: the
+    symbol of each input, by name (for printing its name as matcalc does)."""
     sizes: dict
     inputs: dict
     claimed: object
     correct: object
     error: float
+    symbols: dict = field(default_factory=dict, repr=False)
 
     def __str__(self):
         lines = []
         if self.sizes:
-            lines.append("sizes: " + ", ".join(f"{k} = {v}" for k, v in self.sizes.items()))
-        for name, value in self.inputs.items():
-            lines.append(f"{name} = {_array_text(value, len(name) + 3)}")
+            lines.append("sizes: " + _sizes_text(self.sizes, ", ", " = "))
+        lines += [equation.text() for equation in self._equations()]
         lines.append(f"claimed = {_array_text(self.claimed, 10)}")
         lines.append(f"correct = {_array_text(self.correct, 10)}")
         lines.append(f"relative error {self.error:.3g}")
         return "\n".join(lines)
+
+    def _rows(self) -> list:
+        """The counterexample as report rows (see :meth:`VerificationResult._rows`)."""
+        rows = [("sizes", (_sizes_text(self.sizes, ", ", " = "),))] if self.sizes else []
+        inputs = [part for equation in self._equations() for part in (", ", equation)][1:]
+        if inputs:
+            rows.append(("inputs", tuple(inputs)))
+        return rows + [("claimed", (_Array(self.claimed),)), ("correct", (_Array(self.correct),)),
+                       ("relative error", (f"{self.error:.3g}",))]
+
+    def _equations(self) -> list:
+        return [_Equation(self.symbols.get(name) or sympy.Symbol(name), value)
+                for name, value in self.inputs.items()]
 
 
 def _array_text(value, indent):
@@ -115,6 +136,141 @@ def _array_text(value, indent):
         return f"{float(value):.6g}"
     text = np.array2string(np.asarray(value), precision=4, suppress_small=True, max_line_width=100)
     return text.replace("\n", "\n" + " " * indent)
+
+
+def _array_tex(value) -> str:
+    """A number, or an array as a ``bmatrix``, to four significant digits."""
+    if np.ndim(value) == 0:
+        return _number_tex(float(value))
+    rows = np.atleast_2d(np.asarray(value, dtype=float))
+    body = r" \\ ".join(" & ".join(_number_tex(v) for v in row) for row in rows)
+    return r"\begin{bmatrix} %s \end{bmatrix}" % body
+
+
+def _number_tex(value: float) -> str:
+    text = f"{value + 0.0:.4g}"      # + 0.0 turns −0 into 0
+    mantissa, e, exponent = text.partition("e")
+    return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if e else text
+
+
+# A report is a list of rows (label, parts); a part is plain text, a _Formula, an _Array or
+# an _Equation.  The text, Markdown and HTML renderings below share the rows, so the three
+# say the same thing; only the text one prints formulas with matcalc's text printer, the
+# others with its LaTeX printer ($…$ for Markdown, MathML for HTML).
+
+@dataclass(frozen=True)
+class _Formula:
+    """An expression of a report; ``space``: also say where it lives (w (d×1), w ∈ ℝ^{d×1})."""
+    expr: object
+    space: bool = False
+
+    def text(self) -> str:
+        text = to_text(self.expr)
+        if not self.space:
+            return text
+        return f"{text} ({shape_str(self._shape)})" if self._shape else f"{text} (a scalar)"
+
+    def tex(self) -> str:
+        tex = latex(self.expr)
+        return rf"{tex} \in {shape_space(self._shape)}" if self.space else tex
+
+    @property
+    def _shape(self) -> tuple:
+        return tuple(self.expr.shape) if isinstance(self.expr, MatrixExpr) else ()
+
+
+@dataclass(frozen=True)
+class _Array:
+    """A number or an array of a counterexample."""
+    value: object
+
+    def text(self) -> str:
+        return _array_text(self.value, 0)
+
+    def tex(self) -> str:
+        return _array_tex(self.value)
+
+
+@dataclass(frozen=True)
+class _Equation:
+    """``X = [[…]]``: the value of one input of a counterexample."""
+    symbol: object
+    value: object
+
+    def text(self) -> str:
+        name = to_text(self.symbol)
+        return f"{name} = {_array_text(self.value, len(name) + 3)}"
+
+    def tex(self) -> str:
+        return f"{latex(self.symbol)} = {_array_tex(self.value)}"
+
+
+def _parts_text(parts) -> str:
+    return "".join(part if isinstance(part, str) else part.text() for part in parts)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|$&#~])")
+
+
+def _markdown_text(text: str) -> str:
+    """Plain text for Markdown: every character Markdown (or the HTML inside it) would read
+    as markup is backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _markdown_rows(rows) -> list:
+    lines = []
+    for label, parts in rows:
+        if any(isinstance(part, str) and "\n" in part for part in parts):
+            # lines aligned by a caret: a fenced block keeps them, longer than any run of backticks inside
+            text = _parts_text(parts)
+            fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", text)), default=0))
+            lines += [f"- {label}:", "", f"  {fence}", *("  " + line for line in text.splitlines()), f"  {fence}"]
+        else:
+            lines.append(f"- {label}: " + "".join(
+                _markdown_text(part) if isinstance(part, str) else f"${part.tex()}$" for part in parts))
+    return lines
+
+
+def _markdown_report(headline, sections) -> str:
+    lines = [f"**{_markdown_text(headline)}**", ""]
+    for title, rows in sections:
+        if title:
+            lines += [f"{_markdown_text(title)}:", ""]
+        lines += _markdown_rows(rows) + [""]
+    return "\n".join(lines)
+
+
+def _html_parts(parts) -> str:
+    out = []
+    for part in parts:
+        if not isinstance(part, str):
+            out.append(to_mathml(part.tex()))
+        elif "\n" in part:
+            out.append(f"<pre>{escape(part)}</pre>")
+        else:
+            out.append(escape(part))
+    return "".join(out)
+
+
+def _html_report(headline, sections) -> str:
+    out = ['<div class="matcalc-verification">', f"<p><strong>{escape(headline)}</strong></p>"]
+    for title, rows in sections:
+        if title:
+            out.append(f"<p>{escape(title)}:</p>")
+        out.append("<table>")
+        out += [f'<tr><th style="text-align: left; vertical-align: top">{escape(label)}</th>'
+                f'<td style="text-align: left">{_html_parts(parts)}</td></tr>' for label, parts in rows]
+        out.append("</table>")
+    out.append("</div>")
+    return "\n".join(out)
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+_WHAT = {"gradient": "gradient", "jacobian": "Jacobian", "hessian": "Hessian", "stationary": "stationary point"}
 
 
 @dataclass
@@ -126,6 +282,10 @@ class VerificationResult:
     ``"holds only for symmetric A"`` or ``"different"``; ``factor`` is c for the factor
     diagnosis.  ``symbolic_equal`` is True/False (None when the claim could not be
     formed).  ``derived`` is matcalc's own result, in the chosen convention.
+
+    ``str(result)`` is the full report (:meth:`explain`), ``repr(result)`` one line; in a
+    notebook the result shows as a table with the formulas typeset (``_repr_html_`` with
+    MathML, ``_repr_markdown_`` with ``$…$``).
     """
     ok: bool
     diagnosis: str
@@ -155,11 +315,9 @@ class VerificationResult:
         """matcalc's own derivative agrees with central differences."""
         return self.derivation_error <= DIFFERENCE_TOLERANCE
 
-    def explain(self) -> str:
-        """A readable account: what was checked, both verdicts, and where the claim fails."""
-        what = {"gradient": "gradient", "jacobian": "Jacobian", "hessian": "Hessian",
-                "stationary": "stationary point"}[self.kind]
-        mark = "✓" if self.ok else "✗"
+    def _headline(self) -> str:
+        """``✓ the claimed gradient holds``, ``✗ the claimed Hessian is transposed``, …"""
+        what = _WHAT[self.kind]
         headline = {
             "holds": f"the claimed {what} holds",
             "wrong shape": f"the claimed {what} has the wrong shape",
@@ -172,40 +330,65 @@ class VerificationResult:
                 headline += " (the sign is wrong)"
         elif headline is None:
             headline = f"the claimed {what} {self.diagnosis}"
-        lines = [f"{mark} {headline}"]
-        lines.append(f"  function:        {_text(self.function)}")
-        lines.append(f"  with respect to: {shape_text(self.wrt)}")
+        return f"{self._mark} {headline}"
+
+    @property
+    def _mark(self) -> str:
+        return "✓" if self.ok else "✗"
+
+    def _rows(self) -> list:
+        """The report as (label, parts) rows: what was checked, both verdicts and notes.  A
+        part is text or a formula (with ``text()`` and ``tex()``)."""
+        rows = [("function", (_Formula(self.function),)),
+                ("with respect to", (_Formula(self.wrt, space=True),))]
         if self.kind == "jacobian":
-            lines.append(f"  layout:          {self.layout}")
+            rows.append(("layout", (self.layout,)))
         if self.convention is not None:
-            lines.append("  convention:      " + CONVENTION_TEXT[self.convention].format(X=self.wrt))
-        lines.append(f"  claimed:         {_text(self.expected) if self.expected is not None else '(cannot be formed)'}")
-        lines.append(f"  matcalc:         {_text(self.derived)}")
-        if self.symbolic_equal is None:
-            symbolic = "not done (the claim could not be formed)"
-        elif self.symbolic_equal:
-            symbolic = "equal (simplify(claimed − derived) = 0)"
-        elif self.ok:
-            symbolic = "not shown equal by the simplifier (the numbers agree)"
-        else:
-            symbolic = "not equal"
-        lines.append(f"  symbolic check:  {symbolic}")
-        if self.diagnosis == "wrong shape":
-            lines.append("  numeric check:   not done: the shapes differ")
-        if self.instances and self.diagnosis != "wrong shape":
-            where = "; ".join(_sizes_text(i.sizes) or "fixed sizes" for i in self.instances)
-            verdict = "passed" if self.ok else "failed"
-            lines.append(f"  numeric check:   {verdict}: max relative error {self.max_rel_error:.3g} "
-                         f"(tolerance {self.tolerance:g}) at {len(self.instances)} random "
-                         f"instance{'s' * (len(self.instances) != 1)} ({where})")
+            before, after = CONVENTION_TEXT[self.convention].split("{X}", 1)
+            rows.append(("convention", (before, _Formula(self.wrt), after)))
+        claimed = _Formula(self.expected) if self.expected is not None else "(cannot be formed)"
+        rows += [("claimed", (claimed,)), ("matcalc", (_Formula(self.derived),)),
+                 ("symbolic check", (self._symbolic_text(),))]
+        numeric = self._numeric_text()
+        if numeric:
+            rows.append(("numeric check", (numeric,)))
         if self.instances:
             reference = "central differences of the function" if self.kind != "stationary" else \
                 "the gradient at the solution"
             agree = "agrees with" if self.derivation_agrees else "DISAGREES with"
-            lines.append(f"  cross-check:     matcalc's result {agree} {reference} "
-                         f"(max relative error {self.derivation_error:.2g})")
+            rows.append(("cross-check", (f"matcalc's result {agree} {reference} "
+                                         f"(max relative error {self.derivation_error:.2g})",)))
         if self.detail:
-            lines.append(f"  note:            {self.detail}")
+            rows.append(("note", (self.detail,)))
+        return rows
+
+    def _symbolic_text(self) -> str:
+        if self.symbolic_equal is None:
+            return "not done (the claim could not be formed)"
+        if self.symbolic_equal:
+            return "equal (simplify(claimed − derived) = 0)"
+        return "not shown equal by the simplifier (the numbers agree)" if self.ok else "not equal"
+
+    def _numeric_text(self) -> str:
+        if self.diagnosis == "wrong shape":
+            return "not done: the shapes differ"
+        if not self.instances:
+            return ""
+        where = "; ".join(_sizes_text(i.sizes) or "fixed sizes" for i in self.instances)
+        verdict = "passed" if self.ok else "failed"
+        return (f"{verdict}: max relative error {self.max_rel_error:.3g} (tolerance {self.tolerance:g}) "
+                f"at {len(self.instances)} random instance{'s' * (len(self.instances) != 1)} ({where})")
+
+    def _sections(self) -> list:
+        sections = [(None, self._rows())]
+        if self.counterexample is not None:
+            sections.append(("counterexample", self.counterexample._rows()))
+        return sections
+
+    def explain(self) -> str:
+        """A readable account: what was checked, both verdicts, and where the claim fails."""
+        lines = [self._headline()]
+        lines += [f"  {label + ':':<17}{_parts_text(parts)}" for label, parts in self._rows()]
         if self.counterexample is not None:
             lines.append("  counterexample:")
             lines.extend("    " + line for line in str(self.counterexample).splitlines())
@@ -214,13 +397,23 @@ class VerificationResult:
     def __str__(self):
         return self.explain()
 
+    def __repr__(self):
+        claimed = _shortened(to_text(self.expected)) if self.expected is not None else "(cannot be formed)"
+        text = (f"<VerificationResult {self._mark} {self.diagnosis}: {_WHAT[self.kind]} of "
+                f"{_shortened(to_text(self.function))} with respect to {to_text(self.wrt)}; claimed {claimed}")
+        if not self.ok:
+            text += f"; matcalc {_shortened(to_text(self.derived))}"
+        return text + ">"
 
-def _text(expr) -> str:
-    return str(expr).replace("\n", " ")
+    def _repr_markdown_(self):
+        return _markdown_report(self._headline(), self._sections())
+
+    def _repr_html_(self):
+        return _html_report(self._headline(), self._sections())
 
 
-def _sizes_text(sizes) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sizes.items())
+def _sizes_text(sizes, separator=", ", equals="=") -> str:
+    return separator.join(f"{k}{equals}{v}" for k, v in sizes.items())
 
 
 # ---------------------------------------------------------------- inputs
@@ -307,13 +500,21 @@ def _size_choices(dims, sizes):
 
 
 def _random_value(symbol, shape, rng, invertible, positive, symmetric_only=()):
+    """A random array in the symbol's declared range (one-hot rows, entries in {0, 1}, spd,
+    positive, symmetric), invertible or positive where the function needs it to be."""
     flags = assumptions_of(symbol)
     rows, cols = shape
     name = symbol.name
+    square = rows == cols and rows > 1
+    symmetric = square and ("symmetric" in flags or name in symmetric_only)
     if "onehot" in flags:
         value = np.zeros(shape)
         value[np.arange(rows), rng.integers(0, cols, size=rows)] = 1.0
         return value
+    if "binary" in flags:
+        value = _binary_entries(shape, rng)
+        # mirrored, not averaged: (B + Bᵀ)/2 would have entries ½
+        return np.triu(value) + np.triu(value, 1).T if symmetric else value
     if "spd" in flags:
         m = rng.standard_normal(shape)
         return m @ m.T / rows + np.eye(rows)
@@ -321,11 +522,19 @@ def _random_value(symbol, shape, rng, invertible, positive, symmetric_only=()):
         value = rng.uniform(0.1, 0.9, size=shape)
     else:
         value = rng.standard_normal(shape)
-    square = rows == cols and rows > 1
-    if square and ("symmetric" in flags or name in symmetric_only):
+    if symmetric:
         value = (value + value.T) / 2
     if square and name in invertible:
         value = value + rows * np.eye(rows)
+    return value
+
+
+def _binary_entries(shape, rng):
+    """Entries in {0, 1}, both present when there are two entries or more: labels all 0 or
+    all 1 would hide a claim that mixes up y and 1 − y."""
+    value = rng.integers(0, 2, size=shape).astype(float)
+    if value.size > 1 and np.all(value == value.flat[0]):
+        value.flat[rng.integers(value.size)] = 1.0 - value.flat[0]
     return value
 
 
@@ -439,7 +648,7 @@ def _resolve(f, wrt, expected, shapes, declarations):
     symbols = _matrix_symbols(f)
     if isinstance(wrt, str):
         if wrt not in symbols:
-            raise DifferentiationError(f"{wrt!r} does not occur in the function {f}")
+            raise DifferentiationError(f"{wrt!r} does not occur in the function {to_text(f)}")
         wrt = symbols[wrt]
     claim_error = None
     if expected is None:
@@ -529,9 +738,10 @@ def verify(f, wrt, expected, *, kind="gradient", layout="numerator",
     """Check a claimed derivative of ``f`` with respect to ``wrt``.
 
     ``f``, ``expected``: matcalc expressions, or text read by :func:`matcalc.parse` with
-    ``shapes`` (and ``symmetric=…``, ``spd=…``, ``positive=…``, ``onehot=…``); ``expected``
-    may also be a function that builds the claim (a claim whose shapes do not fit is
-    reported as ``"wrong shape"``).  ``wrt``: the symbol, or its name.
+    ``shapes`` (and ``symmetric=…``, ``spd=…``, ``positive=…``, ``onehot=…``, ``binary=…``,
+    which the random instances respect: ``binary`` labels are 0 or 1); ``expected`` may also
+    be a function that builds the claim (a claim whose shapes do not fit is reported as
+    ``"wrong shape"``).  ``wrt``: the symbol, or its name.
     ``kind``: ``"gradient"`` (shaped like ``wrt``), ``"jacobian"`` (in ``layout``),
     ``"hessian"``, or ``"stationary"`` (the claimed solution of ∇f = 0, see
     :func:`matcalc.solve_stationary`).  ``symmetric_convention``: ``"unconstrained"`` or
@@ -765,7 +975,9 @@ class _NumericCheck:
                 derived, correct, gap = self.truth(values, named)
             except (np.linalg.LinAlgError, ArgumentError):
                 continue
-            if not np.all(np.isfinite(derived)):
+            # outside the function's domain (a symmetric S with det S < 0 under log det S) the
+            # differences are not finite either: such an instance says nothing about the claim
+            if not (np.all(np.isfinite(derived)) and np.all(np.isfinite(correct))):
                 continue
             yield named, values, correct, gap
             found += 1
@@ -824,6 +1036,8 @@ class _NumericCheck:
                 if error > tolerance and np.all(np.isfinite(correct)):
                     shown = {k: v for k, v in inputs.items()
                              if k in self._expected.names | self._derived.names | self._function.names}
-                    return Counterexample(named, shown, claimed, correct, error)
+                    symbols = {**self.symbols, **self.scalars}
+                    return Counterexample(named, shown, claimed, correct, error,
+                                          {name: symbols[name] for name in shown})
         return None
 

@@ -11,7 +11,7 @@ a line separator) and one not in NFKC form, the form Python reads identifiers in
 non-normal spelling (with the normal one in the message) means that two names matcalc accepts
 are never one name to Python.  A dimension name must also be an identifier.
 
-Assumptions (``symmetric``, ``spd``, ``positive``, ``onehot``) travel with the symbol:
+Assumptions (``symmetric``, ``spd``, ``positive``, ``onehot``, ``binary``) travel with the symbol:
 they are part of its identity, which keeps a symmetric ``A`` and a general ``A`` apart.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sympy.matrices.expressions import matexpr
 
 from ..errors import InvalidNameError, ShapeError
 
-KNOWN_ASSUMPTIONS = ("symmetric", "spd", "positive", "onehot")
+KNOWN_ASSUMPTIONS = ("symmetric", "spd", "positive", "onehot", "binary")
 
 _DIMENSIONS: dict[str, sympy.Symbol] = {}
 
@@ -156,17 +156,18 @@ def assumptions_of(expr) -> frozenset:
     return getattr(expr, "assumptions", frozenset()) if isinstance(expr, MatrixSymbol) else frozenset()
 
 
-def matrix(name: str, rows, cols, *, symmetric=False, spd=False, positive=False, onehot=False):
+def matrix(name: str, rows, cols, *, symmetric=False, spd=False, positive=False, onehot=False, binary=False):
     """A ``rows × cols`` matrix symbol.
 
     ``name`` is printable text in NFKC form (see :func:`check_name`); ``rows`` and ``cols``
     are ints or dimension names (see :func:`dim`).  ``symmetric``: Aᵀ = A.  ``spd``:
     symmetric positive definite.  ``positive``: every entry is positive (for logs and square
     roots).  ``onehot``: every row is a one-hot vector, so its row sums are 1 (enables the
-    softmax cross-entropy simplification).
+    softmax cross-entropy simplification).  ``binary``: every entry is 0 or 1 (the labels of a
+    binary cross-entropy).
     """
-    flags = [flag for flag, on in (("symmetric", symmetric), ("spd", spd),
-                                   ("positive", positive), ("onehot", onehot)) if on]
+    flags = [flag for flag, on in (("symmetric", symmetric), ("spd", spd), ("positive", positive),
+                                   ("onehot", onehot), ("binary", binary)) if on]
     return MatrixSymbol(check_name(name, "matrix symbol name"), dim(rows), dim(cols), flags)
 
 

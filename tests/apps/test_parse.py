@@ -144,12 +144,14 @@ def test_mlp_loss_matches_the_python_constructors():
 
 
 def test_assumptions_reach_the_symbols():
-    symbols, dims = declare({"A": ("n", "n"), "S": ("n", "n"), "P": ("n", "m"), "Y": ("N", "K"), "lam": ()},
-                            symmetric=["A"], spd=["S"], positive=["P", "lam"], onehot="Y")
+    symbols, dims = declare({"A": ("n", "n"), "S": ("n", "n"), "P": ("n", "m"), "Y": ("N", "K"), "y": ("N", 1),
+                             "lam": ()},
+                            symmetric=["A"], spd=["S"], positive=["P", "lam"], onehot="Y", binary=["y"])
     assert symbols["A"].assumptions == {"symmetric"} and symbols["A"].T == symbols["A"]
     assert symbols["S"].assumptions == {"spd"}
     assert symbols["P"].assumptions == {"positive"}
     assert symbols["Y"].assumptions == {"onehot"}
+    assert symbols["y"].assumptions == {"binary"}
     assert symbols["lam"].is_positive and not isinstance(symbols["lam"], sympy.MatrixBase)
     assert set(dims) == {"n", "m", "N", "K"}
 
@@ -330,6 +332,8 @@ def test_nesting_is_limited_with_a_clear_error():
     ({"exp": (1, 1)}, {}, "name of a function"),
     ({"x": (1, "n")}, {"onehot": ["y"]}, "not in shapes"),
     ({"B": ("n", "m")}, {"symmetric": ["B"]}, "symmetric"),
+    ({"x": (1, "n")}, {"binary": ["y"]}, "binary names 'y', which is not in shapes"),
+    ({"c": ()}, {"binary": ["c"]}, "c is a scalar; only 'positive' applies to scalars"),
 ])
 def test_bad_declarations_are_matcalc_errors(shapes, assumptions, message):
     with pytest.raises(MatcalcError, match=message):

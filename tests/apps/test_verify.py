@@ -322,3 +322,196 @@ def test_a_differentiator_bug_is_caught_by_the_cross_check(monkeypatch, column):
     assert "differentiator bug" in r.detail and "DISAGREES" in r.explain()
     wrong = mc.verify(x.T * A * x, x, 3 * (A + A.T) * x)
     assert not wrong.ok and wrong.diagnosis == "off by a factor of 3"
+
+
+# ---------------------------------------------------------------- matcalc notation
+
+BCE = "-sum(y * log(sigmoid(X @ w)) + (1 - y) * log(1 - sigmoid(X @ w)))"
+BCE_SHAPES = {"X": ("n", "d"), "w": ("d", 1), "y": ("n", 1)}
+# what SymPy's str() and repr() write, and matcalc's notation never does
+SYMPY_NOTATION = ("SumAll", "HadamardProduct", "HadamardPower", "MatMul", "MatAdd", "Sigmoid(", "Log(",
+                  "Determinant", "Inverse", "Transpose", "OneMatrix", "**", ".T", "*w", "*x")
+
+
+def _wrong_claims():
+    """One claim for each way of being wrong, on functions with sums, logs and inverses."""
+    X, A = mc.matrix("X", "n", "n"), mc.matrix("A", "n", "n")
+    x = mc.colvec("x", "n")
+    M, b = mc.matrix("M", "m", "n"), mc.colvec("b", "n")
+    return {
+        "transposed": mc.verify(mc.logdet(X), X, mc.inv(X)),
+        "off by a factor of 2": mc.verify(BCE, "w", "2 * X.T @ (sigmoid(X @ w) - y)", shapes=BCE_SHAPES,
+                                          binary=["y"]),
+        "holds only for symmetric A": mc.verify(x.T * A * x, x, 2 * A * x),
+        "wrong shape": mc.verify(mc.sum(mc.exp(M * b)), M, b * mc.exp(M * b).T),
+    }
+
+
+def test_reports_of_wrong_claims_are_written_in_matcalc_notation():
+    for diagnosis, r in _wrong_claims().items():
+        assert r.diagnosis == diagnosis and not r.ok
+        markdown = r._repr_markdown_().split("\n", 1)[1]      # after the headline, bold with **
+        for text in (r.explain(), repr(r), r.detail, markdown):
+            assert not [word for word in SYMPY_NOTATION if word in text], (diagnosis, text)
+        assert f"claimed:         {mc.to_text(r.expected)}\n" in r.explain()
+        assert f"matcalc:         {mc.to_text(r.derived)}\n" in r.explain()
+
+
+def test_the_issue_examples_read_as_a_textbook_writes_them():
+    wrong = _wrong_claims()
+    text = wrong["off by a factor of 2"].explain()
+    assert "function:        −sum((𝟏 − y) ⊙ log(𝟏 − σ(X w)) + y ⊙ log(σ(X w)))\n" in text
+    assert "claimed:         2 Xᵀ (σ(X w) − y)\n" in text
+    assert "matcalc:         Xᵀ (σ(X w) − y)\n" in text
+    text = wrong["transposed"].explain()
+    assert "function:        log det(X)\n" in text
+    assert "claimed:         X⁻¹\n" in text and "matcalc:         X⁻ᵀ\n" in text
+
+
+def test_an_unknown_variable_is_named_with_the_function_in_matcalc_notation():
+    with pytest.raises(DifferentiationError, match=r"'z' does not occur in the function −sum\(\(𝟏 − y\)"):
+        mc.verify(BCE, "z", "X.T @ y", shapes=BCE_SHAPES)
+
+
+# ---------------------------------------------------------------- declared ranges
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def test_a_wrong_bce_claim_has_a_counterexample_with_labels_0_and_1():
+    r = mc.verify(BCE, "w", "2 * X.T @ (sigmoid(X @ w) - y)", shapes=BCE_SHAPES, binary=["y"])
+    ce = r.counterexample
+    X, w, y = ce.inputs["X"], ce.inputs["w"], ce.inputs["y"]
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    np.testing.assert_allclose(ce.correct, X.T @ (_sigmoid(X @ w) - y), rtol=1e-9)
+    np.testing.assert_allclose(ce.claimed, 2 * X.T @ (_sigmoid(X @ w) - y), rtol=1e-9)
+
+
+def test_the_numeric_check_draws_binary_labels():
+    """y ⊙ y = y holds for labels in {0, 1} only: the claim holds exactly when y is declared binary."""
+    f, claim = "sum(y * y * (X @ w))", "X.T @ y"
+    assert mc.verify(f, "w", claim, shapes=BCE_SHAPES, binary=["y"]).ok
+    assert not mc.verify(f, "w", claim, shapes=BCE_SHAPES).ok
+
+
+def test_binary_entries_take_both_values():
+    from matcalc.apps.verify import _binary_entries
+    for seed in range(50):
+        value = _binary_entries((3, 1), np.random.default_rng(seed))
+        assert set(np.unique(value)) == {0.0, 1.0}
+    assert set(np.unique(_binary_entries((1, 1), np.random.default_rng(0)))) <= {0.0, 1.0}
+
+
+def test_a_symmetric_binary_matrix_stays_binary():
+    """2 (B ⊙ B) x is the gradient of xᵀ B x only when B is symmetric with entries 0 and 1 (an
+    adjacency matrix): the symmetric instances of a binary B must keep their entries in {0, 1}."""
+    x = mc.colvec("x", "n")
+    B = mc.matrix("B", "n", "n", binary=True)
+    r = mc.verify(x.T * B * x, x, 2 * mc.hadamard(B, B) * x)
+    assert r.diagnosis == "holds only for symmetric B"
+    assert set(np.unique(r.counterexample.inputs["B"])) <= {0.0, 1.0}
+    adjacency = mc.matrix("B", "n", "n", binary=True, symmetric=True)
+    assert mc.verify(x.T * adjacency * x, x, 2 * mc.hadamard(adjacency, adjacency) * x).ok
+
+
+def test_a_counterexample_has_one_hot_rows_for_a_one_hot_symbol():
+    Y, Z = mc.matrix("Y", "N", "K", onehot=True), mc.matrix("Z", "N", "K")
+    N = mc.dim("N")
+    r = mc.verify(-mc.sum(mc.hadamard(Y, mc.log(mc.softmax(Z)))) / N, Z, 2 * (mc.softmax(Z) - Y) / N)
+    assert r.diagnosis == "off by a factor of 2"
+    Y_ = r.counterexample.inputs["Y"]
+    assert set(np.unique(Y_)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(Y_.sum(axis=1), np.ones(Y_.shape[0]))
+
+
+def test_counterexamples_respect_positive_spd_and_symmetric_symbols():
+    P, X = mc.matrix("P", "n", "n", positive=True), mc.matrix("X", "n", "n")
+    r = mc.verify(mc.sum(mc.hadamard(P, X)), X, P.T)
+    assert not r.ok and np.all(r.counterexample.inputs["P"] > 0)
+    x = mc.colvec("x", "n")
+    S = mc.matrix("S", "n", "n", spd=True)
+    r = mc.verify(x.T * S * x, x, S * x)
+    assert r.diagnosis == "off by a factor of 1/2"
+    S_ = r.counterexample.inputs["S"]
+    np.testing.assert_array_equal(S_, S_.T)
+    assert np.all(np.linalg.eigvalsh(S_) > 0)
+    A = mc.matrix("A", "n", "n", symmetric=True)
+    r = mc.verify(x.T * A * x, x, 3 * A * x)
+    A_ = r.counterexample.inputs["A"]
+    np.testing.assert_array_equal(A_, A_.T)
+
+
+def test_instances_outside_the_domain_are_skipped_not_blamed_on_the_differentiator():
+    """A symmetric S may have det S < 0, where log det S is not a number: such an instance is
+    no evidence, and used to be reported as a differentiator bug with relative error inf."""
+    S = mc.matrix("S", "n", "n", symmetric=True)
+    Si = mc.inv(S)
+    r = mc.verify(mc.logdet(S), S, 2 * Si - HadamardProduct(Si, Identity(mc.dim("n"))),
+                  symmetric_convention="symmetric")
+    assert r.ok and r.derivation_agrees and len(r.instances) == 3
+
+
+# ---------------------------------------------------------------- notebook display
+
+def test_the_repr_is_one_short_line():
+    wrong = _wrong_claims()
+    assert repr(wrong["transposed"]) == ("<VerificationResult ✗ transposed: gradient of log det(X) with respect "
+                                         "to X; claimed X⁻¹; matcalc X⁻ᵀ>")
+    x = mc.colvec("x", "n")
+    assert repr(mc.verify(x.T * x, x, 2 * x)) == ("<VerificationResult ✓ holds: gradient of xᵀ x with respect to x; "
+                                                  "claimed 2 x>")
+    long = repr(wrong["off by a factor of 2"])
+    assert long == ("<VerificationResult ✗ off by a factor of 2: gradient of "
+                    "−sum((𝟏 − y) ⊙ log(𝟏 − σ(X w)) + y ⊙ lo… with respect to w; "
+                    "claimed 2 Xᵀ (σ(X w) − y); matcalc Xᵀ (σ(X w) − y)>")
+    assert str(wrong["transposed"]) == wrong["transposed"].explain()
+
+
+def test_markdown_typesets_the_formulas():
+    md = _wrong_claims()["transposed"]._repr_markdown_()
+    assert md.startswith("**✗ the claimed gradient is transposed**\n")
+    assert r"- with respect to: $X \in \mathbb{R}^{n \times n}$" in md
+    assert "- claimed: $X^{-1}$\n" in md and r"- matcalc: $X^{-\top}$" in md
+    assert r"$X = \begin{bmatrix}" in md
+
+
+MATHML = "{http://www.w3.org/1998/Math/MathML}math"
+
+
+def _html_tree(result):
+    import xml.etree.ElementTree as ET
+    return ET.fromstring(result._repr_html_())       # raises unless the HTML is well formed
+
+
+def test_html_is_well_formed_with_mathml_formulas():
+    for diagnosis, r in _wrong_claims().items():
+        root = _html_tree(r)
+        formulas = root.findall(f".//{MATHML}")
+        # function, with respect to, claimed, matcalc, then the counterexample's inputs and values
+        assert len(formulas) >= 4 + 2 * (r.counterexample is not None), diagnosis
+        labels = [th.text for th in root.iter("th")]
+        assert labels[:4] == ["function", "with respect to", "claimed", "matcalc"]
+        assert diagnosis in root.find("p/strong").text
+
+
+def test_html_escapes_user_text():
+    x, A = mc.colvec("x", "n"), mc.matrix("<b>A</b>", "n", "n")
+    r = mc.verify(x.T * A * x, x, 2 * A * x)
+    assert r.diagnosis == "holds only for symmetric <b>A</b>"
+    root = _html_tree(r)
+    assert root.find(".//b") is None                  # the name is text, never markup
+    assert root.find("p/strong").text == "✗ the claimed gradient holds only for symmetric <b>A</b>"
+    assert "with symmetric <b>A</b> the claim holds" in "".join(root.itertext())
+    assert r"symmetric \<b\>A\</b\>" in r._repr_markdown_()
+
+
+def test_html_keeps_a_parse_caret_aligned():
+    r = mc.verify("sum(X @ w)", "w", "X @ (w.T @ y)", shapes=BCE_SHAPES)
+    assert r.diagnosis == "wrong shape"
+    root = _html_tree(r)
+    note = [pre.text for pre in root.iter("pre")]
+    assert len(note) == 1 and note[0].endswith("  X @ (w.T @ y)\n           ^")
+    markdown = r._repr_markdown_()
+    assert "- note:\n\n  ```\n  the claimed formula cannot be formed: " in markdown
+    assert "\n    X @ (w.T @ y)\n             ^\n  ```\n" in markdown

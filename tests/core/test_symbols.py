@@ -99,3 +99,14 @@ def test_the_text_syntax_and_declare_refuse_names_not_in_normal_form():
         mc.parse("sum(x)", {"ｘ": (1, 2)})
     with pytest.raises(mc.ParseError, match="normal form"):
         mc.parse("sum(ｘ)", {"x": (1, 2)})
+
+
+def test_the_binary_assumption_travels_with_the_symbol():
+    """Labels in {0, 1} (binary cross-entropy) are declared like the other assumptions, and
+    a binary y is not the general y."""
+    y = mc.matrix("y", "n", 1, binary=True)
+    assert y.assumptions == {"binary"} and y.is_assumed("binary")
+    assert mc.colvec("y", "n", binary=True) == y
+    assert y != mc.colvec("y", "n")
+    with pytest.raises(ValueError, match="unknown assumption 'boolean'; known: .*onehot, binary"):
+        MatrixSymbol("y", 2, 1, ["boolean"])
