@@ -109,7 +109,7 @@ class _Declarations:
             self.shapes[name] = shape
         for name in _names(args.scalar):
             self.shapes[name] = ()
-        self.assumptions = {flag: _names(getattr(args, flag)) for flag in ("symmetric", "spd", "positive", "onehot")}
+        self.assumptions = {flag: _names(getattr(args, flag)) for flag in ("symmetric", "spd", "positive", "onehot", "binary")}
 
     def parse(self, text, what="expression"):
         from .parse import parse
@@ -150,6 +150,7 @@ def _add_declarations(parser):
     group.add_argument("--spd", action="append", metavar="NAME", help="NAME is symmetric positive definite")
     group.add_argument("--positive", action="append", metavar="NAME", help="every entry of NAME is positive")
     group.add_argument("--onehot", action="append", metavar="NAME", help="every row of NAME is one-hot (sums to 1)")
+    group.add_argument("--binary", action="append", metavar="NAME", help="every entry of NAME is 0 or 1 (binary labels)")
 
 
 # ================================================================ derive
@@ -310,7 +311,7 @@ def command_train(args):
         spec["data"]["max_csv_bytes"] = args.max_csv_bytes
     seed = settings.get("seed", 0)
     shapes = {name: tuple(shape) for name, shape in spec["shapes"].items()}
-    assumptions = {flag: spec.get(flag, []) for flag in ("symmetric", "spd", "positive", "onehot")}
+    assumptions = {flag: spec.get(flag, []) for flag in ("symmetric", "spd", "positive", "onehot", "binary")}
     with _budget.limit(_budget_of(args), "parsing the spec"):
         symbols = declare(shapes, **assumptions)[0]
         loss = parse(spec["loss"], shapes, **assumptions)

@@ -203,6 +203,7 @@ _ASSUMPTION_TEXT = {
     "spd": "is symmetric positive definite",
     "positive": "has positive entries",
     "onehot": "has one-hot rows",
+    "binary": "has entries in $\\{0, 1\\}$",
 }
 
 
