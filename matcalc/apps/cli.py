@@ -187,7 +187,7 @@ def command_derive(args):
 
     if "-" in documents.values():
         return EXIT_OK   # stdout carries the document; keep it clean
-    for line in derivation_lines(derivation, names=names, function_name="f"):
+    for line in derivation_lines(derivation, names=names, function_name="y" if kind == "jacobian" else "f"):
         print(line)
     if args.steps:
         print("steps:")

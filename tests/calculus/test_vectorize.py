@@ -231,7 +231,7 @@ def test_the_read_off_is_a_step():
     last = d.steps[-1]
     assert last.rule == READ_OFF == "read off the Jacobian (vec layout)"
     assert mc.to_text(last.before) == "A dX B" and mc.to_text(last.after) == "Bᵀ ⊗ A"
-    assert str(d) == "jacobian of A X B\n  with respect to X: Bᵀ ⊗ A"
+    assert str(d) == "jacobian of y with respect to X\n  y = A X B\n  ∂y/∂X = Bᵀ ⊗ A"
     tex = d.to_latex()
     assert r"\text{read off the Jacobian (vec layout)}" in tex
     assert r"\frac{\partial y}{\partial X} &= B^{\top} \otimes A" in tex
