@@ -6,12 +6,14 @@ macros matcalc's LaTeX printer writes, in two tables and one pass over its outpu
 
 * before converting, :data:`_ADAPTED` rewrites the few macros it renders badly, and the
   contents of every ``\\text{…}`` (LaTeX-escaped: ``\\_``, ``\\&``, ``\\{``) are set aside,
-  to be put back as plain text, because the converter reads their escapes as commands;
-* after converting, :func:`_fix` makes the tree say what MathML Core (the MathML browsers
-  render) can show: a function name (``tr``, ``det``, ``softmax``) an upright identifier
-  rather than an operator with operator spacing, a fence (``⟨ ⟩``) an operator, and bold
-  or bold-italic letters and digits the Unicode mathematical characters, since MathML Core
-  ignores ``mathvariant`` other than ``normal``.
+  to be put back as plain text, because the converter reads their escapes as commands and
+  copies other text into its output unescaped;
+* after converting, :func:`_check` refuses anything but MathML elements and attributes,
+  and :func:`_fix` makes the tree read in a browser (MathML Core) as it does in TeX: an
+  operator name (``tr``, ``det``, ``softmax``) upright with TeX's thin space before it,
+  ``∂`` and ``/`` with no space, only ``\\left … \\right`` delimiters stretchy, ``⟨ ⟩``
+  operators, and bold letters and digits (``\\mathbf{1}``, ``\\boldsymbol{x}``) the Unicode
+  mathematical characters, since MathML Core ignores ``mathvariant`` other than ``normal``.
 
 Every ``<math>`` element carries its LaTeX source as an ``application/x-tex`` annotation,
 which browsers do not show and copy-and-paste tools can use.  It does no mathematics.
@@ -25,6 +27,7 @@ import xml.etree.ElementTree as ElementTree
 from latex2mathml import exceptions as _converter_exceptions
 from latex2mathml.converter import convert
 
+from ..core import budget
 from ..errors import MatcalcError
 from .latex import _TEXT_ESCAPES
 
@@ -117,6 +120,7 @@ def to_mathml(tex: str, *, display: bool = False, displaystyle: bool = False) ->
 
     Raises :class:`MathMLError` for LaTeX the converter cannot read or turns into anything
     but MathML elements and attributes (``\\href``, a stray ``&``)."""
+    budget.tick()   # a long document converts many formulas: its work budget's clock applies
     source = tex
     for macro, replacement in _ADAPTED.items():
         tex = tex.replace(macro, replacement)
@@ -155,6 +159,7 @@ _ATTRIBUTES = frozenset(
 
 
 def _check(element, source):
+    """Refuse an element or attribute that is not in the tables above."""
     if element.tag not in _ELEMENTS:
         raise MathMLError(f"the LaTeX {source!r} makes a <{element.tag}> element, which is not MathML")
     unknown = sorted(set(element.attrib) - _ATTRIBUTES)

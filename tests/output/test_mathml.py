@@ -200,12 +200,14 @@ def test_only_left_right_delimiters_stretch():
             if text in "()"} == {"(": "true", ")": "true"}
     fences = [(text, attrs["stretchy"]) for text, attrs in tokens(r"\langle G, Y \rangle \lVert x\rVert (A)", "mo")
               if text != ","]
-    assert fences == [("⟨", "false"), ("⟩", "false"), ("‖", "false"), ("‖", "false"), ("(", "false"), (")", "false")]
+    assert fences == [("⟨", "false"), ("⟩", "false"), ("‖", "false"), ("‖", "false"),
+                      ("(", "false"), (")", "false")]
 
 
 def test_partial_and_slash_are_ordinary_symbols():
-    assert {(text, attrs.get("lspace"), attrs.get("rspace")) for text, attrs in tokens(r"\partial L / \partial X", "mo")} \
-        == {("∂", "0", "0"), ("/", "0", "0")}
+    spaces = {(text, attrs.get("lspace"), attrs.get("rspace"))
+              for text, attrs in tokens(r"\partial L / \partial X", "mo")}
+    assert spaces == {("∂", "0", "0"), ("/", "0", "0")}
 
 
 def test_text_is_unescaped_and_keeps_its_spaces():
