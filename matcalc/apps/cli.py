@@ -160,7 +160,7 @@ def command_derive(args):
     from ..output.text import derivation_lines, to_text
     if args.pdf == "-":
         raise UsageError("--pdf needs a file name (a PDF is not written to stdout)")
-    _check_outputs(args.latex, args.markdown, args.pdf)
+    _check_outputs(args.latex, args.markdown, args.html, args.pdf)
     declarations = _Declarations(args)
     function = declarations.parse(_read_text(args.expression))
     variables = declarations.variables(_names(args.wrt), function)
@@ -168,14 +168,13 @@ def command_derive(args):
     derivation = derive(function, variables, kind=kind, layout=args.layout)
 
     names = _intermediate_names(args.name, declarations, derivation)
-    documents = {"latex": args.latex, "markdown": args.markdown}
+    documents = {"latex": args.latex, "markdown": args.markdown, "html": args.html}
     options = {"template_dir": args.template_dir, "bold_vectors": args.bold_vectors, "title": args.title,
                "names": names, "detail": args.detail}
     rendered = {}
     for fmt, path in documents.items():
         if path is not None:
-            template = args.template or ("article" if fmt == "latex" else "markdown")
-            rendered[fmt] = _to_latex(derivation, template if fmt == "latex" else "markdown", options)
+            rendered[fmt] = _document(derivation, fmt, args.template, options)
     if args.pdf is not None:
         from ..output.render import write_pdf
         write_pdf(derivation, args.pdf, template=args.template or "article", **options)
@@ -221,9 +220,13 @@ def _intermediate_names(items, declarations, derivation) -> dict:
     return names
 
 
-def _to_latex(derivation, template, options):
+def _document(derivation, fmt, template, options):
+    """The derivation as the document of one output option (--latex, --markdown, --html)."""
+    if fmt == "html":
+        from ..output.html import to_html
+        return to_html(derivation, **options)
     from ..output.render import to_latex
-    return to_latex(derivation, template=template, **options)
+    return to_latex(derivation, template=(template or "article") if fmt == "latex" else "markdown", **options)
 
 
 # ================================================================ verify
@@ -568,6 +571,8 @@ def build_parser():
     out = derive.add_argument_group("step-by-step documents")
     out.add_argument("--latex", metavar="FILE", help="write the derivation as LaTeX ('-' for stdout)")
     out.add_argument("--markdown", metavar="FILE", help="write the derivation as Markdown ('-' for stdout)")
+    out.add_argument("--html", metavar="FILE",
+                     help="write the derivation as an HTML page, its mathematics MathML ('-' for stdout)")
     out.add_argument("--pdf", metavar="FILE", help="compile the derivation to PDF with pdflatex")
     out.add_argument("--template", metavar="NAME|PATH",
                      help="LaTeX template: article (default), fragment, or a template name/path")

@@ -13,8 +13,9 @@ from typing import Callable
 from sympy import Basic
 
 PRESENTERS: dict[str, Callable] = {}
-"""Presenters by format ("text", "repr", "latex", "repr_latex", "repr_markdown"), each
-``presenter(derivation, **options) -> str``; filled in by :mod:`matcalc.output`."""
+"""Presenters by format ("text", "repr", "latex", "html", "repr_latex", "repr_markdown",
+"repr_html"), each ``presenter(derivation, **options) -> str``; filled in by
+:mod:`matcalc.output`."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,16 @@ class Derivation:
         """The derivation as LaTeX (see :func:`matcalc.output.render.to_latex` for the options)."""
         return self._present("latex", **options)
 
+    def to_html(self, **options):
+        """The derivation as an HTML page with MathML, or with ``full=False`` a fragment (see
+        :func:`matcalc.output.html.to_html` for the options)."""
+        return self._present("html", **options)
+
     def _repr_latex_(self):
         return self._present("repr_latex")
 
     def _repr_markdown_(self):
         return self._present("repr_markdown")
+
+    def _repr_html_(self):
+        return self._present("repr_html")
