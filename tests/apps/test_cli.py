@@ -374,3 +374,40 @@ def test_bad_specs_are_one_line_errors_and_keep_old_outputs(tmp_path, change, fr
     assert_one_line_error(code, err, fragment)
     assert (tmp_path / "params.npz").read_bytes() == b"precious"
     assert not leftovers(tmp_path)
+
+
+# ---------------------------------------------------------------- names and detail
+
+MLP = ["-sum(Y * log(softmax(sigmoid(X @ W1 + b1) @ W2 + b2))) / N", "--wrt", "W1", "--wrt", "b2",
+       "--onehot", "Y", "--shape", "X=N,d", "--shape", "Y=N,K", "--shape", "W1=d,h", "--shape", "b1=1,h",
+       "--shape", "W2=h,K", "--shape", "b2=1,K"]
+
+
+def test_derive_prints_named_intermediates_once():
+    code, out, err = run("derive", *MLP)
+    assert code == 0, err
+    assert out.count("softmax(") == 1 and out.count("σ(") == 1   # each layer written once
+    lines = out.splitlines()
+    assert lines.index("f = −sum(Y ⊙ log(Ŷ))/N") > lines.index("Ŷ = softmax(Z₂)")
+
+
+def test_derive_names_what_the_user_names():
+    code, out, err = run("derive", *MLP, "--name", "H=sigmoid(X @ W1 + b1)")
+    assert code == 0, err
+    assert "H = σ(Z₁)" in out.splitlines() and "Z₂ = 𝟏 b₂ + H W₂" in out.splitlines()
+    code, out, err = run("derive", *MLP, "--name", "H=sigmoid(X @ W1)", "--latex", "-")
+    assert_one_line_error(code, err, "--name H", "does not occur")
+    code, out, err = run("derive", *MLP, "--name", "W2=sigmoid(X @ W1 + b1)")
+    assert_one_line_error(code, err, "already used")
+    code, out, err = run("derive", *MLP, "--name", "sigmoid(X @ W1 + b1)")
+    assert_one_line_error(code, err, "--name takes NAME=EXPR")
+
+
+def test_derive_detail_levels_in_documents():
+    code, textbook, err = run("derive", *MLP, "--latex", "-", "--template", "fragment")
+    assert code == 0, err
+    code, full, err = run("derive", *MLP, "--latex", "-", "--template", "fragment", "--detail", "full")
+    assert code == 0, err
+    assert r"\text{constant factor}" in full and r"\text{constant factor}" not in textbook
+    code, _, err = run("derive", *MLP, "--detail", "some")
+    assert code == 2 and "--detail" in err

@@ -319,3 +319,14 @@ def test_derivation_steps_of_jacobian_and_hessian():
     assert d.kind == "hessian"
     assert d.steps[-1].rule == "read off the Jacobian"
     assert d.result == mc.simplify(A + A.T)
+
+
+def test_a_constant_factor_is_not_the_product_rule():
+    w, X = mc.colvec("w", "d"), mc.matrix("X", "N", "d")
+    lam = mc.scalar("lam")
+    steps = mc.derive(lam * mc.norm(w) ** 2 + mc.sum(X * w) / 2, w).steps
+    by_target = {mc.to_text(step.target): step for step in steps}
+    assert by_target["‖w‖²"].rule == "constant factor" and by_target["‖w‖²"].bookkeeping
+    assert by_target["sum(X w)"].rule == "constant factor"
+    # a product of two matrices is the product rule, even when one is constant
+    assert "product rule" in by_target["w"].rule.split(" and ") and not by_target["w"].bookkeeping

@@ -401,3 +401,60 @@ def test_write_seed_derivations_writes_every_case(tmp_path):
     assert {f"{key}.tex" for key in CASES} <= names and "seed_derivations.tex" in names
     combined = (tmp_path / "seed_derivations.tex").read_text()
     assert combined.count(r"\section*") == len(CASES)
+
+
+# ---------------------------------------------------------------- roles and detail levels
+
+def _reverse_rows(derivation, **options):
+    document = render.present(derivation, **options)
+    return [row for section in document["sections"] if section["mode"] == "reverse" for row in section["rows"]]
+
+
+def test_a_hidden_layer_is_not_the_prediction():
+    # L = ‖tanh(X W₁) W₂ − Y‖²/N: tanh is a hidden layer, met through the product with W₂
+    N = mc.dim("N")
+    X, Y = mc.matrix("X", "N", "d"), mc.matrix("Y", "N", "K")
+    W1, W2 = mc.matrix("W1", "d", "h"), mc.matrix("W2", "h", "K")
+    H = F.tanh(X * W1)
+    text = mc.to_latex(mc.derive(F.sum(F.hadamard(H * W2 - Y, H * W2 - Y)) / N, [W1, W2]), template="fragment")
+    assert r"\hat{Y}" not in text and r"A &= \tanh(Z)" in text
+    # the logistic loss's σ is the prediction: ŷ
+    w, y = mc.colvec("w", "d"), mc.colvec("y", "N")
+    p, one = F.sigmoid(X * w), mc.ones("N", 1)
+    bce = -F.sum(F.hadamard(y, F.log(p)) + F.hadamard(one - y, F.log(one - p)))
+    assert r"\hat{y} &= \sigma(z)" in mc.to_latex(mc.derive(bce, w), template="fragment")
+
+
+def test_textbook_detail_starts_at_the_step_a_reader_wants():
+    derivation = derivation_of(CASES["seed000-mlp"])
+    textbook, full = _reverse_rows(derivation), _reverse_rows(derivation, detail="full")
+    assert textbook[0]["lhs"] == r"\frac{\partial L}{\partial Z_{2}}"
+    assert textbook[0]["rule"] == r"\text{log-softmax rule}"
+    # full shows the bookkeeping: −1/N through the sum, the sum of entries, Y ⊙ log Ŷ
+    rules = [row["rule"] for row in full]
+    assert rules[:3] == [r"\text{constant factor}", r"\text{sum of entries}", r"\text{Hadamard product rule}"]
+    assert len(full) == len(textbook) + 3
+    assert not any("product rule" in row["rule"] and "N" in row["rhs"] and row is full[0] for row in full[1:])
+
+
+def test_every_parameter_has_its_own_step():
+    case = CASES["seed002-three-layer-bce"]
+    for detail in ("textbook", "full"):
+        lhs = [row["lhs"] for row in _reverse_rows(derivation_of(case), names=case.names, detail=detail,
+                                                   function_name=case.function_name)]
+        for k in (1, 2, 3):
+            assert r"\frac{\partial \mathcal{L}}{\partial b_{%d}}" % k in lhs, (detail, k)
+
+
+def test_bookkeeping_steps_are_marked_by_the_engine():
+    derivation = derivation_of(CASES["seed000-mlp"])
+    marked = [step.rule for step in derivation.steps if step.bookkeeping]
+    # the way down to log-softmax, then the sums that pass G on to each term
+    assert marked[:3] == ["constant factor", "sum of entries", "Hadamard product rule"]
+    assert set(marked[3:]) == {"sum rule"}
+    assert not any(step.bookkeeping for step in derivation.steps if "chain rule" in step.rule)
+
+
+def test_detail_must_be_known():
+    with pytest.raises(mc.errors.ArgumentError, match="detail must be 'textbook' or 'full'"):
+        mc.to_latex(derivation_of(CASES["seed000-ols"]), detail="everything")
