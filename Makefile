@@ -1,11 +1,12 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+ and make:
 #   make run    derive the seed examples, write their LaTeX, train on real data
 #   make test   run the whole test suite
+#   make gallery  write docs/gallery (the derivations people look for: .md, .html, .tex, .pdf)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test benchmark catalogue clean
+.PHONY: run test benchmark catalogue gallery clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ test: $(VENV)/.installed
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/derive.py
 	$(PY) benchmarks/bench.py
+
+gallery: $(VENV)/.installed
+	$(PY) scripts/gallery.py --out docs/gallery
 
 clean:
 	rm -rf $(VENV) build dist out *.egg-info
