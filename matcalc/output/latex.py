@@ -4,8 +4,10 @@ A subclass of SymPy's ``LatexPrinter`` with one ``_print_<Class>`` method per ma
 and per SymPy matrix node whose default output is not what a textbook writes: ``X^{\\top}``
 rather than ``X^{T}``, ``\\odot`` rather than ``\\circ``, ``\\mathbf{1}_{N} b`` for a
 broadcast row, ``I_{n}``, ``\\operatorname{tr}``, ``\\det``, ``X^{-\\top}``, ``\\sigma(Z)``.
-Symbol names follow SymPy's conventions (``W1`` → ``W_{1}``, ``Yhat`` → ``\\hat{Y}``,
-``alpha`` → ``\\alpha``); ``bold_vectors=True`` sets row and column vectors in bold.
+Symbol names are typeset by :mod:`.symbols`, the rule the text printer shares (``W1`` →
+``W_{1}``, ``Yhat`` → ``\\hat{Y}``, ``lam`` → ``\\lambda``, ``loss`` → ``\\mathrm{loss}``; two
+symbols that would print alike keep their literal names); ``bold_vectors=True`` sets row
+and column vectors in bold.
 
 The printer only *prints*: it never simplifies, reorders factors or changes a value.  The
 one liberty it takes is the order of the terms of a sum (positive terms first, broadcast
@@ -35,6 +37,7 @@ from sympy.printing.latex import LatexPrinter
 from ..core import budget
 from ..core.functions import Elementwise, LogSumExp, Norm, Norm1, Softmax, SumAll
 from .numbers import decimal_text
+from .symbols import spellings_of, typeset
 from ..core.kronecker import CommutationMatrix, Vec
 
 __all__ = ["MatcalcLatexPrinter", "latex", "partial", "shape_space", "escape_text", "rule_text"]
@@ -75,12 +78,20 @@ def _could_extract_minus_sign(term) -> bool:
 class MatcalcLatexPrinter(LatexPrinter):
     """SymPy's LaTeX printer, with matcalc's nodes and textbook matrix notation.
 
-    Settings beyond SymPy's: ``bold_vectors`` (vectors as ``\\boldsymbol{x}``) and
-    ``ones_sizes`` (``\\mathbf{1}_{N}`` rather than a bare ``\\mathbf{1}`` in products).
+    Settings beyond SymPy's: ``bold_vectors`` (vectors as ``\\boldsymbol{x}``),
+    ``ones_sizes`` (``\\mathbf{1}_{N}`` rather than a bare ``\\mathbf{1}`` in products) and
+    ``spellings`` (``{name: Spelling}`` of :func:`.symbols.spellings`, for a document that
+    prints many expressions with one spelling per name; by default the expression's own).
     """
 
     printmethod = "_matcalc_latex"
-    _default_settings = {**LatexPrinter._default_settings, "bold_vectors": False, "ones_sizes": True}
+    _default_settings = {**LatexPrinter._default_settings, "bold_vectors": False, "ones_sizes": True,
+                         "spellings": None}
+
+    def doprint(self, expr):
+        given = self._settings["spellings"]
+        self._spellings = given if given is not None else spellings_of([expr])
+        return super().doprint(expr)
 
     def _print(self, expr, **kwargs):
         budget.charge(1)   # a printer walks the tree: a runaway output trips the budget
@@ -88,18 +99,20 @@ class MatcalcLatexPrinter(LatexPrinter):
 
     # ------------------------------------------------------------ symbols
 
+    def _spelling(self, name):
+        return getattr(self, "_spellings", {}).get(name) or typeset(name)
+
     def _print_MatrixSymbol(self, expr):
         given = self._settings["symbol_names"].get(expr)
         if given is not None:
             return given
-        name, supers, subs = self._split_super_sub(str(expr.name))
-        if self._settings["bold_vectors"] and _is_vector(expr):
-            name = r"\boldsymbol{%s}" % name
-        if supers:
-            name += "^{%s}" % " ".join(supers)
-        if subs:
-            name += "_{%s}" % " ".join(subs)
-        return name
+        return self._spelling(str(expr.name)).latex(bold=self._settings["bold_vectors"] and _is_vector(expr))
+
+    def _print_Symbol(self, expr, style="plain"):
+        given = self._settings["symbol_names"].get(expr)
+        if given is not None:
+            return given
+        return self._spelling(expr.name).latex()
 
     def _print_OneMatrix(self, expr):
         rows, cols = expr.shape
