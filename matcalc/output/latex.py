@@ -395,14 +395,14 @@ def latex(expr, *, bold_vectors: bool = False, **settings) -> str:
 
 # ---------------------------------------------------------------- notation helpers
 
-def partial(numerator: str, target, *, bold_vectors: bool = False, order: int = 1) -> str:
+def partial(numerator: str, target, *, bold_vectors: bool = False, order: int = 1, spellings=None) -> str:
     """``\\frac{\\partial L}{\\partial X}`` (``order=2``: ``\\frac{\\partial^{2} f}{\\partial x \\partial x^{\\top}}``)."""
-    target_tex = latex(target, bold_vectors=bold_vectors)
+    target_tex = latex(target, bold_vectors=bold_vectors, spellings=spellings)
     if isinstance(target, (MatAdd, MatMul, HadamardProduct, KroneckerProduct, Add, Mul)):
         target_tex = MatcalcLatexPrinter()._add_parens(target_tex)
     if order == 2:
         second = latex(Transpose(target) if isinstance(target, MatrixExpr) else target,
-                       bold_vectors=bold_vectors)
+                       bold_vectors=bold_vectors, spellings=spellings)
         return r"\frac{\partial^{2} %s}{\partial %s \, \partial %s}" % (numerator, target_tex, second)
     return r"\frac{\partial %s}{\partial %s}" % (numerator, target_tex)
 

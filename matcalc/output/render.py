@@ -45,6 +45,7 @@ from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from ..errors import MatcalcError
 from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
+from .symbols import spellings_of
 from .sandbox import BudgetedSandbox, TemplateError, load as load_template, render as render_template
 from .naming import (  # noqa: F401  (Name, substitute and name_intermediates are re-exported)
     _LEAVES, Name, _canonical, _NamePool, _postorder, _symbol_for, _taken_tex, name_intermediates,
@@ -153,6 +154,12 @@ class _Printer:
     printed: dict = field(default_factory=dict)
     collecting = False
 
+    def __post_init__(self):
+        # One spelling per symbol name for the whole document: two symbols that would print
+        # alike keep their literal names in every expression, not only where both occur.
+        self.spellings = spellings_of([*self.rewritten.values(), *self.definitions.values(),
+                                       *self.definitions])
+
     def __call__(self, expr) -> str:
         try:
             return self.printed[expr]
@@ -165,10 +172,12 @@ class _Printer:
 
     def exact(self, expr) -> str:
         """``expr`` printed as it is."""
-        return latex(expr, bold_vectors=self.bold_vectors, symbol_names=self.symbol_names)
+        return latex(expr, bold_vectors=self.bold_vectors, symbol_names=self.symbol_names,
+                     spellings=self.spellings)
 
     def partial(self, numerator, target):
-        return partial(numerator, self.rewritten.get(target, target), bold_vectors=self.bold_vectors)
+        return partial(numerator, self.rewritten.get(target, target), bold_vectors=self.bold_vectors,
+                       spellings=self.spellings)
 
 
 class _Collector:

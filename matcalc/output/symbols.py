@@ -76,6 +76,7 @@ _ACCENTS = {"hat": "\u0302", "bar": "\u0304", "tilde": "\u0303"}   # combining c
 _SUBSCRIPTS = str.maketrans("0123456789+-−=()", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎")
 _SUPERSCRIPTS = str.maketrans("0123456789+-−=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾")
 _SCRIPTABLE = set("0123456789+-−=()")
+_RAISED = set("ᵀ′")
 
 
 def _accented(text: str, accent: str) -> str:
@@ -88,6 +89,8 @@ def _script_text(text: str, sign: str, table) -> str:
     has one (digits, signs, parentheses), else as people type it: ``_k``, ``_{ij}``."""
     if text and set(text) <= _SCRIPTABLE:
         return text.translate(table)
+    if text and sign == "^" and set(text) <= _RAISED:   # Wᵀ, W′: raised already
+        return text
     return sign + text
 
 
@@ -171,35 +174,44 @@ def _escaped(name: str) -> str:
     return escape_text(name)
 
 
-def spellings(names) -> dict:
+def spellings(names, reserved=()) -> dict:
     """{name: :class:`Spelling`} for the distinct ``names``: each typeset, except that names
-    that would print like another one (in text or in LaTeX) keep their literal spelling."""
+    that would print like another one (in text or in LaTeX), or like a ``reserved``
+    spelling (a constant's), keep their literal spelling."""
     chosen = {name: typeset(name) for name in dict.fromkeys(names)}
     while True:
-        clashing = {name for name in _clashes(chosen) if chosen[name] != literal(name)}
+        clashing = {name for name in _clashes(chosen, reserved) if chosen[name] != literal(name)}
         if not clashing:
             return chosen
         for name in clashing:
             chosen[name] = literal(name)
 
 
-def _clashes(chosen: dict) -> set:
-    """The names whose text or LaTeX is another name's."""
+def _clashes(chosen: dict, reserved=()) -> set:
+    """The names whose text or LaTeX is another name's or a reserved spelling's."""
     clashing = set()
     for key in (lambda s: s.text, lambda s: s.latex()):
-        owners: dict = {}
+        owners: dict = {key(s): [None] for s in reserved}
         for name, spelling in chosen.items():
             owners.setdefault(key(spelling), []).append(name)
-        clashing.update(n for group in owners.values() if len(group) > 1 for n in group)
+        clashing.update(n for group in owners.values() if len(group) > 1 for n in group if n is not None)
     return clashing
+
+
+_CONSTANTS = {sympy.pi: Spelling("π", r"\pi")}   # what the printers write for them
 
 
 def spellings_of(exprs) -> dict:
     """:func:`spellings` of the names of every matrix and scalar symbol of ``exprs``
-    (dimensions too; the bound variables of elementwise functions are not names)."""
-    names = [str(node.name) for node in nodes(*exprs)
-             if isinstance(node, (MatrixSymbol, sympy.Symbol)) and not isinstance(node, sympy.Dummy)]
-    return spellings(names)
+    (dimensions too; the bound variables of elementwise functions are not names), with the
+    spellings of the constants in ``exprs`` (π) reserved."""
+    names, constants = [], []
+    for node in nodes(*exprs):
+        if isinstance(node, (MatrixSymbol, sympy.Symbol)) and not isinstance(node, sympy.Dummy):
+            names.append(str(node.name))
+        elif node in _CONSTANTS:
+            constants.append(_CONSTANTS[node])
+    return spellings(names, constants)
 
 
 # ---------------------------------------------------------------- LaTeX names in text

@@ -219,3 +219,48 @@ def test_kronecker_vec_and_commutation_notation():
     assert latex(Vec(P).T) == r"\operatorname{vec}(P)^{\top}"
     assert mc.to_text(Vec(P).T) == "vec(P)ᵀ"
     assert latex(-KroneckerProduct(P.T, Q)) == r"- (P^{\top} \otimes Q)"
+
+
+# ---------------------------------------------------------------- symbol names
+
+def test_symbol_names_are_typeset_as_in_text():
+    """The rule of matcalc.output.symbols: λ for ``lam`` (SymPy would print l·a·m), ε for
+    ``eps``, accents and subscripts combined, several letters upright."""
+    lam, eps = mc.scalar("lam"), mc.scalar("eps")
+    assert latex(lam * W1.T * x.T) == r"\lambda W_{1}^{\top} x^{\top}"
+    assert latex(eps * A) == r"\epsilon A"
+    Sigma2, mu_hat1 = mc.matrix("Sigma2", "n", "n"), mc.colvec("mu_hat1", "n")
+    assert latex(Inverse(Sigma2) * (v - mu_hat1)) == r"\Sigma_{2}^{-1} (v - \hat{\mu}_{1})"
+    assert latex(mc.scalar("lam_k") * mc.matrix("y_hat", "n", "n")) == r"\lambda_{k} \hat{y}"
+    assert latex(mc.matrix("loss", 1, 1)) == r"\mathrm{loss}"
+    assert latex(mc.colvec("mu_hat1", "n"), bold_vectors=True) == r"\boldsymbol{\hat{\mu}}_{1}"
+
+
+def test_dimensions_are_typeset_too():
+    assert latex(Identity(mc.dim("n1"))) == r"I_{n_{1}}"
+    assert shape_space((mc.dim("d1"), K)) == r"\mathbb{R}^{d_{1} \times K}"
+
+
+def test_names_given_in_latex_stay_as_written():
+    for name in (r"\hat{Y}", "Z_{1}", "z^{[1]}", r"v^{(1)}_{out}"):
+        assert latex(mc.matrix(name, 2, 2)) == name
+    assert latex(mc.matrix("z^{[1]}", 2, 2).T) == r"{z^{[1]}}^{\top}"
+
+
+def test_two_symbols_never_print_alike_in_latex():
+    lam, lam_letter = mc.scalar("lam"), mc.scalar("λ")
+    text = latex(lam * A + lam_letter * B)
+    assert r"\mathrm{lam} A" in text and r"\lambda B" in text and r"\lambda A" not in text
+    assert latex(W1.T * mc.matrix("W_1", "n", "K")) == r"\mathrm{W1}^{\top} \mathrm{W\_1}"
+    scalar = mc.scalar("d_1")
+    assert latex(scalar * Identity(mc.dim("d1"))) == r"\mathrm{d\_1} I_{\mathrm{d1}}"
+
+
+def test_a_document_spells_each_name_one_way_throughout():
+    """W1 and W_1 in the function: every line of the document writes both literally, also
+    the lines where only one of them occurs."""
+    W_1 = mc.matrix("W_1", "n", "K")
+    d = mc.derive(F.sum(F.hadamard(W1, W_1)), [W1])
+    text = mc.to_latex(d, template="fragment")
+    assert r"\frac{\partial L}{\partial \mathrm{W1}} &= \mathrm{W\_1}" in text
+    assert "W_{1}" not in text
