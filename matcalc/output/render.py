@@ -222,34 +222,38 @@ class _Printer:
         rule_column = rules + _COLUMN_SEPARATION if rules else 0.0
         if max(left) + max(right) + rule_column <= TEXT_WIDTH:
             return
-        # Long derivatives move to lines of their own, then shorter ones, widest first, while
-        # the right-hand sides have too little room (less than a fair share, or less than
-        # what their pieces that cannot be broken need).
-        equals = width("= ")
-        movable = sorted((i for i, (row, lhs, _, _) in enumerate(rows) if row[lhs] in self.partials),
-                         key=lambda i: -left[i])
-        moved = {i for i in movable if left[i] > _LONG_LEFT}
-        room = lambda: LINE_WIDTH - rule_column - max(  # noqa: E731
-            (w for j, w in enumerate(left) if j not in moved), default=0.0)
-        needed = max([equals + narrowest(self.sources[row[rhs]], **self._settings())
-                      for i, (row, _, rhs, _) in enumerate(rows)
-                      if right[i] > room() and row[rhs] in self.sources] + [_MINIMUM_ROOM])
-        for i in movable:
-            need = max([needed] + [narrowest_partial(*self.partials[rows[j][0][rows[j][1]]], **self._settings())
-                                   for j in moved])
-            if room() >= need:
-                break
-            moved.add(i)
-        room = room()
+        moved = self._derivatives_to_move(rows, left, right, LINE_WIDTH - rule_column)
+        room = LINE_WIDTH - rule_column - max((w for i, w in enumerate(left) if i not in moved), default=0.0)
         for i, (row, lhs, rhs, suffix) in enumerate(rows):
             if i in moved:
                 numerator, target = self.partials[row[lhs]]
-                lines = partial_lines(numerator, target, room, **self._settings())
-                row[lhs] = "& " + _CONTINUE.join(lines) + r" \\" + "\n"
-            expr = self.sources.get(row[rhs])
-            if right[i] > room and expr is not None:
-                row[rhs] = _CONTINUE.join(latex_lines(expr, room - equals, reserve=width(suffix),
-                                                      **self._settings()))
+                row[lhs] = "& " + _CONTINUE.join(partial_lines(numerator, target, room, **self._settings())) \
+                    + " \\\\\n"
+            if right[i] > room and row[rhs] in self.sources:
+                row[rhs] = _CONTINUE.join(latex_lines(self.sources[row[rhs]], room - width("= "),
+                                                      reserve=width(suffix), **self._settings()))
+
+    def _derivatives_to_move(self, rows, left, right, available) -> set:
+        """The rows whose derivative (left-hand side) goes on lines of its own, above its
+        ``&=``: every long one, then shorter ones, widest first, while the right-hand sides
+        have less room than a fair share or than their pieces that cannot be broken need."""
+        movable = sorted((i for i, (row, lhs, _, _) in enumerate(rows) if row[lhs] in self.partials),
+                         key=lambda i: -left[i])
+        moved = {i for i in movable if left[i] > _LONG_LEFT}
+
+        def room():
+            return available - max((w for i, w in enumerate(left) if i not in moved), default=0.0)
+
+        needed = max([width("= ") + narrowest(self.sources[row[rhs]], **self._settings())
+                      for i, (row, _, rhs, _) in enumerate(rows)
+                      if right[i] > room() and row[rhs] in self.sources] + [_MINIMUM_ROOM])
+        for i in movable:
+            derivatives = [narrowest_partial(*self.partials[rows[j][0][rows[j][1]]], **self._settings())
+                           for j in moved]
+            if room() >= max([needed, *derivatives]):
+                break
+            moved.add(i)
+        return moved
 
 
 _COLUMN_SEPARATION = 10.0   # points between the rule column and the rest, at the least
