@@ -7,8 +7,9 @@ r"""Symbol names as people write them: one rule for text (Unicode) and LaTeX.
 - trailing digits and ``_k`` are subscripts: ``W1`` → W₁ / ``W_{1}``, ``x_k`` → x_k / ``x_{k}``
   (Unicode subscripts for digits, ``_k`` otherwise, as people type them);
 - ``hat``, ``bar`` and ``tilde`` suffixes are accents: ``Yhat``, ``y_hat`` → Ŷ, ŷ / ``\hat{Y}``;
-- a name of several letters that is none of these is a word, upright in LaTeX:
-  ``loss`` → ``\mathrm{loss}``;
+- a name of three or more letters that is none of these is a word, upright in LaTeX:
+  ``loss`` → ``\mathrm{loss}``; two letters stay a compound symbol, ``dv`` (as SymPy and
+  most papers write them);
 - a name that is LaTeX already (a backslash or a brace: ``\hat{Y}``, ``Z_{1}``,
   ``z^{[1]}``) is kept in LaTeX and read into Unicode for text (Ŷ, Z₁, z^[1]).
 
@@ -129,7 +130,8 @@ def _parse(name: str) -> Spelling | None:
     if stem is None:
         if accent or not match["stem"].isascii():
             return None
-        stem = (match["stem"], r"\mathrm{%s}" % match["stem"])   # a word: loss, loss2
+        word = match["stem"]   # two letters are a compound symbol (dv); more, a word (loss)
+        stem = (word, word if len(word) == 2 else r"\mathrm{%s}" % word)
     text, base = stem
     if accent:
         text, base = _accented(text, accent), r"\%s{%s}" % (accent, base)

@@ -33,6 +33,7 @@ from matcalc.output.symbols import latex_to_text, literal, spellings, typeset
     # words: upright in LaTeX, not a product of letters
     ("loss", "loss", r"\mathrm{loss}"), ("loss2", "loss₂", r"\mathrm{loss}_{2}"),
     ("alphabet", "alphabet", r"\mathrm{alphabet}"), ("lumbar", "lumbar", r"\mathrm{lumbar}"),
+    ("dv", "dv", "dv"), ("dk2", "dk₂", "dk_{2}"),
     # names of the naming pass
     ("Z_1", "Z₁", "Z_{1}"), ("G_2", "G₂", "G_{2}"), ("R_1", "R₁", "R_{1}"), ("A_1", "A₁", "A_{1}"),
     ("g", "g", "g"), ("Phat", "P̂", r"\hat{P}"), ("R_{11}", "R₁₁", "R_{11}"),
