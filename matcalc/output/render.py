@@ -804,10 +804,10 @@ def pdflatex() -> str | None:
 
 def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
     """Compile a complete LaTeX document with ``pdflatex -halt-on-error`` in a temporary
-    directory and write the PDF to ``pdf_path`` (atomically, as :mod:`matcalc.files` writes).  Raises :class:`LatexError` with the
-    error lines of the log when pdflatex fails or is missing; warns
-    (:class:`OverfullBoxWarning`) for each line the log reports wider than the page by more
-    than ``OVERFULL_TOLERANCE`` points."""
+    directory and write the PDF to ``pdf_path`` (atomically, as :mod:`matcalc.files`
+    writes).  Raises :class:`LatexError` with the error lines of the log when pdflatex fails
+    or is missing; warns (:class:`OverfullBoxWarning`) of each line the log reports wider
+    than the page by more than ``OVERFULL_TOLERANCE`` points."""
     engine = pdflatex()
     if engine is None:
         raise LatexError("pdflatex is not on PATH; install a TeX distribution "
