@@ -186,6 +186,18 @@ class MatcalcLatexPrinter(LatexPrinter):
                 out += (self._break(_SUM) + " + " if i else "") + text
         return out
 
+    def _print_Add(self, expr, order=None):
+        # SymPy's, with the place before each term where a line may break.
+        tex = ""
+        for i, term in enumerate(self._as_ordered_terms(expr, order=order)):
+            if i and term.could_extract_minus_sign():
+                tex, term = tex + self._break(_SUM) + " - ", -term
+            elif i:
+                tex += self._break(_SUM) + " + "
+            term_tex = self._print(term)
+            tex += r"\left(%s\right)" % term_tex if self._needs_add_brackets(term) else term_tex
+        return tex
+
     def _coefficient(self, coeff):
         if isinstance(coeff, Add):
             return self._add_parens(self._print(coeff))
@@ -746,7 +758,7 @@ def _places(marked: str):
     a fraction, a root, a script) and the ``\\left`` groups as (start, end) of their content."""
     plain, places, groups = [], [], []
     length, braces, open_delimiters, open_groups = 0, 0, [], []
-    tokens = iter(re.findall(r"\\left|\\right|\\[A-Za-z]+|\\.|[\ue000-\ue002]|.", marked, re.S))
+    tokens = iter(re.findall(r"\\(?:left|right)(?![A-Za-z])|\\[A-Za-z]+|\\.|[\ue000-\ue002]|.", marked, re.S))
     for token in tokens:
         if token in _RANKS:
             if braces == 0:
@@ -801,12 +813,12 @@ def _broken(marked: str, room: float, reserve: float) -> list[str]:
 
 def _best_break(stops, before, first, available):
     """The index of the place to end a line that starts at ``stops[first]``: among those
-    that fit, the shallowest and best-ranked, preferring lines at least half full, the
+    that fit, the shallowest and best-ranked, preferring lines at least a third full, the
     latest; the first place after the start if none fits; None if there is none."""
     fitting = [j for j in range(first + 1, len(stops) - 1) if before[j] - before[first] <= available]
     if not fitting:
         return first + 1 if first + 1 < len(stops) - 1 else None
-    full = [j for j in fitting if before[j] - before[first] >= available / 2] or fitting
+    full = [j for j in fitting if before[j] - before[first] >= available / 3] or fitting
     return min(full, key=lambda j: (stops[j].depth, stops[j].rank, -j))
 
 

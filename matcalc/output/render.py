@@ -150,7 +150,9 @@ def _differential_symbols(derivation, bold_vectors):
 @dataclass
 class _Printer:
     """The LaTeX of the expressions of a document, each written as ``rewritten`` says
-    (with the names that keep it short, see :func:`present`) and printed once."""
+    (with the names that keep it short, see :func:`present`) and printed once, every symbol
+    name spelt one way throughout; then the lines too wide for the page broken
+    (:meth:`break_long_lines`)."""
     bold_vectors: bool
     symbol_names: dict = field(default_factory=dict)
     rewritten: dict = field(default_factory=dict)

@@ -335,3 +335,11 @@ def test_a_derivative_too_wide_for_a_fraction_is_written_inline():
     lines = partial_lines("L", target, 150)
     assert lines[0].startswith(r"\partial L / \partial \left(A_{1} B_{1} + ")
     assert lines[-1].endswith(r"\right)") and all(width(line) <= 150 for line in lines)
+
+
+def test_a_scalar_sum_breaks_before_its_terms_not_inside_them():
+    Sigma = mc.matrix("Sigma", "n", "n")
+    loss = F.logdet(Sigma) / 2 + F.trace(A * Inverse(Sigma) * A.T) / 2 + mc.scalar("lam") * F.norm(A) ** 2
+    lines = latex_lines(loss, 150)
+    assert len(lines) == 2 and lines[1].startswith("{}+ ")
+    assert " ".join(lines).replace("{}", "") == latex(loss)
