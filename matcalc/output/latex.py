@@ -89,7 +89,8 @@ class MatcalcLatexPrinter(LatexPrinter):
     Settings beyond SymPy's: ``bold_vectors`` (vectors as ``\\boldsymbol{x}``),
     ``ones_sizes`` (``\\mathbf{1}_{N}`` rather than a bare ``\\mathbf{1}`` in products) and
     ``spellings`` (``{name: Spelling}`` of :func:`.symbols.spellings`, for a document that
-    prints many expressions with one spelling per name; by default the expression's own).
+    prints many expressions with one spelling per name; by default the expression's own) and
+    ``breakable`` (mark the places where a line may break, for :func:`latex_lines`).
     """
 
     printmethod = "_matcalc_latex"
@@ -106,11 +107,6 @@ class MatcalcLatexPrinter(LatexPrinter):
         return super()._print(expr, **kwargs)
 
     # ------------------------------------------------------------ symbols
-
-    def _break(self, kind) -> str:
-        """Where a line may break (see :func:`latex_lines`), marked in breakable mode:
-        before a term of a sum, an entrywise or Kronecker factor, a factor of a product."""
-        return kind if self._settings["breakable"] else ""
 
     def _spelling(self, name):
         return getattr(self, "_spellings", {}).get(name) or typeset(name)
@@ -147,6 +143,11 @@ class MatcalcLatexPrinter(LatexPrinter):
         return r"\mathbf{0}"
 
     # ------------------------------------------------------------ sums and products
+
+    def _break(self, kind) -> str:
+        """Where a line may break (see :func:`latex_lines`), marked in breakable mode:
+        before a term of a sum, an entrywise or Kronecker factor, a factor of a product."""
+        return kind if self._settings["breakable"] else ""
 
     def _add_parens(self, s) -> str:
         # Big \left( \right) only around tall content; (\hat{Y}) needs none.
