@@ -31,6 +31,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,11 @@ from ..core import budget
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from ..errors import ArgumentError, MatcalcError
-from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
+from .latex import (
+    LINE_WIDTH, TEXT_WIDTH, MatcalcLatexPrinter, escape_text, latex, latex_lines, narrowest, narrowest_partial, partial,
+    partial_lines, rule_text, shape_space, width,
+)
+from .symbols import spellings_of
 from .sandbox import BudgetedSandbox, TemplateError, load as load_template, render as render_template
 from .naming import (  # noqa: F401  (Name, substitute and name_intermediates are re-exported)
     _LEAVES, Name, _canonical, _NamePool, _postorder, _symbol_for, _taken_tex, name_intermediates,
@@ -53,7 +58,7 @@ from .naming import (  # noqa: F401  (Name, substitute and name_intermediates ar
 
 __all__ = [
     "LatexError", "TemplateError", "to_latex", "write_pdf", "compile_pdf", "present", "name_intermediates",
-    "template_exists", "repr_latex", "repr_markdown",
+    "template_exists", "repr_latex", "repr_markdown", "overfull_boxes", "OverfullBoxWarning",
 ]
 
 TEMPLATES = {
@@ -145,13 +150,23 @@ def _differential_symbols(derivation, bold_vectors):
 @dataclass
 class _Printer:
     """The LaTeX of the expressions of a document, each written as ``rewritten`` says
-    (with the names that keep it short, see :func:`present`) and printed once."""
+    (with the names that keep it short, see :func:`present`) and printed once, every symbol
+    name spelt one way throughout; then the lines too wide for the page broken
+    (:meth:`break_long_lines`)."""
     bold_vectors: bool
     symbol_names: dict = field(default_factory=dict)
     rewritten: dict = field(default_factory=dict)
     definitions: dict = field(default_factory=dict)   # the symbols of those names → definitions
     printed: dict = field(default_factory=dict)
     collecting = False
+
+    def __post_init__(self):
+        # One spelling per symbol name for the whole document: two symbols that would print
+        # alike keep their literal names in every expression, not only where both occur.
+        self.spellings = spellings_of([*self.rewritten.values(), *self.definitions.values(),
+                                       *self.definitions])
+        self.sources: dict = {}    # printed LaTeX → the expression, to print it again in lines
+        self.partials: dict = {}   # printed derivative → (numerator, target)
 
     def __call__(self, expr) -> str:
         try:
@@ -165,10 +180,88 @@ class _Printer:
 
     def exact(self, expr) -> str:
         """``expr`` printed as it is."""
-        return latex(expr, bold_vectors=self.bold_vectors, symbol_names=self.symbol_names)
+        text = latex(expr, **self._settings())
+        self.sources.setdefault(text, expr)
+        return text
 
     def partial(self, numerator, target):
-        return partial(numerator, self.rewritten.get(target, target), bold_vectors=self.bold_vectors)
+        target = self.rewritten.get(target, target)
+        text = partial(numerator, target, **self._settings())
+        self.partials.setdefault(text, (numerator, target))
+        return text
+
+    def _settings(self):
+        return {"bold_vectors": self.bold_vectors, "symbol_names": self.symbol_names,
+                "spellings": self.spellings}
+
+    # ------------------------------------------------------------ lines
+
+    def break_long_lines(self, document) -> dict:
+        """``document`` with every aligned block fitted to the page (``LINE_WIDTH``): a
+        right-hand side too long for its line goes on over continuation lines
+        (``\\\\ &\\quad {}+ …``, broken by :func:`~matcalc.output.latex.latex_lines`), and a
+        derivative too long to leave room for them moves to lines of its own above its
+        ``&=``.  A block that fits is left as it is.  The blocks are those of the article
+        template: the forward pass with the function, each section, "where", the results."""
+        forward = [(row, "name", "expression", "") for row in document.get("forward", [])]
+        if document.get("function"):
+            forward.append((document["function"], "name", "expression", "."))
+        blocks = [forward, [(row, "name", "expression", "") for row in document.get("where", [])],
+                  [(row, "lhs", "rhs", r" \in " + row["space"]) for row in document.get("results", [])]]
+        blocks += [[(row, "lhs", "rhs", r" \mathrel{=:} " + row["defines"] if row.get("defines") else "")
+                    for row in section["rows"]] for section in document.get("sections", [])]
+        for block in blocks:
+            self._fit_block(block)
+        return document
+
+    def _fit_block(self, rows):
+        """Fit one align block: (row, lhs key, rhs key, what follows the rhs) for each row."""
+        if not rows:
+            return
+        left = [width(row[lhs]) for row, lhs, _, _ in rows]
+        right = [width(r"= %s%s" % (row[rhs], suffix)) for row, _, rhs, suffix in rows]
+        rules = max(width(row.get("rule") or "") for row, _, _, _ in rows)
+        rule_column = rules + _COLUMN_SEPARATION if rules else 0.0
+        if max(left) + max(right) + rule_column <= TEXT_WIDTH:
+            return
+        moved = self._derivatives_to_move(rows, left, right, LINE_WIDTH - rule_column)
+        room = LINE_WIDTH - rule_column - max((w for i, w in enumerate(left) if i not in moved), default=0.0)
+        for i, (row, lhs, rhs, suffix) in enumerate(rows):
+            if i in moved:
+                numerator, target = self.partials[row[lhs]]
+                row[lhs] = "& " + _CONTINUE.join(partial_lines(numerator, target, room, **self._settings())) \
+                    + " \\\\\n"
+            if right[i] > room and row[rhs] in self.sources:
+                row[rhs] = _CONTINUE.join(latex_lines(self.sources[row[rhs]], room - width("= "),
+                                                      reserve=width(suffix), **self._settings()))
+
+    def _derivatives_to_move(self, rows, left, right, available) -> set:
+        """The rows whose derivative (left-hand side) goes on lines of its own, above its
+        ``&=``: every long one, then shorter ones, widest first, while the right-hand sides
+        have less room than a fair share or than their pieces that cannot be broken need."""
+        movable = sorted((i for i, (row, lhs, _, _) in enumerate(rows) if row[lhs] in self.partials),
+                         key=lambda i: -left[i])
+        moved = {i for i in movable if left[i] > _LONG_LEFT}
+
+        def room():
+            return available - max((w for i, w in enumerate(left) if i not in moved), default=0.0)
+
+        needed = max([width("= ") + narrowest(self.sources[row[rhs]], **self._settings())
+                      for i, (row, _, rhs, _) in enumerate(rows)
+                      if right[i] > room() and row[rhs] in self.sources] + [_MINIMUM_ROOM])
+        for i in movable:
+            derivatives = [narrowest_partial(*self.partials[rows[j][0][rows[j][1]]], **self._settings())
+                           for j in moved]
+            if room() >= max([needed, *derivatives]):
+                break
+            moved.add(i)
+        return moved
+
+
+_COLUMN_SEPARATION = 10.0   # points between the rule column and the rest, at the least
+_LONG_LEFT = 0.3 * LINE_WIDTH      # a derivative this wide has a line of its own if a block is too wide
+_MINIMUM_ROOM = 0.35 * LINE_WIDTH  # for the right-hand sides, before shorter derivatives move too
+_CONTINUE = " \\\\\n&\\quad "  # from one line of a right-hand side to the next
 
 
 class _Collector:
@@ -251,7 +344,7 @@ def present(derivation, *, names=None, function_name=None, bold_vectors=False, c
         document = _document(show, *layout)
         document["where"] += [{"name": show.exact(n.symbol), "expression": show.exact(n.definition)}
                               for n in extra]
-        return document
+        return show.break_long_lines(document)
 
 
 def derivation_names(derivation, names=None) -> list[Name]:
@@ -747,8 +840,10 @@ def pdflatex() -> str | None:
 
 def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
     """Compile a complete LaTeX document with ``pdflatex -halt-on-error`` in a temporary
-    directory and write the PDF to ``pdf_path`` (atomically, as :mod:`matcalc.files` writes).  Raises :class:`LatexError` with the
-    error lines of the log when pdflatex fails or is missing."""
+    directory and write the PDF to ``pdf_path`` (atomically, as :mod:`matcalc.files`
+    writes).  Raises :class:`LatexError` with the error lines of the log when pdflatex fails
+    or is missing; warns (:class:`OverfullBoxWarning`) of each line the log reports wider
+    than the page by more than ``OVERFULL_TOLERANCE`` points."""
     engine = pdflatex()
     if engine is None:
         raise LatexError("pdflatex is not on PATH; install a TeX distribution "
@@ -757,6 +852,7 @@ def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
     with tempfile.TemporaryDirectory(prefix="matcalc-tex-") as work:
         tex = Path(work) / "derivation.tex"
         tex.write_text(source, encoding="utf-8")
+        text = ""
         for _ in range(runs):
             left = budget.remaining_seconds()   # pdflatex must not outlast the work budget
             limit = timeout if left is None else min(timeout, max(left, 0.1))
@@ -769,12 +865,47 @@ def compile_pdf(source: str, pdf_path, *, runs=1, timeout=120) -> Path:
                     with budget.stage("running pdflatex"):
                         budget.tick()
                 raise LatexError(f"pdflatex took more than {limit:g} s") from exc
+            log = (Path(work) / "derivation.log")
+            text = log.read_text(errors="replace") if log.exists() else done.stdout.decode(errors="replace")
             if done.returncode != 0:
-                log = (Path(work) / "derivation.log")
-                text = log.read_text(errors="replace") if log.exists() else done.stdout.decode(errors="replace")
                 raise LatexError("pdflatex failed:\n" + _log_errors(text))
         files.write(pdf_path, (Path(work) / "derivation.pdf").read_bytes(), what="PDF")
+    _warn_overfull(text, source)
     return pdf_path
+
+
+class OverfullBoxWarning(UserWarning):
+    """pdflatex set a line wider than the page (an Overfull \\hbox of more than
+    ``OVERFULL_TOLERANCE`` points)."""
+
+
+OVERFULL_TOLERANCE = 5.0
+"""Points a line may stick out into the margin before :func:`compile_pdf` warns."""
+
+_OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\).*?lines? (\d+)", re.M)
+
+
+def overfull_boxes(log: str) -> list[tuple[float, int]]:
+    """(points too wide, line of the LaTeX source) for every Overfull \\hbox of a pdflatex log."""
+    return [(float(points), int(line)) for points, line in _OVERFULL.findall(log)]
+
+
+def _warn_overfull(log, source):
+    """An :class:`OverfullBoxWarning` for each line too wide by more than the tolerance,
+    naming the line of ``source`` (pdflatex names the end of an alignment), quoting its
+    start and the heading of its section."""
+    lines = source.splitlines()
+    for points, line in overfull_boxes(log):
+        if points > OVERFULL_TOLERANCE:
+            text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+            heading = next((h.strip() for h in reversed(lines[:line]) if h.startswith("\\section")), None)
+            where = f" in {_shortened(heading)}" if heading else ""
+            warnings.warn(f"pdflatex: line {line} of the LaTeX{where} is {points:.1f} pt wider than the "
+                          f"page (Overfull \\hbox): {_shortened(text)}", OverfullBoxWarning, stacklevel=3)
+
+
+def _shortened(text, limit=80):
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _log_errors(log: str) -> str:
@@ -788,7 +919,8 @@ def _log_errors(log: str) -> str:
 @budget.budgeted("rendering")
 def write_pdf(derivation, path, template="article", template_dir=None, bold_vectors=False,
               **options) -> Path:
-    """Render ``derivation`` with a complete-document template and compile it to ``path``."""
+    """Render ``derivation`` with a complete-document template and compile it to ``path``
+    (warning, as :func:`compile_pdf` does, of lines wider than the page)."""
     source = to_latex(derivation, template=template, template_dir=template_dir,
                       bold_vectors=bold_vectors, **options)
     return compile_pdf(source, path)

@@ -2,6 +2,8 @@
 
 ``to_text(x * (A + A.T))`` → ``'x (A + Aᵀ)'``.  A SymPy ``StrPrinter`` subclass with one
 ``_print_<Class>`` method per construct; it does no math.  LaTeX lives in ``latex.py``.
+Symbol names are typeset by :mod:`.symbols`, as in LaTeX: ``W1`` → W₁, ``lam`` → λ,
+``Yhat`` → Ŷ.
 
 :func:`derivation_text` (``str(derivation)``) names the subexpressions that would make a
 result too long to print (see :func:`matcalc.output.naming.shared_names`).
@@ -25,6 +27,7 @@ from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from .naming import _nodes, _symbol_for, per_call, shared_names, substitute
 from .numbers import decimal_text
+from .symbols import spellings_of, typeset
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _NAMES = {F.Exp: "exp", F.Log: "log", F.Tanh: "tanh", F.Sigmoid: "σ", F.Relu: "relu",
@@ -33,9 +36,21 @@ _INDICATORS = {"max": "𝕀ₘₐₓ", "min": "𝕀ₘᵢₙ"}
 
 
 class TextPrinter(StrPrinter):
-    """Unicode text: ᵀ, ⁻¹, ⊙, σ, 𝟏, ‖·‖, tr, det."""
+    """Unicode text: ᵀ, ⁻¹, ⊙, σ, 𝟏, ‖·‖, tr, det.
+
+    Setting ``spellings``: ``{name: Spelling}`` of :func:`.symbols.spellings`, to print
+    several expressions with one spelling per name (by default the expression's own)."""
 
     printmethod = "_matcalc_text"
+    _default_settings = {**StrPrinter._default_settings, "spellings": None}
+
+    def doprint(self, expr):
+        given = self._settings["spellings"]
+        self._spellings = given if given is not None else spellings_of([expr])
+        return super().doprint(expr)
+
+    def _spelling(self, name):
+        return getattr(self, "_spellings", {}).get(name) or typeset(name)
 
     def _print(self, expr, **kwargs):
         budget.charge(1)   # a printer walks the tree: a runaway output trips the budget
@@ -55,7 +70,10 @@ class TextPrinter(StrPrinter):
         return text if self._atomic(expr) else f"({text})"
 
     def _print_MatrixSymbol(self, expr):
-        return expr.name
+        return self._spelling(str(expr.name)).text
+
+    def _print_Symbol(self, expr):
+        return self._spelling(expr.name).text
 
     def _print_Transpose(self, expr):
         if isinstance(expr.arg, Inverse):
@@ -246,9 +264,10 @@ def _without_sign(term):
     return Basic.__new__(MatMul, -coefficient, *matrices)
 
 
-def to_text(expr) -> str:
-    """A one-line Unicode rendering of a matrix or scalar expression."""
-    return TextPrinter().doprint(expr)
+def to_text(expr, *, spellings=None) -> str:
+    """A one-line Unicode rendering of a matrix or scalar expression (``spellings``: see
+    :class:`TextPrinter`)."""
+    return TextPrinter({"spellings": spellings}).doprint(expr)
 
 
 def named_texts(exprs) -> tuple[list[str], list[tuple[str, str]]]:
@@ -362,6 +381,7 @@ def _fresh_names(exprs):
     k = 0
     while True:
         k += 1
-        name = next((f"{letter}{k}" for letter in "RQT" if f"{letter}{k}" not in taken), f"R{k}_")
-        taken.add(name)
+        name = next((f"{letter}{k}" for letter in "RQT" if typeset(f"{letter}{k}").text not in taken),
+                    f"R{k}_")
+        taken.add(typeset(name).text)
         yield name

@@ -1,15 +1,21 @@
-"""A real TeX engine compiles what matcalc writes, and the templates ship in the wheel.
+"""A real TeX engine compiles what matcalc writes, within the page, and the templates ship
+in the wheel.
 
-Every seed derivation (matcalc.seeds: the Jacobians, gradients, OLS, MLPs, Hessians) is
-compiled with ``pdflatex -halt-on-error``; so are the fragment, the notebook block and the
-Markdown math wrapped in a minimal document, and one document with every printer node.
-Without pdflatex on PATH these tests skip and say why.
+Every seed derivation (matcalc.seeds: the Jacobians, gradients, OLS, MLPs, Hessians), every
+catalogue entry, the derivations of the examples and a layer norm are compiled with
+``pdflatex -halt-on-error``, several to a document (one run of pdflatex each, to keep the
+tests quick), and pdflatex's log must report no line wider than the page by more than 5 pt
+(compile_pdf parses it and warns, OverfullBoxWarning).  So are the fragment, the notebook
+block and the Markdown math wrapped in a minimal document, and one document with every
+printer node.  Without pdflatex on PATH these tests skip and say why.
 """
+import importlib.util
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -19,8 +25,10 @@ from sympy import Identity, Inverse, OneMatrix
 import matcalc as mc
 from matcalc.core import functions as F
 from matcalc.output import render
+from matcalc.core.symbols import matrix_symbols
 from matcalc.output.latex import latex
-from matcalc.output.render import LatexError, compile_pdf
+from matcalc.output.render import LatexError, OverfullBoxWarning, compile_pdf, overfull_boxes
+from matcalc.apps.catalogue import entries
 from matcalc.apps.seeds import cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,19 +58,115 @@ def _is_pdf(path):
     return path.read_bytes()[:5] == b"%PDF-"
 
 
+def _too_wide(source, pdf):
+    """Compile ``source``; the messages of the lines pdflatex's log finds too wide."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _is_pdf(compile_pdf(source, pdf))
+    return [str(w.message) for w in caught if issubclass(w.category, OverfullBoxWarning)]
+
+
+def _seed_documents():
+    return [(derivation_of(case), {"names": case.names, "title": case.title, "function_name": case.function_name})
+            for case in CASES.values()]
+
+
 @needs_pdflatex
-@pytest.mark.parametrize("key", sorted(CASES))
-def test_every_seed_derivation_compiles(key, tmp_path):
-    case = CASES[key]
-    derivation = derivation_of(case)
-    pdf = mc.write_pdf(derivation, tmp_path / f"{key}.pdf", names=case.names, title=case.title,
-                       function_name=case.function_name)
+@pytest.mark.parametrize("bold", [False, True], ids=["plain", "bold-vectors"])
+def test_every_seed_derivation_compiles_within_the_page(bold, tmp_path):
+    source = mc.to_latex(_seed_documents(), bold_vectors=bold)
+    assert _too_wide(source, tmp_path / "seeds.pdf") == []
+
+
+@needs_pdflatex
+def test_write_pdf_writes_one_derivation(tmp_path):
+    case = CASES["seed000-mlp"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OverfullBoxWarning)
+        pdf = mc.write_pdf(derivation_of(case), tmp_path / "mlp.pdf", names=case.names, title=case.title)
     assert _is_pdf(pdf)
-    bold = mc.write_pdf(derivation, tmp_path / f"{key}-bold.pdf", bold_vectors=True, names=case.names)
-    assert _is_pdf(bold)
+
+
+def _catalogue_documents():
+    documents = []
+    for entry in entries():
+        kind = "gradient" if entry.kind == "stationary" else entry.kind   # a stationary point: ∇ = 0
+        derivation = mc.derive(entry.function, [entry.wrt], kind=kind, layout=entry.layout)
+        documents.append((derivation, {"title": entry.id}))
+    return documents
 
 
 @needs_pdflatex
+def test_every_catalogue_entry_compiles_within_the_page(tmp_path):
+    source = mc.to_latex(_catalogue_documents())
+    assert _too_wide(source, tmp_path / "catalogue.pdf") == []
+
+
+def _example(name):
+    path = ROOT / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LAYER_NORM = "g * (Z - mean(Z, 1)) / sqrt(mean((Z - mean(Z, 1)) ** 2, 1) + 1/100000) + c"
+
+
+def layer_norm():
+    """The gradient of ⟨G, LN(Z)⟩ wrt Z and the gain g: a derivation whose lines and
+    derivatives are long (its intermediates are not named), once 289 pt too wide."""
+    shapes = {"Z": ("T", "d"), "g": (1, "d"), "c": (1, "d")}
+    out = mc.parse(LAYER_NORM, shapes)
+    symbols = {s.name: s for s in matrix_symbols(out)}
+    G = mc.matrix("G", "T", "d")
+    return mc.derive(mc.sum(mc.hadamard(G, out)), [symbols["Z"], symbols["g"]])
+
+
+@needs_pdflatex
+def test_the_examples_and_a_layer_norm_compile_within_the_page(tmp_path):
+    loss, params, _ = _example("mlp_digits").model()
+    # The losses examples/ols_diabetes.py and examples/seed001_worked_example.py build inline.
+    X, y, w = mc.matrix("X", "n", "d"), mc.rowvec("y", "n"), mc.rowvec("w", "d")
+    ols = (y - w * X.T) * (y - w * X.T).T / (2 * mc.dim("n"))
+    x, t = mc.colvec("x", 3), mc.matrix("y", 1, 1)
+    W01, W12 = mc.matrix("W01", 3, 2), mc.matrix("W12", 2, 1)
+    error = t - mc.sigmoid(W12.T * mc.sigmoid(W01.T * x))
+    documents = [(mc.derive(loss, params), {"title": "mlp_digits"}),
+                 (mc.derive(ols, [w]), {"title": "ols_diabetes"}),
+                 (mc.derive(error.T * error / 2, [W01, W12]), {"title": "seed001_worked_example"}),
+                 (layer_norm(), {"title": "layer norm"})]
+    for bold in (False, True):
+        source = mc.to_latex(documents, bold_vectors=bold)
+        assert _too_wide(source, tmp_path / "examples.pdf") == []
+
+
+def test_overfull_boxes_are_read_from_the_log():
+    log = textwrap.dedent(r"""
+        (./derivation.aux) [1]
+        Overfull \hbox (39.22325pt too wide) detected at line 180
+        []
+         []
+
+        Overfull \hbox (2.5pt too wide) in paragraph at lines 12--14
+        []\T1/cmr/m/n/10.95 Let
+        Underfull \hbox (badness 10000) in paragraph at lines 20--21
+        """)
+    assert overfull_boxes(log) == [(39.22325, 180), (2.5, 12)]
+    assert overfull_boxes("Output written on derivation.pdf (1 page).") == []
+
+
+@needs_pdflatex
+def test_a_line_too_wide_is_a_warning_naming_it(tmp_path):
+    source = MINIMAL % ("\\section*{Too wide}\n\\[%s\\]" % " + ".join(["x"] * 120))
+    with pytest.warns(OverfullBoxWarning, match=r"line 8 of the LaTeX in \\section\*\{Too wide\} is [\d.]+ pt wider"):
+        compile_pdf(source, tmp_path / "wide.pdf")
+    assert _is_pdf(tmp_path / "wide.pdf")
+
+
+@needs_pdflatex
+# The minimal document is narrower than the article the lines are fitted to.
+@pytest.mark.filterwarnings("ignore::matcalc.output.render.OverfullBoxWarning")
 def test_fragment_notebook_and_markdown_math_compile(tmp_path):
     everything = [(derivation_of(c), {"names": c.names}) for c in CASES.values()]
     fragment = mc.to_latex(everything, template="fragment")
@@ -89,7 +193,10 @@ def test_every_printer_node_compiles(tmp_path):
              F.exp(X), F.log(X), F.tanh(X), F.relu(X), F.step(X), F.sqrt(X), F.softmax(X),
              F.softmax(X, 0), F.logsumexp(X), F.sum(X), F.norm(v) ** 2, x * (A + A.T),
              -F.sum(F.hadamard(Yhat, F.log(Yhat))) / mc.dim("N"), sympy.Symbol("lambda") * A,
-             mc.matrix("W^1", 2, 2).T, mc.matrix(r"\hat{Z}_1", 2, 2)]
+             mc.matrix("W^1", 2, 2).T, mc.matrix(r"\hat{Z}_1", 2, 2),
+             # symbol names typeset (λ, μ̂₁, upright words) and literal where two would clash
+             mc.scalar("lam") * mc.matrix("mu_hat1", 2, 2) + mc.scalar("loss2") * mc.matrix("Sigmatilde", 2, 2),
+             mc.matrix("W1", 2, 2) * mc.matrix("W_1", 2, 2) + mc.scalar("λ") * mc.scalar("lambda") * Identity(2)]
     lines = [r"\[%s\]" % latex(e, bold_vectors=bold) for e in exprs for bold in (False, True)]
     lines.append(render.escape_text("Tom's 50% & $5 #1 {x} ~ ^ \\ σ ⊙ Ŷ"))
     lines.append(r"\[%s\]" % render.rule_text("chain rule through σ & co_1"))

@@ -370,6 +370,45 @@ def test_template_lookup_order():
     assert render.template_exists("notebook") and not render.template_exists("nope")
 
 
+# ---------------------------------------------------------------- lines that fit the page
+
+_CONTINUATION = " \\\\\n&\\quad "
+
+
+def test_a_right_hand_side_too_long_for_the_page_goes_on_over_continuation_lines():
+    """Matrix Cookbook (123): the gradient of tr(BᵀXᵀCXXᵀCXB) has three long terms."""
+    B, X, C = mc.matrix("B", "n", "p"), mc.matrix("X", "m", "n"), mc.matrix("C", "m", "m")
+    d = mc.derive(mc.trace(B.T * X.T * C * X * X.T * C * X * B), [X])
+    document = render.present(d)
+    last = document["sections"][-1]["rows"][-1]    # beside the rule "product rule and transpose rule"
+    assert last["lhs"] == r"\frac{\partial L}{\partial X}" and _CONTINUATION + "{}+ " in last["rhs"]
+    rows = [r for section in document["sections"] for r in section["rows"]] + document["results"]
+    for row in rows:
+        for line in row["rhs"].split(_CONTINUATION):
+            assert render.width(line) <= render.LINE_WIDTH, line
+
+
+def test_a_block_too_wide_gives_its_long_derivatives_lines_of_their_own():
+    """PRML (2.121)'s batch log-likelihood: the first two derivatives are with respect to
+    long subexpressions; they go above their right-hand sides so the rule column fits."""
+    N, d = mc.dim("N"), mc.dim("d")
+    X, mu, S = mc.matrix("X", N, d), mc.rowvec("mu", d), mc.matrix("Sigma", d, d, spd=True)
+    centred = X - mc.ones(N, 1) * mu
+    rows = render.present(mc.derive(-mc.trace(centred * mc.inv(S) * centred.T) / 2, [mu]))["sections"][0]["rows"]
+    assert rows[0]["lhs"] == "& " + r"\frac{\partial L}{\partial \operatorname{tr}((X - \mathbf{1}_{N} \mu) " \
+        r"\Sigma^{-1} (X^{\top} - \mu^{\top} \mathbf{1}_{N}^{\top}))}" + " \\\\\n"
+    assert rows[0]["rhs"] == r"- \frac{1}{2}"
+    assert rows[1]["lhs"].startswith(r"& \frac{\partial L}{\partial ((X")
+    assert not rows[2]["lhs"].startswith("&")     # the short ones stay where they were
+
+
+def test_a_document_that_fits_is_left_as_it_is():
+    case = CASES["seed000-mlp"]
+    document = render.present(derivation_of(case), names=case.names)
+    printed = [r[key] for section in document["sections"] for r in section["rows"] for key in ("lhs", "rhs")]
+    assert not any("\\\\" in text for text in printed)
+
+
 # ---------------------------------------------------------------- golden files
 
 @pytest.mark.parametrize("key", sorted(CASES))

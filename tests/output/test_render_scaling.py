@@ -61,7 +61,7 @@ def test_output_of_a_deep_network_grows_linearly(form):
 def test_text_of_nested_softmax_is_short_and_names_what_it_shares():
     text = str(softmax_nested(16))
     assert len(text) < 8000   # the tree printed in full has millions of characters
-    assert "  where R1 = " in text
+    assert "  where R₁ = " in text   # R1 typeset with its subscript
     assert max(len(line) for line in text.splitlines()) < 1500
 
 
