@@ -163,9 +163,9 @@ def _formulas(loss, wrt, gradients) -> list[str]:
     """The docstring's lines: the loss and its gradients as :mod:`matcalc.output.text`
     prints a derivation, with the forward intermediates (Z, A, Ŷ) named."""
     from ..output.naming import name_intermediates
-    from ..output.text import named_lines, to_text
+    from ..output.text import named_lines
     chosen = name_intermediates(loss, [], gradients, adjoints=False)
-    return named_lines(chosen, loss, "L", gradients, [f"∂L/∂{to_text(s)}" for s in wrt])
+    return named_lines(chosen, loss, "L", gradients, wrt, lambda name: f"∂L/∂{name}")
 
 
 def _hidden_by_function_name() -> frozenset:

@@ -278,11 +278,20 @@ def named_texts(exprs) -> tuple[list[str], list[tuple[str, str]]]:
     intermediates, so its printed tree may be exponentially larger than it is) is named
     once, R1, R2, …; expressions with nothing that large print as they are.  The work is
     charged to the budget as the stage "printing"."""
+    texts, shared, _ = _named_texts(exprs)
+    return texts, shared
+
+
+def _named_texts(exprs, also=()):
+    """:func:`named_texts`, and the spellings of the names in them and in ``also``, one per
+    name for all the lines (λ for lam, unless a λ is there too)."""
     with budget.stage("printing"), per_call():
         fresh = _fresh_names(exprs)
         names, written = shared_names(list(exprs), lambda node: _symbol_for(next(fresh), node))
-        return ([to_text(e) for e in written],
-                [(to_text(name.symbol), to_text(name.definition)) for name in names])
+        spelt = spellings_of([*written, *(n.symbol for n in names), *(n.definition for n in names), *also])
+        return ([to_text(e, spellings=spelt) for e in written],
+                [(to_text(name.symbol, spellings=spelt), to_text(name.definition, spellings=spelt))
+                 for name in names], spelt)
 
 
 def derivation_text(derivation, *, names=None, function_name=None) -> str:
@@ -299,10 +308,12 @@ def derivation_repr(derivation) -> str:
 
 
 def _heading(derivation, fname) -> str:
-    wrt = ", ".join(to_text(x) for x in derivation.wrt)
+    spelt = spellings_of([derivation.function, *derivation.wrt, *derivation.results.values(),
+                          *([derivation.cotangent] if derivation.kind == "vjp" else [])])
+    wrt = ", ".join(to_text(x, spellings=spelt) for x in derivation.wrt)
     if derivation.kind == "vjp":
-        return (f"vector-Jacobian product of {fname} with cotangent {to_text(derivation.cotangent)}, "
-                f"with respect to {wrt}")
+        cotangent = to_text(derivation.cotangent, spellings=spelt)
+        return f"vector-Jacobian product of {fname} with cotangent {cotangent}, with respect to {wrt}"
     return f"{derivation.kind} of {fname} with respect to {wrt}"
 
 
@@ -316,15 +327,16 @@ def derivation_lines(derivation, *, names=None, function_name=None) -> list[str]
     from .render import derivation_names   # render imports this module's printer
     fname = function_name or _function_name(derivation)
     with budget.stage("printing"), per_call():
-        labels = [_derivative_label(derivation, fname, x) for x in derivation.wrt]
         return named_lines(derivation_names(derivation, names), derivation.function, fname,
-                           [derivation.results[x] for x in derivation.wrt], labels)
+                           [derivation.results[x] for x in derivation.wrt], derivation.wrt,
+                           lambda x: _derivative_label(derivation, fname, x))
 
 
-def named_lines(chosen, function, fname, results, labels) -> list[str]:
-    """``fname = function`` and ``label = result`` lines written with the names ``chosen``
-    (:class:`~matcalc.output.naming.Name`), each name defined on a line of its own before
-    its first use; what is still too long is named R1, R2, … (:func:`named_texts`)."""
+def named_lines(chosen, function, fname, results, variables, label) -> list[str]:
+    """``fname = function`` and ``label(x) = result`` lines, one per variable, written with
+    the names ``chosen`` (:class:`~matcalc.output.naming.Name`), each name defined on a line
+    of its own before its first use; what is still too long is named R1, R2, …
+    (:func:`named_texts`).  ``label`` gets the variable as printed (W₁)."""
     with per_call():
         function = substitute(function, chosen)
         results = [substitute(r, chosen) for r in results]
@@ -332,8 +344,9 @@ def named_lines(chosen, function, fname, results, labels) -> list[str]:
                        for n in chosen}
         before, after = _in_reading_order(definitions, [function], results)
         exprs = [*(definitions[s] for s in before), function, *(definitions[s] for s in after), *results]
-        texts, shared = named_texts(exprs)
-        lhs = [to_text(s) for s in before] + [fname] + [to_text(s) for s in after] + list(labels)
+        texts, shared, spelt = _named_texts(exprs, also=[*before, *after, *variables])
+        lhs = [to_text(s, spellings=spelt) for s in before] + [fname] + \
+            [to_text(s, spellings=spelt) for s in after] + [label(to_text(x, spellings=spelt)) for x in variables]
         lines = [f"{left} = {right}" for left, right in zip(lhs, texts)]
         return lines + [f"where {name} = {text}" for name, text in shared]
 
@@ -364,8 +377,7 @@ def _function_name(derivation) -> str:
     return "y" if derivation.kind == "jacobian" else "L"
 
 
-def _derivative_label(derivation, fname, x) -> str:
-    name = to_text(x)
+def _derivative_label(derivation, fname, name) -> str:
     if derivation.kind == "hessian":
         return f"∂²{fname}/∂{name}²"
     if derivation.kind == "jacobian" and derivation.layout == "denominator":
