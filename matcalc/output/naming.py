@@ -599,11 +599,15 @@ def _forward_names(function, given, pool):
     activation, A_k for its output, and Ŷ for the model's prediction (see
     :func:`_prediction`)."""
     nodes = _nodes(function)
-    activations = [n for n in nodes if isinstance(n, ACTIVATIONS)]
-    pre_activations = list(dict.fromkeys(
-        a.arg for a in activations if not isinstance(a.arg, _LEAVES + ACTIVATIONS)))
-    single = len(pre_activations) == 1
-    index = {z: (None if single else k + 1) for k, z in enumerate(pre_activations)}
+    # The layers, innermost first: each activation of a computed argument is layer k, its
+    # output A_k, its argument Z_k (unless that is the layer below's output).
+    layers = [n for n in nodes if isinstance(n, ACTIVATIONS) and not isinstance(n.arg, _LEAVES)]
+    single = len(layers) == 1
+    index = {}
+    for k, layer in enumerate(layers):
+        index.setdefault(layer, None if single else k + 1)
+        if not isinstance(layer.arg, ACTIVATIONS):
+            index.setdefault(layer.arg, None if single else k + 1)
 
     prediction = _prediction(function)
     chosen = []
@@ -613,14 +617,14 @@ def _forward_names(function, given, pool):
             name = given[_canonical(node)]
             if not pool.claim(name):
                 raise ArgumentError(f"the name {name!r} is already used by a symbol of the derivation")
-        elif node in index:
-            name = pool.fresh(["Z", "S", "U"], index[node], lower)
-        elif node is prediction and not isinstance(node.arg, _LEAVES):
-            name = pool.fresh(["Yhat", "Phat"], None, lower)
-        elif isinstance(node, ACTIVATIONS) and node.arg in index:
-            name = pool.fresh(["A", "H", "V"], index[node.arg], lower)
-        else:
+        elif node not in index:
             continue
+        elif node is prediction:
+            name = pool.fresh(["Yhat", "Phat"], None, lower)
+        elif isinstance(node, ACTIVATIONS) and node in layers:
+            name = pool.fresh(["A", "H", "V"], index[node], lower)
+        else:
+            name = pool.fresh(["Z", "S", "U"], index[node], lower)
         chosen.append((node, name))
     return chosen
 

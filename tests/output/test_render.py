@@ -394,7 +394,8 @@ def test_a_block_too_wide_gives_its_long_derivatives_lines_of_their_own():
     N, d = mc.dim("N"), mc.dim("d")
     X, mu, S = mc.matrix("X", N, d), mc.rowvec("mu", d), mc.matrix("Sigma", d, d, spd=True)
     centred = X - mc.ones(N, 1) * mu
-    rows = render.present(mc.derive(-mc.trace(centred * mc.inv(S) * centred.T) / 2, [mu]))["sections"][0]["rows"]
+    derivation = mc.derive(-mc.trace(centred * mc.inv(S) * centred.T) / 2, [mu])
+    rows = render.present(derivation, detail="full")["sections"][0]["rows"]
     assert rows[0]["lhs"] == "& " + r"\frac{\partial L}{\partial \operatorname{tr}((X - \mathbf{1}_{N} \mu) " \
         r"\Sigma^{-1} (X^{\top} - \mu^{\top} \mathbf{1}_{N}^{\top}))}" + " \\\\\n"
     assert rows[0]["rhs"] == r"- \frac{1}{2}"
