@@ -794,8 +794,17 @@ def to_latex(derivation, template="article", template_dir=None, bold_vectors=Fal
     ``(derivation, options)`` pairs, the options overriding ``names``, ``function_name``
     and ``title`` for that one.  ``detail``: "textbook" (the steps a reader needs) or
     "full" (every step the engine took); see :func:`present`.
+
+    An expression (what ``mc.gradient`` returns) is typeset on its own, as LaTeX math.
     """
     check_detail(detail)
+    if isinstance(derivation, sympy.Basic):
+        return latex(derivation, bold_vectors=bold_vectors)
+    for item in derivation if isinstance(derivation, (list, tuple)) else [derivation]:
+        item = item[0] if isinstance(item, tuple) and item else item
+        if not hasattr(item, "steps") or not hasattr(item, "wrt"):
+            raise ArgumentError(f"to_latex takes a derivation (mc.derive), a list of them or an expression, "
+                                f"not {type(item).__name__}")
     with budget.stage("rendering"):
         return _to_latex(derivation, template, template_dir, bold_vectors, names, function_name,
                          title, compact, detail)

@@ -220,7 +220,7 @@ class TextPrinter(StrPrinter):
 
     def _print_SumAll(self, expr):
         if expr.arg.shape == (1, 1):
-            return self._print(expr.arg)  # the sum of a 1×1 matrix is its entry
+            return self._wrap(expr.arg)   # the sum of a 1×1 matrix is its entry: −(a + b), not −a + b
         return f"sum({self._print(expr.arg)})"
 
     def _print_Norm(self, expr):

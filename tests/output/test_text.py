@@ -68,3 +68,11 @@ def test_pi_the_symbol_is_not_pi_the_number():
     assert to_text(pi * A) == "π A"
     text = to_text(pi * A + sympy.pi * B)
     assert "pi A" in text and "π B" in text
+
+
+def test_the_sum_of_a_one_by_one_sum_keeps_its_parentheses():
+    # −sum(a + y) of 1×1 matrices is −(a + y): printing the entry bare gave −a + y
+    a, y, b = mc.matrix("a", 1, 1), mc.matrix("y", 1, 1), mc.scalar("b")
+    assert mc.to_text(-mc.sum(y + a)) in ("−(a + y)", "−(y + a)")
+    assert mc.to_text(b * mc.sum(y + a)) in ("b·(a + y)", "b·(y + a)")
+    assert mc.to_text(mc.sum(y) * 2) == "2·y"
