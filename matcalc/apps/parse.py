@@ -164,9 +164,11 @@ class Operand:
 
 
 def _describe(value) -> str:
+    """A value for an error message, in matcalc's notation."""
+    from ..output.text import to_text
     if isinstance(value, MatrixExpr):
-        return f"{value} ({shape_str(value.shape)})"
-    return f"{value} (a scalar)"
+        return f"{to_text(value)} ({shape_str(value.shape)})"
+    return f"{to_text(value)} (a scalar)"
 
 
 # ---------------------------------------------------------------- declarations

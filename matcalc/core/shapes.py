@@ -14,8 +14,30 @@ from ..errors import ShapeError
 from .memo import remembering
 
 
+WRITE = [str]
+"""How error messages write an expression: ``str`` until :mod:`matcalc.output` installs its
+text printer (``x (A + Aᵀ)``, not SymPy's ``x*(A + A.T)``); the core never imports it."""
+
+
 def shape_text(expr) -> str:
-    return f"{expr} ({'×'.join(str(s) for s in expr.shape)})"
+    """``expr (m×n)``, for an error message."""
+    try:
+        text = WRITE[0](expr)
+    except Exception:   # noqa: BLE001 - a message must not fail on the expression it reports
+        text = str(expr)
+    if _spaced(text):
+        text = f"({text})"   # (σ(X w) − y) (n×1): the shape is the whole expression's
+    return f"{text} ({'×'.join(str(s) for s in expr.shape)})"
+
+
+def _spaced(text) -> bool:
+    """Whether ``text`` has a space outside brackets (``σ(X w) − y``, not ``log(X w)``)."""
+    depth = 0
+    for char in text:
+        depth += (char in "([{") - (char in ")]}")
+        if char == " " and depth == 0:
+            return True
+    return False
 
 
 def check_product(*operands):

@@ -115,3 +115,13 @@ def test_text_is_never_evaluated():
     from matcalc.core.symbols import MatrixSymbol as Symbol
     with pytest.raises(sympy.SympifyError):
         Symbol("A", "__import__('os').getcwd()", 2)
+
+
+def test_shape_errors_write_expressions_in_matcalc_notation():
+    import matcalc as mc
+    X, Y, W = mc.matrix("X", "N", "d"), mc.matrix("Y", "N", "K"), mc.matrix("W1", "d", "h")
+    with pytest.raises(mc.ShapeError) as caught:
+        mc.hadamard(Y, mc.log(mc.sigmoid(X * W)))
+    message = str(caught.value)
+    assert "log(σ(X W₁)) (N×h)" in message and "and log(" in message
+    assert "Log(" not in message and "Sigmoid" not in message and "*" not in message
