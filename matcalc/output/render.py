@@ -45,9 +45,9 @@ from ..core import budget
 from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from ..errors import ArgumentError, MatcalcError
-from .latex import (
-    LINE_WIDTH, TEXT_WIDTH, MatcalcLatexPrinter, escape_text, latex, latex_lines, narrowest, narrowest_partial, partial,
-    partial_lines, rule_text, shape_space, width,
+from .latex import MatcalcLatexPrinter, escape_text, latex, partial, rule_text, shape_space
+from .linebreak import (
+    LINE_WIDTH, TEXT_WIDTH, latex_lines, narrowest, narrowest_partial, partial_lines, width,
 )
 from .symbols import spellings_of
 from .sandbox import BudgetedSandbox, TemplateError, load as load_template, render as render_template
@@ -199,7 +199,7 @@ class _Printer:
     def break_long_lines(self, document) -> dict:
         """``document`` with every aligned block fitted to the page (``LINE_WIDTH``): a
         right-hand side too long for its line goes on over continuation lines
-        (``\\\\ &\\quad {}+ …``, broken by :func:`~matcalc.output.latex.latex_lines`), and a
+        (``\\\\ &\\quad {}+ …``, broken by :func:`~matcalc.output.linebreak.latex_lines`), and a
         derivative too long to leave room for them moves to lines of its own above its
         ``&=``.  A block that fits is left as it is.  The blocks are those of the article
         template: the forward pass with the function, each section, "where", the results."""
