@@ -28,7 +28,7 @@ from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
 from ..core import algebra, budget
 from ..core.algebra import memoised, rebuild
-from ..core.functions import Elementwise, LogSumExp, Softmax, SumAll
+from ..core.functions import Elementwise, Exp, LogSumExp, Sigmoid, Softmax, SumAll
 from ..core.kronecker import CommutationMatrix, KroneckerProduct, Vec, commutation, kron, vec
 from ..core.symbols import assumptions_of
 
@@ -209,6 +209,10 @@ def _is_onehot(expr) -> bool:
 def _matmul(node):
     coefficient, matrices = node.as_coeff_matrices()
     matrices = list(matrices)
+    if len(matrices) == 1 and algebra.is_one(matrices[0]):
+        entry = _entry_as_matrix(coefficient)
+        if entry is not None:
+            return entry
     changed = True
     while changed and len(matrices) > 1:
         changed = False
@@ -223,10 +227,65 @@ def _matmul(node):
                 break
     coefficient, matrices = _normalise_sign(coefficient, matrices)
     product = algebra.mul(coefficient, *matrices)
+    scaled = _scale_into_inverse(coefficient, matrices)
+    if scaled is not None and size(scaled) < size(product):
+        product = scaled
     distributed = _distribute_diagonal(coefficient, matrices)
     if distributed is not None and size(distributed) < size(product):
         return distributed
     return product
+
+
+def _scale_into_inverse(coefficient, matrices):
+    """c A⁻¹ = (A/c)⁻¹ for the factors of c known to be nonzero (the sign stays outside),
+    when A/c is no longer than A: (1/n)(λI + (1/n) XᵀX)⁻¹ Xᵀy → (XᵀX + nλI)⁻¹ Xᵀy, while
+    2 det(M) (XᵀX)⁻¹ keeps its 2 outside.  None when there is nothing to move."""
+    k = algebra.scalar_mul(*[f for f in sympy.Mul.make_args(coefficient) if _known_nonzero(f) and f != -1])
+    if k == 1:
+        return None
+    for i, m in enumerate(matrices):
+        if isinstance(m, Inverse):
+            inside = _scaled((m.arg, 1 / k))
+            if size(inside) > size(m.arg):
+                continue
+            return algebra.mul(coefficient / k, *matrices[:i], algebra.inverse(inside), *matrices[i + 1:])
+    return None
+
+
+@memoised
+def _known_nonzero(factor) -> bool:
+    """A number other than 0, or a power of a symbol SymPy knows is nonzero (a dimension n):
+    SymPy's own ``is_nonzero`` on a function of matrices can fail or take long."""
+    base = factor.base if factor.is_Pow and factor.exp.is_Number else factor
+    if base.is_Number:
+        return base != 0
+    return bool(base.is_Symbol and base.is_nonzero)
+
+
+@memoised
+def _scaled(matrix_and_factor):
+    """factor · matrix, distributed over the terms of a sum (n (λI + (1/n) M) = nλI + M);
+    remembered per pair, as every product holding one inverse asks for the same."""
+    matrix, factor = matrix_and_factor
+    if isinstance(matrix, MatAdd):
+        return _sum_of(_collect([algebra.mul(factor, t) for t in matrix.args]))
+    return algebra.mul(factor, matrix)
+
+
+def _entry_as_matrix(coefficient):
+    """c·1 for a scalar c holding the sum of a vector or a 1×1: sum(v) 1 → 𝟏ᵀ v (column v),
+    v 𝟏 (row v), v (1×1 v), so a gradient with respect to a 1×1 b reads 𝟏ᵀ σ(X w + b 𝟏);
+    None when c holds no such sum."""
+    factors = sympy.Mul.make_args(coefficient)
+    for i, factor in enumerate(factors):
+        if isinstance(factor, SumAll) and 1 in factor.arg.shape:
+            v = factor.arg
+            if v.shape[1] == 1 and v.shape[0] != 1:
+                v = algebra.mul(algebra.build(OneMatrix, 1, v.shape[0]), v)
+            elif v.shape[0] == 1 and v.shape[1] != 1:
+                v = algebra.mul(v, algebra.build(OneMatrix, v.shape[1], 1))
+            return algebra.mul(*factors[:i], *factors[i + 1:], v)
+    return None
 
 
 def _distribute_diagonal(coefficient, matrices):
@@ -247,16 +306,44 @@ def _distribute_diagonal(coefficient, matrices):
 
 def _normalise_sign(coefficient, matrices):
     """−c (y − wXᵀ) X → c (wXᵀ − y) X: move a leading minus into a sum that has as many
-    negative terms as positive ones, so results read like textbooks."""
+    negative terms as positive ones, so results read like textbooks; and make a sum agree
+    with its negation elsewhere in the product: (a − x)(x − a)ᵀ → −(x − a)(x − a)ᵀ."""
+    coefficient, matrices = _match_negated_sums(coefficient, matrices)
     if not coefficient.could_extract_minus_sign():
         return coefficient, matrices
     for i, m in enumerate(matrices):
-        if isinstance(m, MatAdd):
+        if isinstance(m, MatAdd) and not _pairs_with_another(m, i, matrices):
             negatives = sum(1 for t in m.args if _split(t)[0].could_extract_minus_sign())
             if 2 * negatives >= len(m.args):
-                flipped = _sum_of([(-c, t) for c, t in (_split(t) for t in m.args)])
-                return -coefficient, matrices[:i] + [flipped] + matrices[i + 1:]
+                return -coefficient, matrices[:i] + [_negated_sum(m)] + matrices[i + 1:]
     return coefficient, matrices
+
+
+@memoised
+def _negated_sum(m):
+    """−m for a sum m, with every term's sign flipped."""
+    return _sum_of([(-c, t) for c, t in (_split(t) for t in m.args)])
+
+
+def _match_negated_sums(coefficient, matrices):
+    """Flip the sign of a sum whose negation occurs later in the product (as itself or
+    transposed), the minus going into the coefficient; the later one, which the forward
+    expression wrote, keeps its orientation."""
+    sums = [i for i, m in enumerate(matrices) if isinstance(m, MatAdd)]
+    for i in sums:
+        flipped = _negated_sum(matrices[i])
+        if any(j > i and (matrices[j] == flipped or transposed(matrices[j]) == flipped) for j in sums):
+            matrices = matrices[:i] + [flipped] + matrices[i + 1:]
+            coefficient = -coefficient
+    return coefficient, matrices
+
+
+def _pairs_with_another(m, i, matrices) -> bool:
+    """Whether the sum ``m`` (at position i) occurs elsewhere in the product, as itself or
+    transposed: −Σ⁻¹ (x − μ)(x − μ)ᵀ Σ⁻¹ keeps its minus outside, rather than splitting
+    the outer product into (μ − x)(x − μ)ᵀ."""
+    return any(j != i and isinstance(n, (MatAdd, Transpose)) and (n == m or transposed(n) == m)
+               for j, n in enumerate(matrices))
 
 
 def _merge_pair(left, right):
@@ -330,6 +417,7 @@ def _hadamard(node):
             factors.extend(algebra.power(base, e) for e in exponents)
     if not factors:
         return algebra.mul(coefficient, algebra.ones_like(node))
+    factors = _logistic(factors)
     factors.sort(key=_hadamard_order)
     return algebra.mul(coefficient, algebra.hadamard(*factors))
 
@@ -353,7 +441,40 @@ def _hadamard_power(node):
         return algebra.ones_like(base)
     if isinstance(base, HadamardPower):
         return _hadamard_power(algebra.build(HadamardPower, base.args[0], base.args[1] * exponent))
+    exponent_of_exp = _one_plus_exp(base)
+    if exponent == -1 and exponent_of_exp is not None:
+        # 1 ⊘ (𝟏 + exp(Z)) = σ(−Z), so 1 ⊘ (𝟏 + exp(−Z)) = σ(Z)
+        return algebra.build(Sigmoid, algebra.neg(exponent_of_exp))
     return node
+
+
+def _one_plus_exp(expr):
+    """Z when ``expr`` is 𝟏 + exp(Z) (in either order), else None."""
+    if not isinstance(expr, MatAdd) or len(expr.args) != 2:
+        return None
+    ones = [t for t in expr.args if algebra.is_ones(t)]
+    exps = [t for t in expr.args if isinstance(t, Exp)]
+    return exps[0].arg if len(ones) == 1 and len(exps) == 1 else None
+
+
+def _logistic(factors):
+    """exp(Z) ⊙ σ(−Z) = exp(Z) ⊘ (𝟏 + exp(Z)) = σ(Z): the pair in a list of Hadamard
+    factors becomes one σ (the σ(−Z) comes from 1 ⊘ (𝟏 + exp(Z)), see _hadamard_power)."""
+    for i, factor in enumerate(factors):
+        if not isinstance(factor, Exp):
+            continue
+        for j, other in enumerate(factors):
+            if isinstance(other, Sigmoid) and _is_negation(other.arg, factor.arg):
+                rest = [f for k, f in enumerate(factors) if k not in (i, j)]
+                return rest + [algebra.build(Sigmoid, factor.arg)]
+    return factors
+
+
+def _is_negation(a, b) -> bool:
+    """Whether a = −b, seen locally: one is the other times −1, or a + b collects to zero."""
+    if a.shape != b.shape:
+        return False
+    return algebra.neg(a) == b or algebra.neg(b) == a or algebra.is_zero(algebra.add(a, b))
 
 
 @rewrite(SumAll)
@@ -370,7 +491,10 @@ def _sum_all(node):
         if coefficient != 1:
             return coefficient * algebra.sum_entries(algebra.mul(*matrices))
     if isinstance(arg, MatAdd):
-        return sympy.Add(*[_sum_all(algebra.sum_entries(t)) for t in arg.args])
+        # sum(A + B) = sum(A) + sum(B) when that is shorter (sum(𝟏) = n, terms cancel);
+        # 2 sum(X w + b 𝟏 − y) stays one sum, as a textbook writes it
+        distributed = sympy.Add(*[_sum_all(algebra.sum_entries(t)) for t in arg.args])
+        return distributed if size(distributed) < size(node) else node
     if isinstance(arg, HadamardProduct) and any(isinstance(f, Identity) for f in arg.args):
         # sum(I ⊙ M) = tr(M): the identity keeps the diagonal (the adjoint ⟨I, A⟩ of tr(A) in tr(tr(A) A))
         rest = [f for f in arg.args if not isinstance(f, Identity)]
@@ -426,6 +550,9 @@ def _diagonal_of(node):
 @rewrite(sympy.Trace)
 def _trace(node):
     arg = node.arg
+    if arg.shape == (1, 1):
+        # tr(b) = sum(b) = b for a 1×1 b: one scalar form of a 1×1 (printed as the entry)
+        return _sum_all(algebra.sum_entries(arg))
     if isinstance(arg, Identity):
         return arg.shape[0]
     if isinstance(arg, MatMul):

@@ -270,16 +270,15 @@ def scalar_mul(*factors):
 
 
 def as_scalar(expr):
-    """A 1×1 matrix as the scalar it holds (its trace); a scalar as itself."""
+    """A 1×1 matrix as the scalar it holds (the sum of its one entry, which printers show
+    as the entry: a 1×1 bias b broadcast over a column is b 𝟏); a scalar as itself."""
     if not is_matrix(expr):
         return expr
     if isinstance(expr, MatMul):
         coeff, mats = expr.as_coeff_matrices()
         if coeff != 1:
             return scalar_mul(coeff, as_scalar(mul(*mats)))
-    if is_one(expr):
-        return S.One
-    return build(sympy.Trace, expr)
+    return sum_entries(expr)
 
 
 def neg(expr):
@@ -484,7 +483,13 @@ def one_minus(expr):
 def sum_entries(expr):
     """The scalar sum of the entries of a matrix expression (itself for a scalar)."""
     from .functions import SumAll
-    return build(SumAll, expr) if is_matrix(expr) else expr
+    if not is_matrix(expr):
+        return expr
+    if expr.shape == (1, 1):
+        coefficient, matrix = coeff_matrix(expr)
+        if is_one(matrix):
+            return coefficient   # sum(c 1) = c for a 1×1 1: no sum(1) in a derivation
+    return build(SumAll, expr)
 
 
 def transpose_free(expr) -> bool:

@@ -334,7 +334,7 @@ def test_an_expression_is_not_a_variable():
 def test_derivations_with_respect_to_scalars_print_and_render():
     f = least_squares()
     gradient = mc.derive(f, [w, b])
-    assert "with respect to b: 2·N·b + 2·sum(X w) − 2·sum(y)" in str(gradient)
+    assert "with respect to b: 2·sum(b 𝟏 + X w − y)" in str(gradient)   # 2 𝟏ᵀ(X w + b 𝟏 − y)
     latex = mc.to_latex(gradient, template="fragment")
     assert r"\frac{\partial L}{\partial b}" in latex
     article = mc.to_latex(gradient)
