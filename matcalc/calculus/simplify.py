@@ -154,7 +154,7 @@ def transposed(arg):
         return arg.arg
     if isinstance(arg, MatMul):
         coefficient, matrices = arg.as_coeff_matrices()
-        return algebra.mul(coefficient, *[transposed(m) for m in reversed(matrices)])
+        return algebra.mul(coefficient, *[transposed(m) for m in algebra.reversed_product(matrices)])
     if isinstance(arg, MatAdd):
         return algebra.add(*[transposed(t) for t in arg.args])
     if isinstance(arg, HadamardProduct):
@@ -226,6 +226,7 @@ def _matmul(node):
                 changed = True
                 break
     coefficient, matrices = _normalise_sign(coefficient, matrices)
+    matrices = _sort_one_by_one_runs(matrices)
     product = algebra.mul(coefficient, *matrices)
     scaled = _scale_into_inverse(coefficient, matrices)
     if scaled is not None and size(scaled) < size(product):
@@ -234,6 +235,22 @@ def _matmul(node):
     if distributed is not None and size(distributed) < size(product):
         return distributed
     return product
+
+
+def _sort_one_by_one_runs(matrices):
+    """Adjacent 1×1 factors commute (they multiply as numbers): each run of them takes the
+    order of Hadamard factors, so a transpose, which reverses a product, leaves
+    (ŷ − y) ŷ (1 − ŷ) as it was."""
+    result, run = [], []
+    for m in matrices + [None]:
+        if m is not None and m.shape == (1, 1):
+            run.append(m)
+            continue
+        result.extend(sorted(run, key=_hadamard_order) if len(run) > 1 else run)
+        run = []
+        if m is not None:
+            result.append(m)
+    return result
 
 
 def _scale_into_inverse(coefficient, matrices):
@@ -394,7 +411,8 @@ def _as_column(v):
 
 @rewrite(HadamardProduct)
 def _hadamard(node):
-    """Sort the (commuting) factors and merge powers of one base when that cancels."""
+    """Sort the (commuting) factors and merge powers of one base when that cancels or the
+    exponents are numbers (t∘² ⊙ t = t∘³)."""
     coefficient, product = _split(node)
     if not isinstance(product, HadamardProduct):
         return node
@@ -409,7 +427,7 @@ def _hadamard(node):
     factors = []
     for base in order:
         exponents = powers[base]
-        if len(exponents) > 1 and any(e.is_negative for e in exponents):
+        if len(exponents) > 1 and (any(e.is_negative for e in exponents) or all(e.is_Number for e in exponents)):
             total = sum(exponents)
             if total != 0:
                 factors.append(algebra.power(base, total))
@@ -419,6 +437,9 @@ def _hadamard(node):
         return algebra.mul(coefficient, algebra.ones_like(node))
     factors = _logistic(factors)
     factors.sort(key=_hadamard_order)
+    if node.shape == (1, 1):
+        # 1×1 factors multiply as numbers: (ŷ − y) ŷ (1 − ŷ), as seed 001 writes δ⁽²⁾
+        return algebra.mul(coefficient, *factors)
     return algebra.mul(coefficient, algebra.hadamard(*factors))
 
 
