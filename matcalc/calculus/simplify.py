@@ -463,9 +463,9 @@ def _hadamard_power(node):
     if isinstance(base, HadamardPower):
         return _hadamard_power(algebra.build(HadamardPower, base.args[0], base.args[1] * exponent))
     exponent_of_exp = _one_plus_exp(base)
-    if exponent == -1 and exponent_of_exp is not None:
-        # 1 ⊘ (𝟏 + exp(Z)) = σ(−Z), so 1 ⊘ (𝟏 + exp(−Z)) = σ(Z)
-        return algebra.build(Sigmoid, algebra.neg(exponent_of_exp))
+    if exponent_of_exp is not None and exponent.is_Integer and exponent < 0:
+        # 1 ⊘ (𝟏 + exp(Z)) = σ(−Z), so 1 ⊘ (𝟏 + exp(−Z)) = σ(Z); powers alike
+        return algebra.power(algebra.build(Sigmoid, algebra.neg(exponent_of_exp)), -exponent)
     return node
 
 
@@ -479,16 +479,31 @@ def _one_plus_exp(expr):
 
 
 def _logistic(factors):
-    """exp(Z) ⊙ σ(−Z) = exp(Z) ⊘ (𝟏 + exp(Z)) = σ(Z): the pair in a list of Hadamard
-    factors becomes one σ (the σ(−Z) comes from 1 ⊘ (𝟏 + exp(Z)), see _hadamard_power)."""
-    for i, factor in enumerate(factors):
-        if not isinstance(factor, Exp):
-            continue
-        for j, other in enumerate(factors):
-            if isinstance(other, Sigmoid) and _is_negation(other.arg, factor.arg):
-                rest = [f for k, f in enumerate(factors) if k not in (i, j)]
-                return rest + [algebra.build(Sigmoid, factor.arg)]
+    """The logistic identities on a list of Hadamard factors (each a power of a base):
+    exp(Z) ⊙ σ(−Z) = exp(Z) ⊘ (𝟏 + exp(Z)) = σ(Z), the σ(−Z) coming from 1 ⊘ (𝟏 + exp(Z))
+    (see _hadamard_power); then σ(Z) ⊙ σ(−Z) = σ(Z) ⊙ (𝟏 − σ(Z)), the textbook σ′."""
+    powers = [_base_and_power(f) for f in factors]
+    for i, (base, k) in enumerate(powers):
+        for j, (other, m) in enumerate(powers):
+            if isinstance(base, Exp) and isinstance(other, Sigmoid) and _is_negation(other.arg, base.arg):
+                common = min(k, m)
+                rest = [f for n, f in enumerate(factors) if n not in (i, j)]
+                return _logistic(rest + [algebra.power(base, k - common), algebra.power(other, m - common),
+                                         algebra.power(algebra.build(Sigmoid, base.arg), common)])
+            if (isinstance(base, Sigmoid) and isinstance(other, Sigmoid) and i != j
+                    and not _split(base.arg)[0].could_extract_minus_sign() and _is_negation(other.arg, base.arg)):
+                factors = list(factors)
+                factors[j] = algebra.power(algebra.one_minus(base), m)
+                return factors
     return factors
+
+
+def _base_and_power(factor):
+    """(B, k) for a Hadamard factor B∘ᵏ with a positive integer k, (factor, 0) otherwise."""
+    if isinstance(factor, HadamardPower):
+        base, k = factor.args
+        return (base, k) if k.is_Integer and k > 0 else (factor, S.Zero)
+    return factor, S.One
 
 
 def _is_negation(a, b) -> bool:
@@ -507,20 +522,29 @@ def _sum_all(node):
         return arg.shape[0]
     if isinstance(arg, ZeroMatrix):
         return S.Zero
+    if isinstance(arg, Transpose):
+        return _entries_sum(arg.arg)   # sum(Mᵀ) = sum(M)
     if isinstance(arg, MatMul):
         coefficient, matrices = arg.as_coeff_matrices()
         if coefficient != 1:
-            return coefficient * algebra.sum_entries(algebra.mul(*matrices))
+            return coefficient * _entries_sum(algebra.mul(*matrices))
     if isinstance(arg, MatAdd):
-        # sum(A + B) = sum(A) + sum(B) when that is shorter (sum(𝟏) = n, terms cancel);
-        # 2 sum(X w + b 𝟏 − y) stays one sum, as a textbook writes it
-        distributed = sympy.Add(*[_sum_all(algebra.sum_entries(t)) for t in arg.args])
-        return distributed if size(distributed) < size(node) else node
+        # sum(A + B) = sum(A) + sum(B) when that is no longer or terms cancel (sum(I + A) =
+        # n + sum(A)); 2 sum(X w + b 𝟏 − y) stays one sum, as a textbook writes it
+        distributed = sympy.Add(*[_entries_sum(t) for t in arg.args])
+        shorter = size(distributed) <= size(node) or len(sympy.Add.make_args(distributed)) < len(arg.args)
+        return distributed if shorter else node
     if isinstance(arg, HadamardProduct) and any(isinstance(f, Identity) for f in arg.args):
         # sum(I ⊙ M) = tr(M): the identity keeps the diagonal (the adjoint ⟨I, A⟩ of tr(A) in tr(tr(A) A))
         rest = [f for f in arg.args if not isinstance(f, Identity)]
         return _trace(algebra.build(sympy.Trace, algebra.hadamard(*rest))) if rest else arg.shape[0]
     return node
+
+
+def _entries_sum(matrix):
+    """sum(matrix), rewritten (a 1×1 of ones is 1 already)."""
+    total = algebra.sum_entries(matrix)
+    return _sum_all(total) if isinstance(total, SumAll) else total
 
 
 @rewrite(KroneckerProduct)
@@ -573,7 +597,7 @@ def _trace(node):
     arg = node.arg
     if arg.shape == (1, 1):
         # tr(b) = sum(b) = b for a 1×1 b: one scalar form of a 1×1 (printed as the entry)
-        return _sum_all(algebra.sum_entries(arg))
+        return _entries_sum(arg)
     if isinstance(arg, Identity):
         return arg.shape[0]
     if isinstance(arg, MatMul):
