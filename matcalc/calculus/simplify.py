@@ -227,6 +227,7 @@ def _matmul(node):
                 break
     coefficient, matrices = _normalise_sign(coefficient, matrices)
     matrices = _sort_one_by_one_runs(matrices)
+    matrices = _oriented(matrices)
     product = algebra.mul(coefficient, *matrices)
     scaled = _scale_into_inverse(coefficient, matrices)
     if scaled is not None and size(scaled) < size(product):
@@ -237,16 +238,26 @@ def _matmul(node):
     return product
 
 
+def _oriented(matrices):
+    """A 1×1 product equals its transpose: of xᵀAᵀx and xᵀAx take the shorter (then the
+    first in SymPy's order), so 1 ⊘ (xᵀAᵀx) and 1 ⊘ (xᵀAx) are one factor and collect."""
+    if len(matrices) < 2 or matrices[0].shape[0] != 1 or matrices[-1].shape[1] != 1:
+        return matrices
+    flipped = [transposed(m) for m in algebra.reversed_product(matrices)]
+    key = lambda factors: (sum(size(m) for m in factors), [algebra.sort_key(m) for m in factors])  # noqa: E731
+    return min(matrices, flipped, key=key)
+
+
 def _sort_one_by_one_runs(matrices):
-    """Adjacent 1×1 factors commute (they multiply as numbers): each run of them takes the
-    order of Hadamard factors, so a transpose, which reverses a product, leaves
-    (ŷ − y) ŷ (1 − ŷ) as it was."""
+    """Adjacent 1×1 factors commute (they multiply as numbers): each run of them is an
+    entrywise product in textbook order (a transpose, which reverses a product, leaves
+    (ŷ − y) ŷ (1 − ŷ) as it was), with powers of one base merged."""
     result, run = [], []
     for m in matrices + [None]:
         if m is not None and m.shape == (1, 1):
             run.append(m)
             continue
-        result.extend(sorted(run, key=_hadamard_order) if len(run) > 1 else run)
+        result.extend((_entrywise(run) or [algebra.build(Identity, 1)]) if len(run) > 1 else run)
         run = []
         if m is not None:
             result.append(m)
@@ -292,10 +303,11 @@ def _scaled(matrix_and_factor):
 def _entry_as_matrix(coefficient):
     """c·1 for a scalar c holding the sum of a vector or a 1×1: sum(v) 1 → 𝟏ᵀ v (column v),
     v 𝟏 (row v), v (1×1 v), so a gradient with respect to a 1×1 b reads 𝟏ᵀ σ(X w + b 𝟏);
-    None when c holds no such sum."""
+    None when c holds no such sum.  A product v stays inside its sum: flattened into the
+    products around it, sum(A x) would no longer collect with its like terms."""
     factors = sympy.Mul.make_args(coefficient)
     for i, factor in enumerate(factors):
-        if isinstance(factor, SumAll) and 1 in factor.arg.shape:
+        if isinstance(factor, SumAll) and 1 in factor.arg.shape and not isinstance(factor.arg, MatMul):
             v = factor.arg
             if v.shape[1] == 1 and v.shape[0] != 1:
                 v = algebra.mul(algebra.build(OneMatrix, 1, v.shape[0]), v)
@@ -411,36 +423,43 @@ def _as_column(v):
 
 @rewrite(HadamardProduct)
 def _hadamard(node):
-    """Sort the (commuting) factors and merge powers of one base when that cancels or the
-    exponents are numbers (t∘² ⊙ t = t∘³)."""
+    """Sort the (commuting) factors and merge powers of one base (see _entrywise)."""
     coefficient, product = _split(node)
     if not isinstance(product, HadamardProduct):
         return node
+    factors = _entrywise(product.args)
+    if not factors:
+        return algebra.mul(coefficient, algebra.ones_like(node))
+    if node.shape == (1, 1):
+        # 1×1 factors multiply as numbers: (ŷ − y) ŷ (1 − ŷ), as seed 001 writes δ⁽²⁾
+        return algebra.mul(coefficient, *factors)
+    return algebra.mul(coefficient, algebra.hadamard(*factors))
+
+
+def _entrywise(factors):
+    """Commuting factors of an entrywise product in textbook order, powers of one base
+    merged when that cancels or the exponents are numbers (t∘² ⊙ t = t∘³), and the
+    logistic identities applied; [] when everything cancels."""
     powers = {}
     order = []
-    for factor in product.args:
+    for factor in factors:
         base, exponent = (factor.args[0], factor.args[1]) if isinstance(factor, HadamardPower) else (factor, S.One)
         if base not in powers:
             powers[base] = []
             order.append(base)
         powers[base].append(exponent)
-    factors = []
+    merged = []
     for base in order:
         exponents = powers[base]
         if len(exponents) > 1 and (any(e.is_negative for e in exponents) or all(e.is_Number for e in exponents)):
             total = sum(exponents)
             if total != 0:
-                factors.append(algebra.power(base, total))
+                merged.append(algebra.power(base, total))
         else:
-            factors.extend(algebra.power(base, e) for e in exponents)
-    if not factors:
-        return algebra.mul(coefficient, algebra.ones_like(node))
-    factors = _logistic(factors)
-    factors.sort(key=_hadamard_order)
-    if node.shape == (1, 1):
-        # 1×1 factors multiply as numbers: (ŷ − y) ŷ (1 − ŷ), as seed 001 writes δ⁽²⁾
-        return algebra.mul(coefficient, *factors)
-    return algebra.mul(coefficient, algebra.hadamard(*factors))
+            merged.extend(algebra.power(base, e) for e in exponents)
+    merged = _logistic(merged)
+    merged.sort(key=_hadamard_order)
+    return merged
 
 
 def _hadamard_order(factor):
@@ -488,8 +507,8 @@ def _logistic(factors):
             if isinstance(base, Exp) and isinstance(other, Sigmoid) and _is_negation(other.arg, base.arg):
                 common = min(k, m)
                 rest = [f for n, f in enumerate(factors) if n not in (i, j)]
-                return _logistic(rest + [algebra.power(base, k - common), algebra.power(other, m - common),
-                                         algebra.power(algebra.build(Sigmoid, base.arg), common)])
+                left = [algebra.power(b, e) for b, e in ((base, k - common), (other, m - common)) if e > 0]
+                return _logistic(rest + left + [algebra.power(algebra.build(Sigmoid, base.arg), common)])
             if (isinstance(base, Sigmoid) and isinstance(other, Sigmoid) and i != j
                     and not _split(base.arg)[0].could_extract_minus_sign() and _is_negation(other.arg, base.arg)):
                 factors = list(factors)
