@@ -239,13 +239,12 @@ def _matmul(node):
 
 
 def _oriented(matrices):
-    """A 1×1 product equals its transpose: of xᵀAᵀx and xᵀAx take the shorter (then the
-    first in SymPy's order), so 1 ⊘ (xᵀAᵀx) and 1 ⊘ (xᵀAx) are one factor and collect."""
+    """A 1×1 product equals its transpose: xᵀAᵀx → xᵀAx, the shorter (a tie keeps the
+    product as written, xᵀu), so 1 ⊘ (xᵀAᵀx) and 1 ⊘ (xᵀAx) are one factor and collect."""
     if len(matrices) < 2 or matrices[0].shape[0] != 1 or matrices[-1].shape[1] != 1:
         return matrices
     flipped = [transposed(m) for m in algebra.reversed_product(matrices)]
-    key = lambda factors: (sum(size(m) for m in factors), [algebra.sort_key(m) for m in factors])  # noqa: E731
-    return min(matrices, flipped, key=key)
+    return flipped if sum(map(size, flipped)) < sum(map(size, matrices)) else matrices
 
 
 def _sort_one_by_one_runs(matrices):

@@ -10,7 +10,7 @@ from matcalc.calculus.simplify import simplify, size
 from matcalc.core import algebra
 from matcalc.core.functions import SumAll
 from matcalc.output.text import to_text
-from numeric import check_gradient, check_jacobian, evaluate, infer_dims, random_values
+from numeric import check_gradient, check_hessian, check_jacobian, evaluate, infer_dims, random_values
 
 n, m = "n", "m"
 x, A, B = mc.rowvec("x", n), mc.matrix("A", n, n), mc.matrix("B", n, n)
@@ -253,3 +253,23 @@ def test_a_scalar_moves_into_an_inverse_only_when_that_is_shorter():
     assert simplify(2 * mc.det(A) * mc.inv(A)) == 2 * mc.det(A) * mc.inv(A)
     kept = simplify(lam * mc.inv(I + M))
     assert kept == lam * mc.inv(simplify(I + M))
+
+
+def test_a_one_by_one_product_takes_its_shorter_orientation():
+    # ∂ log(xᵀAx)/∂x = (A + Aᵀ) x / (xᵀAx): xᵀAᵀx is xᵀAx, so the two terms share one factor
+    xc = mc.colvec("x", n)
+    f = mc.log(xc.T * A * xc)
+    G = mc.gradient(f, xc)
+    assert to_text(G) == "(A + Aᵀ) x (1 ⊘ (xᵀ A x))"
+    gradient_agrees(f, xc, G, positive=("A", "x"))      # xᵀAx > 0
+    u = mc.colvec("u", n)
+    assert simplify(xc.T * u) == xc.T * u          # a tie keeps the product as written
+
+
+def test_logistic_hessian_from_log_one_plus_exp():
+    # ESL (4.23): ∇² Σ log(1 + exp(xᵢᵀw)) = Xᵀ diag(p ⊙ (1 − p)) X, p = σ(Xw)
+    f = mc.sum(mc.log(1 + mc.exp(Xd * wd)))
+    H = mc.hessian(f, wd)
+    p = mc.sigmoid(Xd * wd)
+    assert H == simplify(Xd.T * mc.diag(mc.hadamard(p, mc.ones(N, 1) - p)) * Xd)
+    assert check_hessian(f, wd, H, random_values(f, dict(N=5, d=3), seed=2)) < 1e-5
