@@ -7,7 +7,13 @@
 * like terms are collected and a sum is expanded only when that makes terms cancel
   (y ⊙ (1 − p) − (1 − y) ⊙ p → y − p);
 * common factors are pulled out: the scalar one (Ŷ/N − Y/N → (Ŷ − Y)/N), a left or right
-  matrix factor (xA + xAᵀ → x(A + Aᵀ)) and a Hadamard factor (A ⊙ C + B ⊙ C → (A + B) ⊙ C).
+  matrix factor (xA + xAᵀ → x(A + Aᵀ)) and a Hadamard factor (A ⊙ C + B ⊙ C → (A + B) ⊙ C);
+* 1×1 artefacts go: tr(b) and sum(b) of a 1×1 b are one scalar (printed as the entry),
+  sum(v)·1 → 𝟏ᵀv, 1×1 factors multiply as numbers ((ŷ − y) ŷ (1 − ŷ), not ⊙), a 1×1
+  product takes its shorter orientation (xᵀAᵀx → xᵀAx);
+* textbook identities: exp(Z) ⊘ (𝟏 + exp(Z)) = 1 ⊘ (𝟏 + exp(−Z)) = σ(Z), σ(Z) ⊙ σ(−Z) =
+  σ(Z) ⊙ (𝟏 − σ(Z)); a scalar goes into an inverse when that is shorter
+  ((1/n)(λI + (1/n)XᵀX)⁻¹ → (XᵀX + nλI)⁻¹); −Σ⁻¹(x − μ)(x − μ)ᵀΣ⁻¹ keeps its minus outside.
 
 No calculus here: rules produce raw derivatives, this layer makes them read like a textbook.
 """
