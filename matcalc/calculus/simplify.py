@@ -7,7 +7,13 @@
 * like terms are collected and a sum is expanded only when that makes terms cancel
   (y ⊙ (1 − p) − (1 − y) ⊙ p → y − p);
 * common factors are pulled out: the scalar one (Ŷ/N − Y/N → (Ŷ − Y)/N), a left or right
-  matrix factor (xA + xAᵀ → x(A + Aᵀ)) and a Hadamard factor (A ⊙ C + B ⊙ C → (A + B) ⊙ C).
+  matrix factor (xA + xAᵀ → x(A + Aᵀ)) and a Hadamard factor (A ⊙ C + B ⊙ C → (A + B) ⊙ C);
+* 1×1 artefacts go: tr(b) and sum(b) of a 1×1 b are one scalar (printed as the entry),
+  sum(v)·1 → 𝟏ᵀv, 1×1 factors multiply as numbers ((ŷ − y) ŷ (1 − ŷ), not ⊙), a 1×1
+  product takes its shorter orientation (xᵀAᵀx → xᵀAx);
+* textbook identities: exp(Z) ⊘ (𝟏 + exp(Z)) = 1 ⊘ (𝟏 + exp(−Z)) = σ(Z), σ(Z) ⊙ σ(−Z) =
+  σ(Z) ⊙ (𝟏 − σ(Z)); a scalar goes into an inverse when that is shorter
+  ((1/n)(λI + (1/n)XᵀX)⁻¹ → (XᵀX + nλI)⁻¹); −Σ⁻¹(x − μ)(x − μ)ᵀΣ⁻¹ keeps its minus outside.
 
 No calculus here: rules produce raw derivatives, this layer makes them read like a textbook.
 """
@@ -28,7 +34,7 @@ from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
 from ..core import algebra, budget
 from ..core.algebra import memoised, rebuild
-from ..core.functions import Elementwise, LogSumExp, Softmax, SumAll
+from ..core.functions import Elementwise, Exp, LogSumExp, Sigmoid, Softmax, SumAll
 from ..core.kronecker import CommutationMatrix, KroneckerProduct, Vec, commutation, kron, vec
 from ..core.symbols import assumptions_of
 
@@ -154,7 +160,7 @@ def transposed(arg):
         return arg.arg
     if isinstance(arg, MatMul):
         coefficient, matrices = arg.as_coeff_matrices()
-        return algebra.mul(coefficient, *[transposed(m) for m in reversed(matrices)])
+        return algebra.mul(coefficient, *[transposed(m) for m in algebra.reversed_product(matrices)])
     if isinstance(arg, MatAdd):
         return algebra.add(*[transposed(t) for t in arg.args])
     if isinstance(arg, HadamardProduct):
@@ -209,6 +215,10 @@ def _is_onehot(expr) -> bool:
 def _matmul(node):
     coefficient, matrices = node.as_coeff_matrices()
     matrices = list(matrices)
+    if len(matrices) == 1 and algebra.is_one(matrices[0]):
+        entry = _entry_as_matrix(coefficient)
+        if entry is not None:
+            return entry
     changed = True
     while changed and len(matrices) > 1:
         changed = False
@@ -222,11 +232,94 @@ def _matmul(node):
                 changed = True
                 break
     coefficient, matrices = _normalise_sign(coefficient, matrices)
+    matrices = _sort_one_by_one_runs(matrices)
+    matrices = _oriented(matrices)
     product = algebra.mul(coefficient, *matrices)
+    scaled = _scale_into_inverse(coefficient, matrices)
+    if scaled is not None and size(scaled) < size(product):
+        product = scaled
     distributed = _distribute_diagonal(coefficient, matrices)
     if distributed is not None and size(distributed) < size(product):
         return distributed
     return product
+
+
+def _oriented(matrices):
+    """A 1×1 product equals its transpose: xᵀAᵀx → xᵀAx, the shorter (a tie keeps the
+    product as written, xᵀu), so 1 ⊘ (xᵀAᵀx) and 1 ⊘ (xᵀAx) are one factor and collect."""
+    if len(matrices) < 2 or matrices[0].shape[0] != 1 or matrices[-1].shape[1] != 1:
+        return matrices
+    flipped = [transposed(m) for m in algebra.reversed_product(matrices)]
+    return flipped if sum(map(size, flipped)) < sum(map(size, matrices)) else matrices
+
+
+def _sort_one_by_one_runs(matrices):
+    """Adjacent 1×1 factors commute (they multiply as numbers): each run of them is an
+    entrywise product in textbook order (a transpose, which reverses a product, leaves
+    (ŷ − y) ŷ (1 − ŷ) as it was), with powers of one base merged."""
+    result, run = [], []
+    for m in matrices + [None]:
+        if m is not None and m.shape == (1, 1):
+            run.append(m)
+            continue
+        result.extend((_entrywise(run) or [algebra.build(Identity, 1)]) if len(run) > 1 else run)
+        run = []
+        if m is not None:
+            result.append(m)
+    return result
+
+
+def _scale_into_inverse(coefficient, matrices):
+    """c A⁻¹ = (A/c)⁻¹ for the factors of c known to be nonzero (the sign stays outside),
+    when A/c is no longer than A: (1/n)(λI + (1/n) XᵀX)⁻¹ Xᵀy → (XᵀX + nλI)⁻¹ Xᵀy, while
+    2 det(M) (XᵀX)⁻¹ keeps its 2 outside.  None when there is nothing to move."""
+    k = algebra.scalar_mul(*[f for f in sympy.Mul.make_args(coefficient) if _known_nonzero(f) and f != -1])
+    if k == 1:
+        return None
+    for i, m in enumerate(matrices):
+        if isinstance(m, Inverse):
+            inside = _scaled((m.arg, 1 / k))
+            if size(inside) > size(m.arg):
+                continue
+            return algebra.mul(coefficient / k, *matrices[:i], algebra.inverse(inside), *matrices[i + 1:])
+    return None
+
+
+@memoised
+def _known_nonzero(factor) -> bool:
+    """A number other than 0, or a power of a symbol SymPy knows is nonzero (a dimension n):
+    SymPy's own ``is_nonzero`` on a function of matrices can fail or take long."""
+    base = factor.base if factor.is_Pow and factor.exp.is_Number else factor
+    if base.is_Number:
+        return base != 0
+    return bool(base.is_Symbol and base.is_nonzero)
+
+
+@memoised
+def _scaled(matrix_and_factor):
+    """factor · matrix, distributed over the terms of a sum (n (λI + (1/n) M) = nλI + M);
+    remembered per pair, as every product holding one inverse asks for the same."""
+    matrix, factor = matrix_and_factor
+    if isinstance(matrix, MatAdd):
+        return _sum_of(_collect([algebra.mul(factor, t) for t in matrix.args]))
+    return algebra.mul(factor, matrix)
+
+
+def _entry_as_matrix(coefficient):
+    """c·1 for a scalar c holding the sum of a vector or a 1×1: sum(v) 1 → 𝟏ᵀ v (column v),
+    v 𝟏 (row v), v (1×1 v), so a gradient with respect to a 1×1 b reads 𝟏ᵀ σ(X w + b 𝟏);
+    None when c holds no such sum.  A product v stays inside its sum: flattened into the
+    products around it, sum(A x) would no longer collect with its like terms."""
+    factors = sympy.Mul.make_args(coefficient)
+    for i, factor in enumerate(factors):
+        if isinstance(factor, SumAll) and 1 in factor.arg.shape and not isinstance(factor.arg, MatMul):
+            v = factor.arg
+            if v.shape[1] == 1 and v.shape[0] != 1:
+                v = algebra.mul(algebra.build(OneMatrix, 1, v.shape[0]), v)
+            elif v.shape[0] == 1 and v.shape[1] != 1:
+                v = algebra.mul(v, algebra.build(OneMatrix, v.shape[1], 1))
+            return algebra.mul(*factors[:i], *factors[i + 1:], v)
+    return None
 
 
 def _distribute_diagonal(coefficient, matrices):
@@ -247,16 +340,44 @@ def _distribute_diagonal(coefficient, matrices):
 
 def _normalise_sign(coefficient, matrices):
     """−c (y − wXᵀ) X → c (wXᵀ − y) X: move a leading minus into a sum that has as many
-    negative terms as positive ones, so results read like textbooks."""
+    negative terms as positive ones, so results read like textbooks; and make a sum agree
+    with its negation elsewhere in the product: (a − x)(x − a)ᵀ → −(x − a)(x − a)ᵀ."""
+    coefficient, matrices = _match_negated_sums(coefficient, matrices)
     if not coefficient.could_extract_minus_sign():
         return coefficient, matrices
     for i, m in enumerate(matrices):
-        if isinstance(m, MatAdd):
+        if isinstance(m, MatAdd) and not _pairs_with_another(m, i, matrices):
             negatives = sum(1 for t in m.args if _split(t)[0].could_extract_minus_sign())
             if 2 * negatives >= len(m.args):
-                flipped = _sum_of([(-c, t) for c, t in (_split(t) for t in m.args)])
-                return -coefficient, matrices[:i] + [flipped] + matrices[i + 1:]
+                return -coefficient, matrices[:i] + [_negated_sum(m)] + matrices[i + 1:]
     return coefficient, matrices
+
+
+@memoised
+def _negated_sum(m):
+    """−m for a sum m, with every term's sign flipped."""
+    return _sum_of([(-c, t) for c, t in (_split(t) for t in m.args)])
+
+
+def _match_negated_sums(coefficient, matrices):
+    """Flip the sign of a sum whose negation occurs later in the product (as itself or
+    transposed), the minus going into the coefficient; the later one, which the forward
+    expression wrote, keeps its orientation."""
+    sums = [i for i, m in enumerate(matrices) if isinstance(m, MatAdd)]
+    for i in sums:
+        flipped = _negated_sum(matrices[i])
+        if any(j > i and (matrices[j] == flipped or transposed(matrices[j]) == flipped) for j in sums):
+            matrices = matrices[:i] + [flipped] + matrices[i + 1:]
+            coefficient = -coefficient
+    return coefficient, matrices
+
+
+def _pairs_with_another(m, i, matrices) -> bool:
+    """Whether the sum ``m`` (at position i) occurs elsewhere in the product, as itself or
+    transposed: −Σ⁻¹ (x − μ)(x − μ)ᵀ Σ⁻¹ keeps its minus outside, rather than splitting
+    the outer product into (μ − x)(x − μ)ᵀ."""
+    return any(j != i and isinstance(n, (MatAdd, Transpose)) and (n == m or transposed(n) == m)
+               for j, n in enumerate(matrices))
 
 
 def _merge_pair(left, right):
@@ -307,31 +428,43 @@ def _as_column(v):
 
 @rewrite(HadamardProduct)
 def _hadamard(node):
-    """Sort the (commuting) factors and merge powers of one base when that cancels."""
+    """Sort the (commuting) factors and merge powers of one base (see _entrywise)."""
     coefficient, product = _split(node)
     if not isinstance(product, HadamardProduct):
         return node
+    factors = _entrywise(product.args)
+    if not factors:
+        return algebra.mul(coefficient, algebra.ones_like(node))
+    if node.shape == (1, 1):
+        # 1×1 factors multiply as numbers: (ŷ − y) ŷ (1 − ŷ), as seed 001 writes δ⁽²⁾
+        return algebra.mul(coefficient, *factors)
+    return algebra.mul(coefficient, algebra.hadamard(*factors))
+
+
+def _entrywise(factors):
+    """Commuting factors of an entrywise product in textbook order, powers of one base
+    merged when that cancels or the exponents are numbers (t∘² ⊙ t = t∘³), and the
+    logistic identities applied; [] when everything cancels."""
     powers = {}
     order = []
-    for factor in product.args:
+    for factor in factors:
         base, exponent = (factor.args[0], factor.args[1]) if isinstance(factor, HadamardPower) else (factor, S.One)
         if base not in powers:
             powers[base] = []
             order.append(base)
         powers[base].append(exponent)
-    factors = []
+    merged = []
     for base in order:
         exponents = powers[base]
-        if len(exponents) > 1 and any(e.is_negative for e in exponents):
+        if len(exponents) > 1 and (any(e.is_negative for e in exponents) or all(e.is_Number for e in exponents)):
             total = sum(exponents)
             if total != 0:
-                factors.append(algebra.power(base, total))
+                merged.append(algebra.power(base, total))
         else:
-            factors.extend(algebra.power(base, e) for e in exponents)
-    if not factors:
-        return algebra.mul(coefficient, algebra.ones_like(node))
-    factors.sort(key=_hadamard_order)
-    return algebra.mul(coefficient, algebra.hadamard(*factors))
+            merged.extend(algebra.power(base, e) for e in exponents)
+    merged = _logistic(merged)
+    merged.sort(key=_hadamard_order)
+    return merged
 
 
 def _hadamard_order(factor):
@@ -353,7 +486,55 @@ def _hadamard_power(node):
         return algebra.ones_like(base)
     if isinstance(base, HadamardPower):
         return _hadamard_power(algebra.build(HadamardPower, base.args[0], base.args[1] * exponent))
+    exponent_of_exp = _one_plus_exp(base)
+    if exponent_of_exp is not None and exponent.is_Integer and exponent < 0:
+        # 1 ⊘ (𝟏 + exp(Z)) = σ(−Z), so 1 ⊘ (𝟏 + exp(−Z)) = σ(Z); powers alike
+        return algebra.power(algebra.build(Sigmoid, algebra.neg(exponent_of_exp)), -exponent)
     return node
+
+
+def _one_plus_exp(expr):
+    """Z when ``expr`` is 𝟏 + exp(Z) (in either order), else None."""
+    if not isinstance(expr, MatAdd) or len(expr.args) != 2:
+        return None
+    ones = [t for t in expr.args if algebra.is_ones(t)]
+    exps = [t for t in expr.args if isinstance(t, Exp)]
+    return exps[0].arg if len(ones) == 1 and len(exps) == 1 else None
+
+
+def _logistic(factors):
+    """The logistic identities on a list of Hadamard factors (each a power of a base):
+    exp(Z) ⊙ σ(−Z) = exp(Z) ⊘ (𝟏 + exp(Z)) = σ(Z), the σ(−Z) coming from 1 ⊘ (𝟏 + exp(Z))
+    (see _hadamard_power); then σ(Z) ⊙ σ(−Z) = σ(Z) ⊙ (𝟏 − σ(Z)), the textbook σ′."""
+    powers = [_base_and_power(f) for f in factors]
+    for i, (base, k) in enumerate(powers):
+        for j, (other, m) in enumerate(powers):
+            if isinstance(base, Exp) and isinstance(other, Sigmoid) and _is_negation(other.arg, base.arg):
+                common = min(k, m)
+                rest = [f for n, f in enumerate(factors) if n not in (i, j)]
+                left = [algebra.power(b, e) for b, e in ((base, k - common), (other, m - common)) if e > 0]
+                return _logistic(rest + left + [algebra.power(algebra.build(Sigmoid, base.arg), common)])
+            if (isinstance(base, Sigmoid) and isinstance(other, Sigmoid) and i != j
+                    and not _split(base.arg)[0].could_extract_minus_sign() and _is_negation(other.arg, base.arg)):
+                factors = list(factors)
+                factors[j] = algebra.power(algebra.one_minus(base), m)
+                return factors
+    return factors
+
+
+def _base_and_power(factor):
+    """(B, k) for a Hadamard factor B∘ᵏ with a positive integer k, (factor, 0) otherwise."""
+    if isinstance(factor, HadamardPower):
+        base, k = factor.args
+        return (base, k) if k.is_Integer and k > 0 else (factor, S.Zero)
+    return factor, S.One
+
+
+def _is_negation(a, b) -> bool:
+    """Whether a = −b, seen locally: one is the other times −1, or a + b collects to zero."""
+    if a.shape != b.shape:
+        return False
+    return algebra.neg(a) == b or algebra.neg(b) == a or algebra.is_zero(algebra.add(a, b))
 
 
 @rewrite(SumAll)
@@ -365,17 +546,29 @@ def _sum_all(node):
         return arg.shape[0]
     if isinstance(arg, ZeroMatrix):
         return S.Zero
+    if isinstance(arg, Transpose):
+        return _entries_sum(arg.arg)   # sum(Mᵀ) = sum(M)
     if isinstance(arg, MatMul):
         coefficient, matrices = arg.as_coeff_matrices()
         if coefficient != 1:
-            return coefficient * algebra.sum_entries(algebra.mul(*matrices))
+            return coefficient * _entries_sum(algebra.mul(*matrices))
     if isinstance(arg, MatAdd):
-        return sympy.Add(*[_sum_all(algebra.sum_entries(t)) for t in arg.args])
+        # sum(A + B) = sum(A) + sum(B) when that is no longer or terms cancel (sum(I + A) =
+        # n + sum(A)); 2 sum(X w + b 𝟏 − y) stays one sum, as a textbook writes it
+        distributed = sympy.Add(*[_entries_sum(t) for t in arg.args])
+        shorter = size(distributed) <= size(node) or len(sympy.Add.make_args(distributed)) < len(arg.args)
+        return distributed if shorter else node
     if isinstance(arg, HadamardProduct) and any(isinstance(f, Identity) for f in arg.args):
         # sum(I ⊙ M) = tr(M): the identity keeps the diagonal (the adjoint ⟨I, A⟩ of tr(A) in tr(tr(A) A))
         rest = [f for f in arg.args if not isinstance(f, Identity)]
         return _trace(algebra.build(sympy.Trace, algebra.hadamard(*rest))) if rest else arg.shape[0]
     return node
+
+
+def _entries_sum(matrix):
+    """sum(matrix), rewritten (a 1×1 of ones is 1 already)."""
+    total = algebra.sum_entries(matrix)
+    return _sum_all(total) if isinstance(total, SumAll) else total
 
 
 @rewrite(KroneckerProduct)
@@ -426,6 +619,9 @@ def _diagonal_of(node):
 @rewrite(sympy.Trace)
 def _trace(node):
     arg = node.arg
+    if arg.shape == (1, 1):
+        # tr(b) = sum(b) = b for a 1×1 b: one scalar form of a 1×1 (printed as the entry)
+        return _entries_sum(arg)
     if isinstance(arg, Identity):
         return arg.shape[0]
     if isinstance(arg, MatMul):

@@ -270,16 +270,15 @@ def scalar_mul(*factors):
 
 
 def as_scalar(expr):
-    """A 1×1 matrix as the scalar it holds (its trace); a scalar as itself."""
+    """A 1×1 matrix as the scalar it holds (the sum of its one entry, which printers show
+    as the entry: a 1×1 bias b broadcast over a column is b 𝟏); a scalar as itself."""
     if not is_matrix(expr):
         return expr
     if isinstance(expr, MatMul):
         coeff, mats = expr.as_coeff_matrices()
         if coeff != 1:
             return scalar_mul(coeff, as_scalar(mul(*mats)))
-    if is_one(expr):
-        return S.One
-    return build(sympy.Trace, expr)
+    return sum_entries(expr)
 
 
 def neg(expr):
@@ -387,7 +386,7 @@ def _transpose(expr):
         return expr.arg
     if isinstance(expr, MatMul):
         coefficient, matrices = expr.as_coeff_matrices()
-        return mul(coefficient, *[transpose(m) for m in reversed(matrices)])
+        return mul(coefficient, *[transpose(m) for m in reversed_product(matrices)])
     if isinstance(expr, MatAdd):
         return add(*[transpose(t) for t in expr.args])
     if isinstance(expr, HadamardProduct):
@@ -410,6 +409,21 @@ def _transpose(expr):
         return matrix_power(transpose(base), k)
     # f(Z)ᵀ stays as it is: textbooks write A₁ᵀ, not σ(Z₁ᵀ).
     return build(Transpose, expr)
+
+
+def reversed_product(matrices):
+    """The factors of a product in the order its transpose takes them, (AB)ᵀ = BᵀAᵀ, except
+    that a run of 1×1 factors, which commute, keeps its order."""
+    result, run = [], []
+    for m in list(reversed(matrices)) + [None]:
+        if m is not None and m.shape == (1, 1):
+            run.append(m)
+            continue
+        result.extend(reversed(run))
+        run = []
+        if m is not None:
+            result.append(m)
+    return result
 
 
 # ---------------------------------------------------------------- entrywise
@@ -446,6 +460,8 @@ def hadamard(*factors):
         for m in kept:
             counts[m] = counts.get(m, 0) + 1
         kept = [m if n == 1 else power(m, n) for m, n in counts.items()]
+    if shape == (1, 1) and len(kept) > 1:
+        return mul(*scalars, *kept)   # 1×1 factors multiply as numbers: (ŷ − y) ŷ (1 − ŷ)
     product = kept[0] if len(kept) == 1 else build(HadamardProduct, *kept)
     assert product.shape == shape
     return mul(*scalars, product)
@@ -484,7 +500,13 @@ def one_minus(expr):
 def sum_entries(expr):
     """The scalar sum of the entries of a matrix expression (itself for a scalar)."""
     from .functions import SumAll
-    return build(SumAll, expr) if is_matrix(expr) else expr
+    if not is_matrix(expr):
+        return expr
+    if expr.shape == (1, 1):
+        coefficient, matrix = coeff_matrix(expr)
+        if is_one(matrix):
+            return coefficient   # sum(c 1) = c for a 1×1 1: no sum(1) in a derivation
+    return build(SumAll, expr)
 
 
 def transpose_free(expr) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sympy
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sympy.matrices.expressions import HadamardProduct, OneMatrix, Trace
+from sympy.matrices.expressions import HadamardProduct, OneMatrix
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from sympy.matrices.expressions.hadamard import HadamardPower
 
@@ -176,10 +176,10 @@ def test_broadcast_forms_are_textbook():
     assert mc.parse("X / N", S) == X / N
 
 
-def test_one_by_one_meets_a_matrix_as_its_trace():
+def test_one_by_one_meets_a_matrix_as_its_entry():
     S = {"x": (1, "n"), "A": ("n", "n")}
     x, A = mc.rowvec("x", "n"), mc.matrix("A", "n", "n")
-    assert mc.parse("(x @ x.T) * A", S) == Trace(x * x.T) * A
+    assert mc.parse("(x @ x.T) * A", S) == mc.sum(x * x.T) * A   # the sum of its one entry: (x xᵀ) A
     assert mc.parse("x @ x.T + x @ A @ x.T", S) == x * x.T + x * A * x.T   # 1×1 with 1×1 stays a matrix
 
 

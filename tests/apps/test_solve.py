@@ -102,3 +102,33 @@ def test_loss_without_the_variable_is_refused():
     x, w = mc.colvec("x", "n"), mc.colvec("w", "n")
     with pytest.raises(DifferentiationError):
         mc.solve_stationary(x.T * x + w.T * x, w)
+
+
+@pytest.mark.parametrize("mean_factor, ridge_factor, n_lambda", [
+    (1, 1, 1),                      # (1/n)‖Xw − y‖² + λ‖w‖²  ⇒ (XᵀX + nλI)⁻¹Xᵀy
+    (sympy.Rational(1, 2), 1, 2),   # (1/2n)‖Xw − y‖² + λ‖w‖²  ⇒ (XᵀX + 2nλI)⁻¹Xᵀy
+    (sympy.Rational(1, 2), sympy.Rational(1, 2), 1),   # (1/2n)‖·‖² + (λ/2)‖w‖²  ⇒ (XᵀX + nλI)⁻¹Xᵀy
+])
+def test_ridge_with_a_mean_loss_takes_n_into_the_inverse(mean_factor, ridge_factor, n_lambda):
+    """∇ = (2c/n)(XᵀX w − Xᵀy) + 2c'λw = 0  ⇒  ŵ = (XᵀX + (c'/c) nλI)⁻¹Xᵀy, with no 1/n outside."""
+    n, lam = mc.dim("n"), mc.scalar("lambda", positive=True)
+    X, y, w = mc.matrix("X", "n", "d"), mc.colvec("y", "n"), mc.colvec("w", "d")
+    L = mean_factor * mc.norm(X * w - y) ** 2 / n + ridge_factor * lam * mc.norm(w) ** 2
+    w_hat = mc.solve_stationary(L, w)
+    expected = mc.inv(X.T * X + n_lambda * n * lam * Identity(mc.dim("d"))) * X.T * y
+    assert w_hat == simplify(expected)
+    assert w_hat.as_coeff_mmul()[0] == 1
+    Xv, yv = RNG.standard_normal((6, 3)), RNG.standard_normal((6, 1))
+    numeric = np.linalg.solve(Xv.T @ Xv + n_lambda * 6 * 0.3 * np.eye(3), Xv.T @ yv)
+    np.testing.assert_allclose(evaluate(w_hat, {"X": Xv, "y": yv, "lambda": 0.3}), numeric, rtol=1e-10)
+
+
+def test_ridge_with_a_mean_loss_in_rows():
+    """Row w: (1/n)‖wXᵀ − y‖² + λ‖w‖²  ⇒  ŵ = yX(XᵀX + nλI)⁻¹."""
+    n, lam = mc.dim("n"), mc.scalar("lambda", positive=True)
+    X, y, w = mc.matrix("X", "n", "d"), mc.rowvec("y", "n"), mc.rowvec("w", "d")
+    w_hat = mc.solve_stationary(mc.norm(w * X.T - y) ** 2 / n + lam * mc.norm(w) ** 2, w)
+    assert w_hat == simplify(y * X * mc.inv(X.T * X + n * lam * Identity(mc.dim("d"))))
+    Xv, yv = RNG.standard_normal((5, 2)), RNG.standard_normal((1, 5))
+    numeric = np.linalg.solve(Xv.T @ Xv + 5 * 0.3 * np.eye(2), Xv.T @ yv.T).T
+    np.testing.assert_allclose(evaluate(w_hat, {"X": Xv, "y": yv, "lambda": 0.3}), numeric, rtol=1e-10)

@@ -1,7 +1,7 @@
 """The local constructors of matcalc.core.algebra and the DAG walks of matcalc.core.walk."""
 import sympy
 from sympy.core.sorting import default_sort_key
-from sympy.matrices.expressions import Identity, Inverse, MatPow
+from sympy.matrices.expressions import Identity, Inverse, MatPow, OneMatrix
 
 import families
 import matcalc as mc
@@ -54,3 +54,29 @@ def test_clearing_the_caches_forgets_interned_nodes():
     algebra.clear_caches()
     again = algebra.mul(A, B)
     assert again == node and again is not node
+
+
+def test_the_sum_of_a_one_by_one_one_is_a_number():
+    # sum(c 1) = c for the 1×1 1: no sum(1) in a derivation's raw steps
+    c = sympy.Symbol("c")
+    assert algebra.sum_entries(Identity(1)) == 1
+    assert algebra.sum_entries(algebra.mul(c, OneMatrix(1, 1))) == c
+    b = mc.matrix("b", 1, 1)
+    assert algebra.sum_entries(b) == mc.sum(b) and algebra.sum_entries(A) == mc.sum(A)
+
+
+def test_a_one_by_one_meeting_a_column_is_its_entry():
+    # b 𝟏 for a 1×1 b (its sum, which printers show as the entry), not tr(b) 𝟏
+    b, ones = mc.matrix("b", 1, 1), mc.ones("n", 1)
+    assert algebra.as_scalar(b) == mc.sum(b)
+    assert algebra.mul(b, ones) == mc.sum(b) * ones
+    assert algebra.as_scalar(3 * b) == 3 * mc.sum(b)
+
+
+def test_one_by_one_hadamard_factors_multiply_and_keep_their_order_when_transposed():
+    a, b, c = (mc.matrix(s, 1, 1) for s in "abc")
+    v = mc.colvec("v", "n")
+    assert algebra.hadamard(a, b) == sympy.MatMul(a, b)
+    # (v a b)ᵀ = a b vᵀ: the 1×1 run commutes, so it keeps its order
+    assert algebra.transpose(algebra.mul(v, a, b)) == sympy.MatMul(a.T, b.T, v.T)
+    assert algebra.reversed_product([v, a, b, c, x]) == [x, a, b, c, v]
