@@ -717,6 +717,8 @@ def _repeated_names(steps, results, chosen, pool, *, minimum_size=5, limit=3):
         if not candidates:
             break
         best = max(candidates, key=lambda n: (_matrix_size(n), -first_seen[n]))
+        if isinstance(best, Transpose) and not isinstance(best.arg, _LEAVES):
+            best = best.arg   # r = x − μ, written rᵀ where it is transposed
         found.append(Name(_symbol_for(pool.fresh(["R", "Q", "T"], len(found) + 1, _is_lower(best)), best),
                           best, "repeated"))
     if len(found) == 1 and pool.claim(str(found[0].symbol.name)[0]):

@@ -118,6 +118,12 @@ class TextPrinter(StrPrinter):
 
     def _print_MatMul(self, expr):
         c, matrices = expr.as_coeff_matrices()
+        # A 1×1 identity or ones factor is the number 1 (as in the LaTeX printer).
+        ones = [m for m in matrices if isinstance(m, (Identity, OneMatrix)) and m.shape == (1, 1)]
+        if ones and len(ones) < len(matrices) + (c != 1):
+            matrices = [m for m in matrices if m not in ones]
+        if not matrices:
+            return self._print(c)
         factors = [self._wrap(m) if isinstance(m, (MatAdd, HadamardProduct, MatMul)) or not self._atomic(m)
                    else self._print(m) for m in matrices]
         return self._coefficient(c) + " ".join(factors)

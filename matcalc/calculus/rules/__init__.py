@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from sympy import MatrixExpr
+from sympy import Identity, MatrixExpr, OneMatrix
 
 from ...errors import DifferentiationError
 
@@ -103,7 +103,12 @@ def source_name(rule: Rule, node, depends) -> str:
 def _one_varying_factor(node, depends) -> bool:
     varying = [a for a in node.args if depends(a)]
     constant = [a for a in node.args if not depends(a)]
-    return len(varying) == 1 and all(not isinstance(a, MatrixExpr) for a in constant)
+    return len(varying) == 1 and all(not isinstance(a, MatrixExpr) or _is_one(a) for a in constant)
+
+
+def _is_one(a) -> bool:
+    """A 1×1 matrix of ones or identity: the number 1 as a matrix."""
+    return isinstance(a, (OneMatrix, Identity)) and a.shape == (1, 1)
 
 
 def adjoint_rule(node) -> Rule:
