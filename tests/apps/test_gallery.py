@@ -6,7 +6,6 @@ The pages are regenerated once into a temporary directory (a few seconds) and co
 with the checked-in ones; a difference means the printers or the entries changed since
 `make gallery` was last run.  PDFs are binary and not compared: their .tex files are.
 """
-import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from matcalc.apps.gallery import entries
 from matcalc.apps.gallery_pages import INDEX, INDEX_PAGE, TEXT_SUFFIXES, stale_files, write_gallery
 from matcalc.core import functions as F
 from matcalc.core.symbols import matrix_symbols
+from matcalc.output.render import overfull_boxes
 from numeric import (check_gradient, check_hessian, check_jacobian, evaluate, infer_dims,
                      random_values)
 
@@ -162,15 +162,6 @@ def test_the_gradient_vanishes_at_the_stationary_point(key):
 
 # ---------------------------------------------------------------- typesetting
 
-# A local reader of pdflatex's log, until matcalc.output.render has one (overfull_boxes).
-_OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\) .*?lines? (\d+)", re.MULTILINE)
-
-
-def overfull_boxes(log):
-    """(points too wide, line of the source) for each Overfull \\hbox pdflatex reported."""
-    return [(float(points), int(line)) for points, line in _OVERFULL.findall(log)]
-
-
 def _one_document(sources):
     """The bodies of the checked-in articles in one document (one pdflatex run is much
     faster than twenty), and the first line of each in it, to say which file a line is in."""
@@ -185,19 +176,9 @@ def _one_document(sources):
     return "\n".join(lines), starts
 
 
-def test_the_local_log_reader_finds_overfull_boxes():
-    log = ("Overfull \\hbox (289.17383pt too wide) detected at line 57\n []\n"
-           "Underfull \\hbox (badness 10000) in paragraph at lines 3--4\n"
-           "Overfull \\hbox (4.5pt too wide) in paragraph at lines 80--81\n")
-    assert overfull_boxes(log) == [(289.17383, 57), (4.5, 80)]
-
-
 # Pages with a line too wide that only the printer can fix, each with the reason; the test
 # fails when one of them no longer overflows, so that this list only ever shrinks.
-KNOWN_OVERFULL = {
-    "layer-norm.tex": "issue 13: the step ∂⟨g, Y⟩/∂(1/√(ε + …)) is 88 pt too wide, left-hand side and "
-                      "right-hand side on one line; the LaTeX line breaking of the printers is not merged yet",
-}
+KNOWN_OVERFULL: dict = {}
 
 
 @pytest.mark.pdf
