@@ -71,12 +71,25 @@ def _could_extract_minus_sign(term) -> bool:
     can than cannot (SymPy's rule; on a tie SymPy compares the sum with its negation)."""
     if isinstance(term, MatMul):
         coefficient = term.args[0]
-        return bool(coefficient.is_Number and coefficient.is_extended_negative)
+        if isinstance(coefficient, MatrixExpr):
+            return False
+        # a scalar coefficient (−1/‖x − a‖²) is small: SymPy's own test is cheap on it
+        return bool(coefficient.is_Number and coefficient.is_extended_negative) or \
+            bool(not coefficient.is_Number and coefficient.could_extract_minus_sign())
     if isinstance(term, MatAdd):
         negative = sum(1 for t in term.args if _could_extract_minus_sign(t))
         if 2 * negative != len(term.args):
             return 2 * negative > len(term.args)
     return term.could_extract_minus_sign()
+
+
+def term_order(term):
+    """Where a term goes in a printed sum, as a sort key: positive terms first, broadcast
+    rows (𝟏 b) and constants after the rest (A₁ W₂ + 𝟏 b₂ − Y).  Every printer sorts by it."""
+    negative = _could_extract_minus_sign(term)
+    factors = term.args if isinstance(term, MatMul) else (term,)
+    constant = any(isinstance(f, (OneMatrix, Identity, ZeroMatrix)) for f in factors)
+    return (negative, constant)
 
 
 class MatcalcLatexPrinter(LatexPrinter):
@@ -165,13 +178,7 @@ class MatcalcLatexPrinter(LatexPrinter):
             return self._add_parens(self._print(expr))
         return self._print(expr)
 
-    @staticmethod
-    def _term_order(term):
-        """Positive terms first; broadcast rows (1 b) and constants after the rest."""
-        negative = _could_extract_minus_sign(term)
-        factors = term.args if isinstance(term, MatMul) else (term,)
-        constant = any(isinstance(f, (OneMatrix, Identity, ZeroMatrix)) for f in factors)
-        return (negative, constant)
+    _term_order = staticmethod(lambda term: term_order(term))
 
     def _print_MatAdd(self, expr):
         out = ""

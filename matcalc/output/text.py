@@ -27,6 +27,7 @@ from ..core.symbols import matrix_symbols
 from ..core.walk import scalar_symbols
 from .naming import _nodes, _symbol_for, per_call, shared_names, substitute
 from .numbers import decimal_text
+from .latex import term_order
 from .symbols import spellings_of, typeset
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -141,8 +142,8 @@ class TextPrinter(StrPrinter):
 
     def _print_MatAdd(self, expr):
         parts = []
-        # positive terms first (x − a, not −a + x); otherwise the expression's own order
-        terms = sorted(expr.args, key=lambda t: bool(t.as_coeff_mmul()[0].could_extract_minus_sign()))
+        # in the LaTeX printer's order: x − a, not −a + x; A₁ W₂ + 𝟏 b₂
+        terms = sorted(expr.args, key=term_order)
         for i, term in enumerate(terms):
             c = term.as_coeff_mmul()[0] if isinstance(term, MatMul) else sympy.S.One
             negative = c.could_extract_minus_sign()

@@ -197,9 +197,9 @@ def test_a_one_by_one_bias_shows_as_its_entry(loss):
     symbols = {s.name: s for s in f.free_symbols if hasattr(s, "name")}
     gw, gb = mc.gradient(f, [symbols["w"], symbols["b"]])
     if "log" in loss:
-        assert (to_text(gw), to_text(gb)) == ("Xᵀ σ(b 𝟏 + X w)", "𝟏ᵀ σ(b 𝟏 + X w)")
+        assert (to_text(gw), to_text(gb)) == ("Xᵀ σ(X w + b 𝟏)", "𝟏ᵀ σ(X w + b 𝟏)")
     else:   # ∂/∂b ‖Xw + b𝟏 − y‖² = 2 𝟏ᵀ(Xw + b𝟏 − y)
-        assert (to_text(gw), to_text(gb)) == ("2 Xᵀ (b 𝟏 + X w − y)", "2 𝟏ᵀ (b 𝟏 + X w − y)")
+        assert (to_text(gw), to_text(gb)) == ("2 Xᵀ (X w + b 𝟏 − y)", "2 𝟏ᵀ (X w + b 𝟏 − y)")
     gradient_agrees(f, symbols["w"], gw)
     gradient_agrees(f, symbols["b"], gb)
 
@@ -208,10 +208,10 @@ def test_a_scalar_bias_gradient_stays_one_sum():
     # ∂/∂c sum(σ…) and ∂/∂c ‖Xw + c𝟏 − y‖² = 2 sum(Xw + c𝟏 − y): one sum, not 2Nc + 2 sum(Xw) − 2 sum(y)
     c, y = mc.scalar("c"), mc.colvec("y", N)
     f = mc.sum(mc.log(1 + mc.exp(Xd * wd + c * ones_N)))
-    assert to_text(mc.gradient(f, c)) == "sum(σ(c 𝟏 + X w))"
+    assert to_text(mc.gradient(f, c)) == "sum(σ(X w + c 𝟏))"
     gradient_agrees(f, c, mc.gradient(f, c))
     f = mc.norm(Xd * wd + c * ones_N - y) ** 2
-    assert to_text(mc.gradient(f, c)) == "2·sum(c 𝟏 + X w − y)"
+    assert to_text(mc.gradient(f, c)) == "2·sum(X w + c 𝟏 − y)"
     gradient_agrees(f, c, mc.gradient(f, c))
 
 

@@ -69,7 +69,7 @@ def test_text_of_nested_softmax_is_short_and_names_what_it_shares():
 def test_short_results_print_as_they_are():
     lines = str(mlp(2)).splitlines()
     assert not any("where" in line for line in lines)
-    assert lines[1:5] == ["  Z₁ = X W₁ + 𝟏 b₁", "  A₁ = σ(Z₁)", "  Z₂ = 𝟏 b₂ + A₁ W₂", "  Ŷ = σ(Z₂)"]
+    assert lines[1:5] == ["  Z₁ = X W₁ + 𝟏 b₁", "  A₁ = σ(Z₁)", "  Z₂ = A₁ W₂ + 𝟏 b₂", "  Ŷ = σ(Z₂)"]
     assert lines[-4:] == ["  ∂L/∂W₁ = Xᵀ G₁", "  ∂L/∂b₁ = 𝟏ᵀ G₁", "  ∂L/∂W₂ = A₁ᵀ G₂", "  ∂L/∂b₂ = 𝟏ᵀ G₂"]
 
 
