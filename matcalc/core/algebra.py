@@ -32,6 +32,8 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixSymbol as SympyMatrixSymbol
 
+from .shapes import check_product
+
 from . import budget as _budget
 from . import shapes as _shapes
 from .memo import remembering
@@ -187,6 +189,7 @@ def mul(*factors):
         else:
             scalars.append(_sympify(factor))
     matrices = _conforming(matrices, scalars)
+    check_product(*matrices)   # before any merging: A A of a non-square A is an error, never A²
     if len(matrices) > 1 and any(isinstance(m, OneMatrix) for m in matrices):
         matrices = _merge_ones(matrices, scalars)
     if len(matrices) > 1:
@@ -247,7 +250,7 @@ def _merge_powers(matrices):
         return matrices
     merged = []
     for base, k in powers:
-        if (merged and _same(merged[-1][0], base) and base.shape[0] != 1
+        if (merged and _same(merged[-1][0], base) and base.shape[0] != 1 and base.shape[0] == base.shape[1]
                 and not isinstance(base, (OneMatrix, Identity, ZeroMatrix, DiagMatrix))):
             merged[-1] = (base, merged[-1][1] + k)
         else:

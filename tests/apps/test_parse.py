@@ -434,3 +434,10 @@ def test_gradients_of_broadcast_forms_match_central_differences(text, wrt):
     f, variable = mc.parse(text, S), mc.parse(wrt, S)
     result = mc.verify(f, variable, expected=mc.gradient(f, variable))
     assert result.derivation_agrees, result.explain()   # matcalc's derivative vs central differences
+
+
+def test_a_product_of_a_non_square_matrix_with_itself_is_a_shape_error():
+    # A @ A merged into A² before the shapes were checked: a silent wrong expression
+    with pytest.raises(mc.ShapeError, match="cannot multiply"):
+        mc.parse("A @ A", {"A": ("n", "m")})
+    assert str(mc.parse("A @ A", {"A": ("n", "n")})) == "A**2"
