@@ -77,11 +77,11 @@ class EntrywiseEmitters:
             return self.value(arg.arg)
         if isinstance(arg, Sigmoid):              # log σ(z) = −log(1 + e^(−z))
             v = self.value(arg.arg)
-            return self.matrix("-" + self.spell("softplus", x=f"-{v.code}"), expr, **stored_like(v))
+            return self.matrix("-" + self.spell("softplus", x=f"-{self.operand(v)}"), expr, **stored_like(v))
         z = one_minus_sigmoid_arg(arg)
         if z is not None:                          # log(1 − σ(z)) = −log(1 + e^z)
             v = self.value(z)
-            return self.matrix("-" + self.spell("softplus", x=v.code), expr, **stored_like(v))
+            return self.matrix("-" + self.spell("softplus", x=self.operand(v)), expr, **stored_like(v))
         if isinstance(arg, Softmax):               # log softmax(Z) = Z − logsumexp(Z)
             lse = self.logsumexp_code(arg.arg, arg.axis)
             zv = self.full(self.value(arg.arg), arg.arg.shape)
@@ -100,7 +100,7 @@ class EntrywiseEmitters:
 
     def emit_Softplus(self, expr):              # log(1 + e^z) without overflow
         v = self.value(expr.arg)
-        return self.matrix(self.spell("softplus", x=v.code), expr, **stored_like(v))
+        return self.matrix(self.spell("softplus", x=self.operand(v)), expr, **stored_like(v))
 
     def emit_Erf(self, expr):
         return self.elementwise("erf", expr)
