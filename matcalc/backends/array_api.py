@@ -133,7 +133,7 @@ def _blockwise(function, x):
 RUNTIME = f'''\
 try:
     import array_api_compat
-except ImportError:   # NumPy >= 2 follows the standard itself: NumPy arrays still work
+except ImportError:   # arrays that follow the standard themselves (NumPy >= 2, JAX) still work
     array_api_compat = None
 
 
@@ -148,50 +148,112 @@ def _is_lazy(x):
     return array_api_compat is not None and array_api_compat.is_lazy_array(x)
 
 
+def _namespace_of(name, array, error):
+    if array_api_compat is not None:
+        return array_api_compat.array_namespace(array)
+    if not hasattr(array, "__array_namespace__"):
+        raise error(f"argument {{name!r}} is a {{type(array).__name__}}: arrays that do not follow the array API "
+                    f"standard themselves need array-api-compat (pip install array-api-compat)")
+    return array.__array_namespace__()
+
+
 def _namespace(arrays, error):
     # the namespace of the arrays (a dict name -> array), all of one library; else error
-    if array_api_compat is None:
-        import numpy as np
-        others = [name for name, array in arrays.items() if not isinstance(array, np.ndarray)]
-        if others:
-            raise error(f"argument {{others[0]!r}} is a {{type(arrays[others[0]]).__name__}}: arrays of "
-                        f"libraries other than NumPy need array-api-compat (pip install array-api-compat)")
-        return np
+    namespaces = {{name: _namespace_of(name, array, error) for name, array in arrays.items()}}
     libraries = {{}}
-    for name, array in arrays.items():
-        libraries.setdefault(array_api_compat.array_namespace(array).__name__, []).append(repr(name))
+    for name, xp in namespaces.items():
+        libraries.setdefault(xp.__name__, []).append(repr(name))
     if len(libraries) > 1:
         whose = "; ".join(f"{{', '.join(names)}} from {{library}}" for library, names in libraries.items())
         raise error(f"the arguments come from different array libraries ({{whose}}): pass arrays of one library")
-    return array_api_compat.array_namespace(*arrays.values())
+    if not namespaces:   # numbers only
+        return importlib.import_module("numpy")
+    return next(iter(namespaces.values()))
 
 
 def _setting(arrays, error):
-    """(namespace, floating dtype, device) of a call on the arrays (a dict name -> array):
-    float64 if an argument is, else float32 if one is, else the namespace's default
-    floating dtype (integer arrays are converted); complex numbers are refused."""
+    """(namespace, floating dtype, device) of a call on the arrays (a dict name -> array)."""
     xp = _namespace(arrays, error)
+    return xp, _floating(xp, arrays, error), _one_device(arrays, error)
+
+
+def _floating(xp, arrays, error):
+    # float64 if an argument is, else float32 if one is, else the namespace's default
+    # floating dtype (integer arrays are converted); complex numbers are refused
     dtypes = {{name: array.dtype for name, array in arrays.items()}}
     for name, dtype in dtypes.items():
         if xp.isdtype(dtype, "complex floating"):
             raise error(f"argument {{name!r}}: expected real numbers, got a complex array (dtype {{dtype}})")
     floating = [candidate for candidate in (xp.float64, xp.float32) if candidate in dtypes.values()]
-    dtype = floating[0] if floating else xp.__array_namespace_info__().default_dtypes()["real floating"]
+    return floating[0] if floating else xp.__array_namespace_info__().default_dtypes()["real floating"]
+
+
+def _one_device(arrays, error):
     devices = {{name: _device(array) for name, array in arrays.items()}}
     if len(set(map(str, devices.values()))) > 1:
         whose = ", ".join(f"{{name!r}} on {{device}}" for name, device in devices.items())
         raise error(f"the arguments are on different devices ({{whose}}): move them to one")
-    return xp, dtype, next(iter(devices.values()), None)
+    return next(iter(devices.values()), None)
 
 
 def _device(array):
-    return array_api_compat.device(array) if array_api_compat is not None else array.device
+    # None where there is none to tell (a JAX tracer): the namespace's default device
+    return array_api_compat.device(array) if array_api_compat is not None else getattr(array, "device", None)
 
 
 def _expcap(xp, dtype):
     # the cap of exp(-z) in sigmoid: 1 / (1 + exp(cap)) is a normal number, not flushed to 0
     return {EXPCAP["float32"]!r} if dtype == xp.float32 else {EXPCAP["float64"]!r}
 '''
+
+EXPORT_RUNTIME = '''\
+_BOUND = {}
+
+
+def _bound(xp, dtype, device):
+    # the generated function over one namespace, dtype and device (bound once for each)
+    key = (xp.__name__, str(dtype), str(device))
+    if key not in _BOUND:
+        _BOUND[key] = _bind(xp, dtype, device, _expcap(xp, dtype))
+    return _BOUND[key]
+
+
+def _arrays(values):
+    return {name: value for name, value in values.items() if _is_array(value)}
+
+
+def _matrix_argument(xp, value, name, shape, dtype, device):
+    # an array of xp in dtype (no copy where it is one): a 1-D array is accepted for a
+    # vector, a number for a 1x1 matrix
+    if isinstance(value, complex):
+        raise ValueError(f"argument {name!r}: expected real numbers, got complex ones")
+    if _is_array(value) and _namespace_of(name, value, ValueError) is xp:
+        array = value if value.dtype == dtype else xp.astype(value, dtype)
+    else:   # a list, a number or another library's array (NumPy's, for the JAX module)
+        array = xp.asarray(value, dtype=dtype, device=device)
+    if array.ndim < 2 and 1 in shape:
+        array = xp.reshape(array, tuple(-1 if size != 1 else 1 for size in shape))
+    if array.ndim != 2 or 0 in array.shape:
+        raise ValueError(f"argument {name!r}: expected a non-empty 2-D array, got shape {tuple(array.shape)}")
+    return array
+
+
+def _scalar_argument(xp, value, name, dtype, device):
+    if _is_array(value):   # a 0-d array, read as it is: a lazy one is not computed
+        return _matrix_argument(xp, value, name, (1, 1), dtype, device)[0, 0]
+    if isinstance(value, complex):
+        raise ValueError(f"argument {name!r}: expected a real number, got {value!r}")
+    return xp.asarray(value, dtype=dtype, device=device)
+
+
+def _like(xp, gradient, parameter):
+    # a gradient shaped as its parameter was passed: a vector as 1-D, a number as 0-d
+    if _is_array(parameter):
+        return xp.reshape(gradient, tuple(parameter.shape))
+    return xp.reshape(gradient, ()) if isinstance(parameter, (int, float)) else gradient
+'''
+"""What an exported array-API module adds around ``_bind``: the bound functions' cache and
+the conversion of arguments and gradients."""
 
 RUNTIME_IMPORTS = ("functools", "importlib", "math", "warnings")
 """The standard-library modules :data:`SHIMS`, :data:`RUNTIME` and :data:`HELPERS` use."""

@@ -26,8 +26,12 @@ from .prelude import OPTIONAL_HELPERS, prelude_source
 def globals_defined(source: str) -> set:
     """The module-level names ``source`` defines (imports, functions, assignments)."""
     names = set()
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+    nodes = list(ast.parse(source).body)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, ast.Try):   # try: import x / except ImportError: x = None
+            nodes += node.body + node.orelse + node.finalbody + [n for h in node.handlers for n in h.body]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names}
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names.add(node.name)
