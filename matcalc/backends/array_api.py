@@ -299,9 +299,12 @@ def is_array(value) -> bool:
     return _runtime()["_is_array"](value)
 
 
+_PLAIN = frozenset({np.ndarray, float, int, list, tuple})
+
+
 def is_foreign_array(value) -> bool:
     """Whether ``value`` is an array of a library other than NumPy (cheap for NumPy's)."""
-    if isinstance(value, (np.ndarray, np.generic, numbers.Number, list, tuple)):
+    if type(value) in _PLAIN or isinstance(value, (np.ndarray, np.generic, numbers.Number, list, tuple)):
         return False
     return is_array(value)
 

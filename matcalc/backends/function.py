@@ -216,6 +216,7 @@ class CompiledFunction:
         self.source = self._module_source(self.body)
         self._fn = self._build()
         self._array_api = None   # the array-API variant, printed on its first call
+        self._numpy_arguments = _NumpyArguments(DTYPES[dtype])
 
     # -- generation
 
@@ -353,7 +354,7 @@ class CompiledFunction:
         if unexpected:
             raise ArgumentError(f"unexpected argument {unexpected[0]!r}; "
                                 f"the function takes {', '.join(sorted(expected_names))}")
-        convert = convert or _NumpyArguments(DTYPES[self.dtype])
+        convert = convert or self._numpy_arguments
         dims: dict = {}
         args = []
         for inp in self._inputs:
