@@ -7,6 +7,7 @@ and CuPy on a GPU; each library's arrays come back.  Then the array-API path's o
 behaviour (stability, linear algebra, dtypes, errors), the NumPy path left as it was, and
 ``mc.export`` to the array_api, torch and jax targets."""
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ import pytest
 import matcalc as mc
 from matcalc.backends import function as function_module
 from matcalc.errors import ArgumentError, CompileError
+from models import readme_mlp as mlp
 
 array_api_compat = pytest.importorskip("array_api_compat", reason="array-api-compat is not installed")
 xps = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
@@ -25,18 +27,13 @@ xps = pytest.importorskip("array_api_strict", reason="array-api-strict is not in
 mpmath.mp.dps = 60
 
 
+def _run(script):
+    """Run ``script`` in a fresh Python on this process's import path."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
 # ---------------------------------------------------------------- the README's MLP
-
-def mlp():
-    N = mc.dim("N")
-    X, Y = mc.matrix("X", "N", "d"), mc.matrix("Y", "N", "K", onehot=True)
-    W1, b1 = mc.matrix("W1", "d", "h"), mc.rowvec("b1", "h")
-    W2, b2 = mc.matrix("W2", "h", "K"), mc.rowvec("b2", "K")
-    A1 = mc.sigmoid(X * W1 + mc.ones("N", 1) * b1)
-    Yhat = mc.softmax(A1 * W2 + mc.ones("N", 1) * b2)
-    loss = -mc.sum(mc.hadamard(Y, mc.log(Yhat))) / N
-    return loss, [W1, b1, W2, b2]
-
 
 @pytest.fixture(scope="module")
 def compiled():
@@ -262,6 +259,33 @@ def test_a_library_without_a_function_the_code_calls_is_refused():
     np.testing.assert_allclose(got.numpy(), [[0.5204998778130465, -0.8427007929497149]], rtol=1e-15)
 
 
+def test_without_array_api_compat_arrays_that_follow_the_standard_still_run():
+    """array_api_compat blocked: NumPy arrays take the NumPy code, array-api-strict arrays
+    (which name their namespace themselves) the array-API variant, and an array that does
+    not is refused with what to install."""
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["array_api_compat"] = None
+        import numpy as np, array_api_strict as xps
+        import matcalc as mc
+        X = mc.matrix("X", "n", "m")
+        fn = mc.compile([mc.sum(mc.exp(X)), X.T])
+        print(type(fn(X=np.zeros((2, 3)))[0]).__name__, [type(r).__name__ for r in fn(X=xps.zeros((2, 3)))])
+        class Tensor:   # an array of a library that does not follow the standard by itself
+            __dlpack__ = None
+        try:
+            fn(X=Tensor())
+        except mc.ArgumentError as error:
+            print(error)
+    """)
+    out = _run(script)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "float ['Array', 'Array']",
+        "argument 'X' is a Tensor: arrays that do not follow the array API standard themselves need "
+        "array-api-compat (pip install array-api-compat)"]
+
+
 # ---------------------------------------------------------------- the NumPy path is as it was
 
 def test_numpy_arrays_take_the_numpy_code_and_never_the_array_api_dispatch(compiled, data, monkeypatch):
@@ -356,7 +380,7 @@ def test_the_array_api_module_imports_and_runs_with_numpy_alone(exported):
         except ValueError as error:
             print(error)
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = _run(script)
     assert out.returncode == 0, out.stderr
     first, second = out.stdout.splitlines()
     assert first == "ndarray ['ndarray', 'ndarray', 'ndarray', 'ndarray']"
