@@ -25,7 +25,7 @@ from .output.text import to_text
 from .output.render import to_latex, write_pdf
 from .backends.compile import compile
 from .backends.function import CompiledFunction
-from .backends.export import export_numpy
+from .backends.export import export, export_numpy
 from .apps.train import Trainer, TrainResult, train
 from .errors import DivergenceError
 from .apps.verify import VerificationResult, verify

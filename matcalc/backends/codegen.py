@@ -1,12 +1,14 @@
-"""Matrix expressions → straight-line NumPy code.
+"""Matrix expressions → straight-line array code (NumPy, or the array API standard).
 
-:class:`Printer` walks the expression DAG once, bottom-up, and prints one line of NumPy per
+:class:`Printer` walks the expression DAG once, bottom-up, and prints one line of code per
 *unique* node (hash-consing: SymPy expressions are structurally hashable, so a
 subexpression shared by the loss and several gradients becomes one variable).  Each
 computed node is a :class:`~.values.Val`.  This module holds the walk itself, the leaves
 and sums; the emitters of products (:mod:`.products`), of Kronecker products, vec and
 commutation matrices (:mod:`.kronecker`), of entrywise functions and reductions
-(:mod:`.entrywise`) and of plain scalars (:mod:`.scalars`) are mixed in.
+(:mod:`.entrywise`) and of plain scalars (:mod:`.scalars`) are mixed in.  What to compute
+is decided here; how a namespace writes it is a :class:`~.spelling.Spelling` (NumPy's by
+default, or the array API standard's).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from .kronecker import KroneckerEmitters
 from .names import safe_name
 from .products import ProductEmitters
 from .scalars import ScalarEmitters
+from .spelling import NUMPY
 from .values import ONES, ZEROS, Val, stored_like
 
 
@@ -39,14 +42,15 @@ writing a big sum transposed costs more than the lookup can save."""
 
 
 class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitters):
-    """Prints the DAG of some expressions as straight-line NumPy code.
+    """Prints the DAG of some expressions as straight-line code, spelt by ``spelling``.
 
     ``values`` maps each expression already printed to its :class:`Val` (expression-level
     hash-consing); ``by_code`` maps each line's right-hand side to its variable (code-level
     hash-consing, which also shares sub-products of different matrix chains).
     """
 
-    def __init__(self, inputs, dimensions, names=None):
+    def __init__(self, inputs, dimensions, names=None, spelling=NUMPY):
+        self.spell = spelling                  # how the target namespace writes each operation
         self.lines: list[str] = []
         self.values: dict = {}
         self.by_code: dict[str, str] = {}
@@ -93,6 +97,18 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
         self.by_code[code] = var
         self.last_temporary = None if hint else (var, code)
         return var
+
+    def apply(self, function, *codes) -> str:
+        """The code calling the entrywise ``function`` (the standard's name) on ``codes``."""
+        spelled = self.spell.functions[function]
+        if spelled.startswith("_"):
+            self.helpers.add(spelled)
+        return self.spell.call(function, *codes)
+
+    def operand(self, val: Val) -> str:
+        """The code of ``val`` as the argument of a function of arrays: a number (a scalar,
+        or one standing for a whole matrix) is made an array where the namespace needs one."""
+        return self.spell("number", x=val.code) if val.scalar or val.uniform else val.code
 
     def dim(self, d) -> str:
         d = _sympify(d)
@@ -148,7 +164,8 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
 
     def untranslatable(self, expr):
         name = printable(type(expr).__name__)   # an undefined function's name is user text
-        raise CompileError(f"cannot compile a {name} node ({short(expr, 60)}): no NumPy translation for {name}")
+        raise CompileError(f"cannot compile a {name} node ({short(expr, 60)}): "
+                           f"no {self.spell.title} translation for {name}")
 
     def matrix(self, code, expr=None, **layout) -> Val:
         """A matrix computed by the compound expression ``code``, stored as ``layout`` says
@@ -189,7 +206,7 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
         if expr.shape == (1, 1):
             return ONES
         n = self.dim(expr.shape[0])
-        return self.matrix(f"np.eye({n}, dtype=DTYPE)", expr)
+        return self.matrix(self.spell("eye", n=n), expr)
 
     def emit_ZeroMatrix(self, expr):
         return ZEROS
@@ -197,7 +214,7 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
     def emit_DiagMatrix(self, expr):
         v = self.value(expr.args[0])
         vec = self.full(v, expr.args[0].shape)
-        return self.matrix(f"np.diag({vec}.ravel())", expr)
+        return self.matrix(self.spell("diag", v=vec), expr)
 
     # -- structure
 
@@ -242,7 +259,7 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
         if val.uniform and coefficient is None and not counts:
             return Val(val.name, scalar=True)   # already a number: no line to emit
         factors = [coefficient.code] if coefficient is not None else []
-        factors.append(val.code if val.uniform else f"{val.code}.sum()")
+        factors.append(val.code if val.uniform else self.spell("sum", x=val.code))
         return self.scalar(" * ".join(factors + counts), expr)
 
 

@@ -23,13 +23,15 @@ reads like a hand-written forward/backward pass and runs like one:
 :mod:`.values`      how a computed node is stored (collapsed axes, constants)
 :mod:`.describe`    the one-line formulas in comments
 :mod:`.names`       Python names for user symbols
+:mod:`.spelling`    how NumPy and the array API standard write each operation
 :mod:`.prelude`     the NumPy helpers generated code calls, and their JAX versions
+:mod:`.array_api`   the array-API variant's helpers, shims and namespace choice
 :mod:`.function`    :class:`CompiledFunction`: inputs, argument checks, calling
-:mod:`.export`      :func:`export_numpy`: standalone modules
+:mod:`.export`      :func:`export`, :func:`export_numpy`: standalone modules
 ==================  ==========================================================
 
 The calling convention is stated in :mod:`.function`.  The backends import the symbol and
-function layers, never the differentiator (``export_numpy`` asks for gradients lazily).
+function layers, never the differentiator (an export asks for gradients lazily).
 """
 from __future__ import annotations
 
@@ -39,22 +41,25 @@ from sympy.matrices.expressions import MatrixExpr
 from ..core import budget as _budget
 from ..core.functions import adopt
 from ..errors import CompileError
-from .export import export_numpy
+from .export import export, export_numpy
 from .function import CompiledFunction
 from .prelude import DTYPES, EXPCAP, NUMPY_PRELUDE  # noqa: F401 - re-exported: this was their home
 
-__all__ = ["compile", "CompiledFunction", "export_numpy"]
+__all__ = ["compile", "CompiledFunction", "export", "export_numpy"]
 
 
 @_budget.budgeted("compiling")
 def compile(expr, *, dtype="float64", backend="numpy", names=None):  # noqa: A001 - the documented name
-    """Compile a matrix expression (or a list of them) into a fast NumPy function.
+    """Compile a matrix expression (or a list of them) into a fast NumPy function that also
+    runs on the arrays of any array-API library.
 
     ``fn = compile(expr)`` takes keyword arguments named after the symbols of ``expr``
     (``fn(X=..., W1=...)``) and returns the value; ``compile([loss, g1, g2])`` returns one
     function giving a tuple, computing every shared subexpression once.  ``dtype`` is
-    ``"float64"`` or ``"float32"`` (arrays are converted on entry); ``backend="jax"`` emits
-    the same code against ``jax.numpy`` under ``jax.jit`` (needs JAX installed).
+    ``"float64"`` or ``"float32"`` (NumPy arrays are converted on entry); ``backend="jax"``
+    emits the same code against ``jax.numpy`` under ``jax.jit`` (needs JAX installed).
+    PyTorch, CuPy, JAX, Dask … arrays (through array-api-compat) run the array-API variant
+    of the code and come back as arrays of their library, on their device, in their dtype.
     ``names`` maps variable names to subexpressions to name them in ``fn.source``.
     See the module docstring for the calling convention and error messages.
     """

@@ -43,7 +43,7 @@ class EntrywiseEmitters:
             # logits near ±1e38) a zero weight must give 0, not 0·(−∞) = NaN
             weights = [c for i, c in enumerate(codes) if i not in logs]
             weight = weights[0] if len(weights) == 1 else self.assign(" * ".join(weights))
-            codes = [weight] + [f"np.where({weight} == 0, 0.0, {codes[i]})" for i in logs]
+            codes = [weight] + [self.spell("where_zero", weight=weight, x=codes[i]) for i in logs]
         return self.matrix(" * ".join(codes), expr, **stored_like(*vals))
 
     def emit_HadamardPower(self, expr):
@@ -56,19 +56,20 @@ class EntrywiseEmitters:
         elif p == -1:
             code = f"1.0 / {v.code}"
         elif p == sympy.Rational(1, 2):
-            code = f"np.sqrt({v.code})"
+            code = self.apply("sqrt", self.operand(v))
         else:
             code = f"{v.code} ** {self.scalar_value(p).code}"
         return self.matrix(code, expr, **stored_like(v))
 
-    def elementwise(self, func, expr):
+    def elementwise(self, function, expr):
+        """``function`` (the standard's name, see :mod:`.spelling`) entry by entry."""
         v = self.value(expr.arg)
-        return self.matrix(f"{func}({v.code})", expr, **stored_like(v))
+        return self.matrix(self.apply(function, self.operand(v)), expr, **stored_like(v))
 
     def emit_Exp(self, expr):
         if isinstance(expr.arg, Log):
             return self.value(expr.arg.arg)
-        return self.elementwise("np.exp", expr)
+        return self.elementwise("exp", expr)
 
     def emit_Log(self, expr):
         arg = expr.arg
@@ -76,44 +77,43 @@ class EntrywiseEmitters:
             return self.value(arg.arg)
         if isinstance(arg, Sigmoid):              # log σ(z) = −log(1 + e^(−z))
             v = self.value(arg.arg)
-            return self.matrix(f"-np.logaddexp(0.0, -{v.code})", expr, **stored_like(v))
+            return self.matrix("-" + self.spell("softplus", x=f"-{self.operand(v)}"), expr, **stored_like(v))
         z = one_minus_sigmoid_arg(arg)
         if z is not None:                          # log(1 − σ(z)) = −log(1 + e^z)
             v = self.value(z)
-            return self.matrix(f"-np.logaddexp(0.0, {v.code})", expr, **stored_like(v))
+            return self.matrix("-" + self.spell("softplus", x=self.operand(v)), expr, **stored_like(v))
         if isinstance(arg, Softmax):               # log softmax(Z) = Z − logsumexp(Z)
             lse = self.logsumexp_code(arg.arg, arg.axis)
             zv = self.full(self.value(arg.arg), arg.arg.shape)
             return self.matrix(f"{zv} - {lse}", expr)
-        return self.elementwise("np.log", expr)
+        return self.elementwise("log", expr)
 
     def emit_Tanh(self, expr):
-        return self.elementwise("np.tanh", expr)
+        return self.elementwise("tanh", expr)
 
     def emit_Elementwise(self, expr):
-        """A function NumPy has under another name (see ``NUMPY_ELEMENTWISE``)."""
-        function = NUMPY_ELEMENTWISE.get(type(expr).__name__)
+        """A function the namespaces have under another name (see ``ELEMENTWISE``)."""
+        function = ELEMENTWISE.get(type(expr).__name__)
         if function is None:
             self.untranslatable(expr)
         return self.elementwise(function, expr)
 
     def emit_Softplus(self, expr):              # log(1 + e^z) without overflow
         v = self.value(expr.arg)
-        return self.matrix(f"np.logaddexp(0.0, {v.code})", expr, **stored_like(v))
+        return self.matrix(self.spell("softplus", x=self.operand(v)), expr, **stored_like(v))
 
     def emit_Erf(self, expr):
-        self.helpers.add("_erf")
-        return self.elementwise("_erf", expr)
+        return self.elementwise("erf", expr)
 
     def emit_NormalCdf(self, expr):             # Φ(z) = erfc(−z/√2)/2: accurate on the lower tail
-        self.helpers.add("_erfc")
         v = self.value(expr.arg)
-        return self.matrix(f"0.5 * _erfc({v.code} * -{_SQRT_HALF!r})", expr, **stored_like(v))
+        return self.matrix(f"0.5 * {self.apply('erfc', f'{self.operand(v)} * -{_SQRT_HALF!r}')}", expr,
+                           **stored_like(v))
 
     def emit_Gelu(self, expr):                  # z Φ(z)
-        self.helpers.add("_erfc")
         v = self.value(expr.arg)
-        return self.matrix(f"0.5 * {v.code} * _erfc({v.code} * -{_SQRT_HALF!r})", expr, **stored_like(v))
+        erfc = self.apply("erfc", f"{self.operand(v)} * -{_SQRT_HALF!r}")
+        return self.matrix(f"0.5 * {v.code} * {erfc}", expr, **stored_like(v))
 
     def emit_ElementwiseApplyFunction(self, expr):
         """f∘(X) for any SymPy scalar function f: f's body printed by the scalar emitters,
@@ -124,19 +124,19 @@ class EntrywiseEmitters:
         self.values[stand_in] = Val(v, scalar=True)
         code = self.scalar_code(body.subs(d, stand_in))
         if d not in body.free_symbols:     # a constant function: an array all the same
-            code = f"{code} + np.zeros_like({v})"
+            code = f"{code} + {self.spell('zeros_like', x=v)}"
         return self.matrix(code, expr)
 
     def emit_Maximum(self, expr):       # and minimum(A, B)
         a, b = (self.value(x) for x in expr.args)
-        function = {"max": "np.maximum", "min": "np.minimum"}[expr.extreme]
-        return self.matrix(f"{function}({a.code}, {b.code})", expr, **stored_like(a, b))
+        function = {"max": "maximum", "min": "minimum"}[expr.extreme]
+        return self.matrix(self.apply(function, self.operand(a), b.code), expr, **stored_like(a, b))
 
     emit_Minimum = emit_Maximum
 
     def emit_Sigmoid(self, expr):
         v = self.value(expr.arg)
-        t = self.assign(f"_exp_neg({v.code}, EXPCAP)")
+        t = self.assign(f"_exp_neg({self.operand(v)}, EXPCAP)")
         s = self.matrix(f"1.0 / (1.0 + {t})", expr, **stored_like(v))
         self.sigmoid_tails[expr] = t
         return s
@@ -146,34 +146,34 @@ class EntrywiseEmitters:
         s = self.value(sigmoid)
         t = self.sigmoid_tails.get(sigmoid)
         if t is None:   # σ(z) was read back as the transpose of σ(zᵀ)
-            return self.matrix(f"1.0 / (1.0 + _exp_neg(-{self.value(sigmoid.arg).code}, EXPCAP))", expr,
+            return self.matrix(f"1.0 / (1.0 + _exp_neg(-{self.operand(self.value(sigmoid.arg))}, EXPCAP))", expr,
                                **stored_like(s))
         return self.matrix(f"{t} * {s.code}", expr, **stored_like(s))
 
     def emit_Sqrt(self, expr):
-        return self.elementwise("np.sqrt", expr)
+        return self.elementwise("sqrt", expr)
 
     def emit_Relu(self, expr):
         v = self.value(expr.arg)
-        return self.matrix(f"np.maximum({v.code}, 0.0)", expr, **stored_like(v))
+        return self.matrix(self.apply("maximum", self.operand(v), "0.0"), expr, **stored_like(v))
 
     def emit_Step(self, expr):
         v = self.value(expr.arg)
         z = self.full(v, expr.arg.shape)
-        return self.matrix(f"({z} > 0).astype(DTYPE)", expr)
+        return self.matrix(self.spell("astype", x=f"{z} > 0"), expr)
 
     # -- along an axis: max-shifted, sharing the shift and the sum between softmax and lse
 
     def _shifted(self, z_expr, axis):
         z = self.full(self.value(z_expr), z_expr.shape)
-        m = self.assign(f"{z}.max(axis={axis}, keepdims=True)")
-        e = self.assign(f"np.exp({z} - {m})")
-        s = self.assign(f"{e}.sum(axis={axis}, keepdims=True)")
+        m = self.assign(self.spell("extreme_along", x=z, extreme="max", axis=axis))
+        e = self.assign(self.apply("exp", f"{z} - {m}"))
+        s = self.assign(self.spell("sum_along", x=e, axis=axis))
         return m, e, s
 
     def logsumexp_code(self, z_expr, axis) -> str:
         m, _, s = self._shifted(z_expr, axis)
-        return self.assign(f"{m} + np.log({s})")
+        return self.assign(f"{m} + {self.apply('log', s)}")
 
     def emit_Softmax(self, expr):
         _, e, s = self._shifted(expr.arg, expr.axis)
@@ -189,38 +189,43 @@ class EntrywiseEmitters:
 
     def emit_Norm(self, expr):
         v = self.full(self.value(expr.arg), expr.arg.shape)
-        return self.scalar(f"np.sqrt(np.sum({v} * {v}))", expr)
+        return self.scalar(self.apply("sqrt", self.spell("total", x=f"{v} * {v}")), expr)
 
     def emit_Norm1(self, expr):
         v = self.full(self.value(expr.arg), expr.arg.shape)
-        return self.scalar(f"np.sum(np.abs({v}))", expr)
+        return self.scalar(self.spell("total", x=self.apply("abs", v)), expr)
 
     # -- the largest and smallest entries, and where they are
 
     def emit_MaxAll(self, expr):        # and min(X)
-        return self.scalar(f"np.{expr.extreme}({self.full(self.value(expr.arg), expr.arg.shape)})", expr)
+        z = self.full(self.value(expr.arg), expr.arg.shape)
+        return self.scalar(self.spell("extreme", x=z, extreme=expr.extreme), expr)
 
     def emit_MaxAlong(self, expr):      # and min(X, axis)
         z = self.full(self.value(expr.arg), expr.arg.shape)
-        return self.matrix(f"{z}.{expr.extreme}(axis={expr.axis}, keepdims=True)", expr)
+        return self.matrix(self.spell("extreme_along", x=z, extreme=expr.extreme, axis=expr.axis), expr)
 
     emit_MinAll, emit_MinAlong = emit_MaxAll, emit_MaxAlong
 
     def emit_ArgMax(self, expr):
         """The indicator of the maxima, ties sharing the weight equally."""
         z = self.full(self.value(expr.arg), expr.arg.shape)
-        axis = "" if expr.axis == -1 else f"axis={expr.axis}, keepdims=True"
-        hit = self.assign(f"({z} == {z}.{expr.extreme}({axis})).astype(DTYPE)")
-        return self.matrix(f"{hit} / {hit}.sum({axis})", expr)
+        if expr.axis == -1:
+            extreme = self.spell("extreme_method", x=z, extreme=expr.extreme)
+        else:
+            extreme = self.spell("extreme_along", x=z, extreme=expr.extreme, axis=expr.axis)
+        hit = self.assign(self.spell("astype", x=f"{z} == {extreme}"))
+        total = self.spell("sum", x=hit) if expr.axis == -1 else self.spell("sum_along", x=hit, axis=expr.axis)
+        return self.matrix(f"{hit} / {total}", expr)
 
     emit_ArgMin = emit_ArgMax
 
 
-# Elementwise functions NumPy has, by matcalc node name.
-NUMPY_ELEMENTWISE = {
-    "Sin": "np.sin", "Cos": "np.cos", "Tan": "np.tan", "Arcsin": "np.arcsin", "Arccos": "np.arccos",
-    "Arctan": "np.arctan", "Sinh": "np.sinh", "Cosh": "np.cosh", "Absolute": "np.abs", "Sign": "np.sign",
-    "Log1p": "np.log1p", "Expm1": "np.expm1",
+# Elementwise functions the namespaces have, by matcalc node name (the standard's names;
+# see :mod:`.spelling` for NumPy's).
+ELEMENTWISE = {
+    "Sin": "sin", "Cos": "cos", "Tan": "tan", "Arcsin": "asin", "Arccos": "acos", "Arctan": "atan",
+    "Sinh": "sinh", "Cosh": "cosh", "Absolute": "abs", "Sign": "sign", "Log1p": "log1p", "Expm1": "expm1",
 }
 
 _SQRT_HALF = 0.7071067811865476   # 1/√2

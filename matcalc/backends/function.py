@@ -21,7 +21,17 @@ Calling convention (the contract of :class:`CompiledFunction`):
 * a missing, unexpected or wrongly shaped argument raises :class:`ArgumentError` naming
   the argument, the expected shape with dimension names and the shape it got; so does an
   empty array (a dimension of size 0) and a complex array or number, on every path;
-  infinities and NaNs are the caller's numbers and are computed with.
+  infinities and NaNs are the caller's numbers and are computed with;
+* arrays of another array-API library (PyTorch, CuPy, JAX, Dask, array-api-strict …) run
+  the function's array-API variant (:mod:`.array_api`, printed once on the first such call)
+  and come back as arrays of that library on the arguments' device, never through NumPy:
+  the computation keeps the arguments' float32 or float64 (float64 if they mix; integers
+  become the library's default floating type; ``dtype`` is NumPy's only), and a 1×1 or
+  scalar result is a 0-d array, not a ``float`` (a Dask result stays lazy).  Arguments of
+  two libraries, or on two devices, are an :class:`ArgumentError` naming them, and so is a
+  library lacking a function the code calls (say ``linalg.slogdet``).  NumPy arrays keep
+  the NumPy code, which is unchanged; ``backend="jax"`` converts every argument to NumPy
+  as before.
 """
 from __future__ import annotations
 
@@ -34,10 +44,12 @@ from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
 
 from ..errors import ArgumentError, CompileError
 from ..core.walk import atoms, dimensions, scalar_symbols
+from .array_api import ArrayApiCore, call_setting, is_array, is_foreign_array
 from .codegen import Printer
 from .describe import Describer, printable
 from .names import safe_name
 from .prelude import DTYPES, jax_namespace, numpy_namespace, run_generated
+from .spelling import ARRAY_API, NUMPY
 
 
 @dataclass(frozen=True)
@@ -97,13 +109,68 @@ def real_array(name, value, dtype) -> np.ndarray:
         raise ArgumentError(not_numeric) from exc
 
 
+class _NumpyArguments:
+    """How the careful path converts a call's arguments: NumPy arrays of the compiled dtype."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def array(self, name, value):
+        return real_array(name, value, self.dtype)
+
+    def reshape(self, array, shape):
+        return array.reshape(shape)
+
+    def number(self, name, value):   # a NumPy scalar: 1 / 0 is ∞ as for arrays, not ZeroDivisionError
+        return self.dtype(checked_number(name, value))
+
+
+class _ArrayApiArguments:
+    """The same for the array-API variant: arrays of ``xp`` in ``dtype`` on ``device``, where
+    the arguments are (nothing is copied through NumPy; a list becomes an ``xp`` array)."""
+
+    def __init__(self, xp, dtype, device):
+        self.xp, self.dtype, self.device = xp, dtype, device
+
+    def array(self, name, value):
+        if not is_array(value):
+            if np.iscomplexobj(value):
+                raise ArgumentError(f"argument {name!r}: expected real numbers, got complex ones")
+            try:
+                value = self.xp.asarray(value, dtype=self.dtype, device=self.device)
+            except (TypeError, ValueError) as exc:
+                raise ArgumentError(f"argument {name!r}: expected a numeric array, "
+                                    f"got {type(value).__name__}") from exc
+        return value if value.dtype == self.dtype else self.xp.astype(value, self.dtype)
+
+    def reshape(self, array, shape):
+        return self.xp.reshape(array, shape)
+
+    def number(self, name, value):
+        if is_array(value) and value.ndim == 0:   # read as is: a lazy number is not computed
+            return self.array(name, value)
+        return self.xp.asarray(checked_number(name, value), dtype=self.dtype, device=self.device)
+
+
+def checked_number(name, value) -> float:
+    """``value`` as a float, or :class:`ArgumentError` naming the argument ``name``."""
+    if np.iscomplexobj(value):   # float() would drop the imaginary part with only a warning
+        raise ArgumentError(f"argument {name!r}: expected a real number, got the complex {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentError(f"argument {name!r}: expected a number, got {type(value).__name__}") from exc
+
+
 class CompiledFunction:
-    """A NumPy (or JAX) function of the symbols of some expressions.
+    """A NumPy (or JAX) function of the symbols of some expressions, which also runs on the
+    arrays of any array-API library.
 
     Call it with keyword arguments named after the symbols.  Attributes: ``source`` (the
-    generated Python, formulas as comments), ``inputs`` (argument names in order),
-    ``dimensions`` (dimension names read off the arrays), ``outputs`` (the expressions),
-    ``dtype`` and ``backend``.  See the module docstring for shapes and scalars.
+    generated Python, formulas as comments), ``array_api_source`` (its array-API variant),
+    ``inputs`` (argument names in order), ``dimensions`` (dimension names read off the
+    arrays), ``outputs`` (the expressions), ``dtype`` and ``backend``.  See the module
+    docstring for shapes, scalars and other array libraries.
     """
 
     def __init__(self, exprs, *, single, dtype="float64", backend="numpy", names=None,
@@ -144,14 +211,18 @@ class CompiledFunction:
         self._specs = self._fast_specs()
         self._as_float = [not isinstance(e, MatrixExpr) or (e.shape[0] == 1 and e.shape[1] == 1)
                           for e in self.outputs]
-        self.body, self._param_list = self._generate(names)
-        self.source = self._module_source()
+        self._names = names
+        self.body, self._param_list, self.helpers = self._generate(NUMPY)
+        self.source = self._module_source(self.body)
         self._fn = self._build()
+        self._array_api = None   # the array-API variant, printed on its first call
+        self._numpy_arguments = _NumpyArguments(DTYPES[dtype])
 
     # -- generation
 
-    def _generate(self, names):
-        printer = Printer({inp.symbol: inp.var for inp in self._inputs}, self._dim_vars, names)
+    def _generate(self, spelling):
+        """The body's lines, the parameters and the optional prelude helpers it calls."""
+        printer = Printer({inp.symbol: inp.var for inp in self._inputs}, self._dim_vars, self._names, spelling)
         results = []
         for expr in self.outputs:
             if isinstance(expr, MatrixExpr):
@@ -168,17 +239,16 @@ class CompiledFunction:
         lines += printer.lines
         ret = ", ".join(results) + ("," if len(results) == 1 else "")
         lines.append(f"return ({ret})")
-        self.helpers = frozenset(printer.helpers)   # the optional prelude helpers the code calls
-        return lines, params
+        return lines, params, frozenset(printer.helpers)
 
-    def _module_source(self):
+    def _module_source(self, body_lines):
         describe = Describer(400)
         doc = [f'def {self.function_name}({", ".join(self._param_list)}):',
                '    """Generated by matcalc from:', ""]
         for i, expr in enumerate(self.outputs):
             doc.append(f"    [{i}] {printable(describe.text(expr))}")   # no user text ends the docstring
         doc.append('    """')
-        body = ["    " + line for line in self.body]
+        body = ["    " + line for line in body_lines]
         return "\n".join(doc + body) + "\n"
 
     def _build(self):
@@ -190,6 +260,19 @@ class CompiledFunction:
             return jax.jit(fn, static_argnums=static)
         namespace = numpy_namespace(self.dtype)
         return run_generated(self.source, self.function_name, namespace)[self.function_name]
+
+    def array_api_core(self) -> ArrayApiCore:
+        """The array-API variant (printed with :data:`~.spelling.ARRAY_API` on first use)."""
+        if self._array_api is None:
+            body, _, _ = self._generate(ARRAY_API)
+            self._array_api = ArrayApiCore(self._module_source(body), self.function_name)
+        return self._array_api
+
+    @property
+    def array_api_source(self) -> str:
+        """The source of the array-API variant: ``_bind(xp, DTYPE, DEVICE, EXPCAP)``
+        defining the function over one namespace."""
+        return self.array_api_core().source
 
     # -- calling
 
@@ -224,12 +307,19 @@ class CompiledFunction:
         return specs
 
     def prepare(self, kwargs):
-        """Check and convert keyword arguments; returns the positional arguments of the core.
+        """Check and convert keyword arguments to NumPy; returns the positional arguments of
+        the core.
 
         The common case (every argument a 2-D array of the right dtype, shapes consistent)
         takes a fast path; anything else goes through the careful checks that explain it."""
+        args = self._fast_arguments(kwargs)
+        return self._prepare_checked(kwargs) if args is None else args
+
+    def _fast_arguments(self, kwargs):
+        """The arguments as they are when every one is a 2-D NumPy array of the dtype and
+        the shapes agree (plain Python: cheap); None when they need the careful path."""
         if self._free_dims or len(kwargs) != len(self._specs):
-            return self._prepare_checked(kwargs)
+            return None
         dtype = DTYPES[self.dtype]
         dims = {}
         args = []
@@ -237,18 +327,19 @@ class CompiledFunction:
             value = kwargs.get(name)
             if (spec is None or type(value) is not np.ndarray or value.dtype != dtype or value.ndim != 2
                     or not value.size):
-                return self._prepare_checked(kwargs)
+                return None
             rows, cols = value.shape
             for size, want in ((rows, spec[0]), (cols, spec[1])):
                 if type(want) is int:
                     if size != want:
-                        return self._prepare_checked(kwargs)
+                        return None
                 elif dims.setdefault(want, size) != size:
-                    return self._prepare_checked(kwargs)
+                    return None
             args.append(value)
         return args
 
-    def _prepare_checked(self, kwargs):
+    def _prepare_checked(self, kwargs, convert=None):
+        """Check every argument and convert it with ``convert`` (to NumPy by default)."""
         given = set(kwargs)
         expected_names = set(self.inputs) | {d.name for d in self._free_dims}
         missing = [n for n in self.inputs if n not in given] + \
@@ -263,15 +354,15 @@ class CompiledFunction:
         if unexpected:
             raise ArgumentError(f"unexpected argument {unexpected[0]!r}; "
                                 f"the function takes {', '.join(sorted(expected_names))}")
-        dtype = DTYPES[self.dtype]
+        convert = convert or self._numpy_arguments
         dims: dict = {}
         args = []
         for inp in self._inputs:
             value = kwargs[inp.name]
-            if not inp.shape:   # a NumPy scalar: 1 / 0 is ∞ as for arrays, not ZeroDivisionError
-                args.append(dtype(self._number(inp, value)))
+            if not inp.shape:
+                args.append(convert.number(inp.name, value))
                 continue
-            arr = self._reshape(inp, self._array(inp, value, dtype), dims)
+            arr = self._reshape(inp, convert.array(inp.name, value), dims, convert)
             for axis, d in enumerate(inp.shape):
                 d = _sympify(d)
                 size = arr.shape[axis]
@@ -295,32 +386,24 @@ class CompiledFunction:
             args.append(int(value))
         return args
 
-    @staticmethod
-    def _number(inp, value) -> float:
-        if np.iscomplexobj(value):   # float() would drop the imaginary part with only a warning
-            raise ArgumentError(f"argument {inp.name!r}: expected a real number, got the complex {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError) as exc:
-            raise ArgumentError(f"argument {inp.name!r}: expected a number, got {type(value).__name__}") from exc
-
-    @staticmethod
-    def _array(inp, value, dtype) -> np.ndarray:
-        return real_array(inp.name, value, dtype)
-
-    def _reshape(self, inp, arr, dims):
+    def _reshape(self, inp, arr, dims, convert):
         rows, cols = (_sympify(d) for d in inp.shape)
         if arr.ndim == 2:
             return arr
         if arr.ndim == 1 and (rows == 1 or cols == 1):
-            return arr.reshape(1, -1) if rows == 1 else arr.reshape(-1, 1)
+            return convert.reshape(arr, (1, -1) if rows == 1 else (-1, 1))
         if arr.ndim == 0 and rows == 1 and cols == 1:
-            return arr.reshape(1, 1)
+            return convert.reshape(arr, (1, 1))
         raise ArgumentError(f"argument {inp.name!r}: expected a 2-D array {self._expected(inp, dims)}, "
                             f"got {arr.ndim}-D shape {tuple(arr.shape)}")
 
     def __call__(self, /, **kwargs):   # positional-only self: a symbol may be called "self"
-        results = self._fn(*self.prepare(kwargs))
+        args = self._fast_arguments(kwargs)
+        if args is None:
+            if self.backend == "numpy" and any(is_foreign_array(value) for value in kwargs.values()):
+                return self._call_array_api(kwargs)
+            args = self._prepare_checked(kwargs)
+        results = self._fn(*args)
         out = []
         dtype = DTYPES[self.dtype]
         for as_float, value in zip(self._as_float, results):
@@ -330,6 +413,20 @@ class CompiledFunction:
                 out.append(value.astype(dtype))
             else:
                 out.append(value)
+        return out[0] if self._single else tuple(out)
+
+    def _call_array_api(self, kwargs):
+        """A call on arrays of another library: the array-API variant over their namespace."""
+        xp, dtype, device = call_setting(kwargs)
+        args = self._prepare_checked(kwargs, _ArrayApiArguments(xp, dtype, device))
+        results = self.array_api_core().bound(xp, dtype, device)(*args)
+        out = []
+        for as_float, value in zip(self._as_float, results):
+            if not is_array(value):   # a constant result, computed as a Python number
+                value = xp.asarray(value, dtype=dtype, device=device)
+            if as_float:
+                value = xp.reshape(value, ())
+            out.append(value if value.dtype == dtype else xp.astype(value, dtype))
         return out[0] if self._single else tuple(out)
 
     def __repr__(self):

@@ -3,7 +3,8 @@
 A symbol's name is user text.  In generated code it becomes a parameter whose spelling is
 chosen here: always a valid identifier in the form Python itself reads it (NFKC), unique,
 and never a name the generated code relies on, whatever the user chose: no keyword, no
-builtin, no global of the prelude (``np``, ``DTYPE``, ``EXPCAP``, the ``_``-helpers), no
+builtin, no global of the prelude (``np``, ``DTYPE``, ``EXPCAP``, the ``_``-helpers) or of the
+array-API runtime (``xp``, ``DEVICE``, ``array_api_compat`` …), no
 name an exported module's template uses (:mod:`.export` passes those).  Users still pass
 arguments by the symbol's own name; only the code's spelling changes (``sum`` → ``v_sum``).
 
@@ -18,14 +19,19 @@ import builtins
 import keyword
 import unicodedata
 
+from .array_api import RUNTIME, RUNTIME_IMPORTS, SHIMS
 from .prelude import OPTIONAL_HELPERS, prelude_source
 
 
 def globals_defined(source: str) -> set:
     """The module-level names ``source`` defines (imports, functions, assignments)."""
     names = set()
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+    nodes = list(ast.parse(source).body)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, ast.Try):   # try: import x / except ImportError: x = None
+            nodes += node.body + node.orelse + node.finalbody + [n for h in node.handlers for n in h.body]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names}
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names.add(node.name)
@@ -51,6 +57,7 @@ RESERVED = frozenset(
     set(dir(builtins))
     | globals_defined(prelude_source(OPTIONAL_HELPERS))
     | {"DTYPE", "EXPCAP"}     # the globals a generated function is given besides the prelude
+    | globals_defined(SHIMS + RUNTIME) | set(RUNTIME_IMPORTS) | {"xp", "DEVICE"}   # and its array-API variant
     # spelt differently since the first release (they are the export template's names)
     | {"WRT", "eps", "seed", "arguments", "rng", "errors", "point", "direction", "plus", "minus",
        "numeric", "analytic", "gradient", "gradients", "loss", "name"}

@@ -42,6 +42,9 @@ def _full(value, rows, cols, dtype):
     return np.array(np.broadcast_to(np.asarray(value, dtype=dtype), (rows, cols)))
 '''
 
+DIVISOR_NORM_WARNING = ("a norm that the formula divides by is 0 (the gradient of ‖x‖ = x/‖x‖ is undefined "
+                        "at x = 0): the result holds inf or nan")
+
 # Helpers only some formulas need: name → (the module it imports, its source).  An exported
 # module carries the ones its code calls.
 OPTIONAL_HELPERS = {
@@ -52,14 +55,13 @@ def _erf(x):
     x = np.asarray(x)
     return np.vectorize(math.erf, otypes=[x.dtype if x.dtype.kind == "f" else np.float64])(x)
 '''),
-    "_divisor_norm": ("warnings", '''
+    "_divisor_norm": ("warnings", f'''
 
 def _divisor_norm(norm):
     # A norm the formula divides by (the gradient of ‖x‖ is x/‖x‖): at ‖x‖ = 0 the result is
     # inf or nan, so say why rather than leave a bare "divide by zero" warning.
     if norm == 0:
-        warnings.warn("a norm that the formula divides by is 0 (the gradient of ‖x‖ = x/‖x‖ is undefined "
-                      "at x = 0): the result holds inf or nan", RuntimeWarning, stacklevel=3)
+        warnings.warn({DIVISOR_NORM_WARNING!r}, RuntimeWarning, stacklevel=3)
     return norm
 '''),
     "_erfc": ("math", '''

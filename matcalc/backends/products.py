@@ -1,6 +1,6 @@
 """Emitters of matrix products, inverses, powers, traces, determinants and diagonals.
 
-A product is a chain of factors: inverses become ``np.linalg.solve``, diagonal matrices
+A product is a chain of factors: inverses become linear solves, diagonal matrices
 become row or column scalings, products with a matrix of ones become sums, and the rest is
 multiplied in the cheapest order (the textbook dynamic programme).  Neither a trace nor a
 diagonal of a product forms the product: tr(PQ) = Σ P ⊙ Qᵀ and diag(PQ) = (P ⊙ Qᵀ) 1.
@@ -78,15 +78,15 @@ class ProductEmitters:
                 if right:
                     r = self.product(right, None)
                     rcode = self.full(r, _items_shape(right))
-                    solved = self.matrix(f"np.linalg.solve({mcode}, {rcode})", None if left else expr)
+                    solved = self.matrix(self.spell("solve", a=mcode, b=rcode), None if left else expr)
                     if not left:
                         return solved
                     return self.product(left + [("val", (solved, (m.shape[0], _items_shape(right)[1])))], expr)
                 if left:   # L M⁻¹ = (M⁻ᵀ Lᵀ)ᵀ
                     lt = self.transpose(self.expanded(self.product(left, None), _items_shape(left)))
                     mt = self.transpose(self.expanded(mv, m.shape))
-                    return self.transpose(self.matrix(f"np.linalg.solve({mt.code}, {lt.code})"))
-                return self.matrix(f"np.linalg.inv({mcode})", expr if expr is not None else m)
+                    return self.transpose(self.matrix(self.spell("solve", a=mt.code, b=lt.code)))
+                return self.matrix(self.spell("inv", a=mcode), expr if expr is not None else m)
         # commutation matrices become index permutations, Kronecker products are applied
         # without being formed (see .kronecker)
         items = self.fold_kroneckers(self.fold_permutations(items))
@@ -103,7 +103,7 @@ class ProductEmitters:
             v = self.value(items[i][1])
             if len(items) == 1:
                 vec = self.full(v, items[i][1].shape)
-                return self.matrix(f"np.diag({vec}.ravel())", expr)
+                return self.matrix(self.spell("diag", v=vec), expr)
             candidates = []   # (size, prefer the right neighbour on a tie, index)
             if i + 1 < len(items):
                 candidates.append((_size(_item_shape(items[i + 1])), 0, i + 1))
@@ -175,13 +175,13 @@ class ProductEmitters:
         """1ᵀ B over the k rows of B: a row."""
         if b.rows_same:
             return self.matrix(f"{k} * {b.code}", **stored_like(b))
-        return self.matrix(f"{b.code}.sum(axis=0, keepdims=True)", rows_same=True, cols_same=b.cols_same)
+        return self.matrix(self.spell("sum_along", x=b.code, axis=0), rows_same=True, cols_same=b.cols_same)
 
     def row_sums(self, a: Val, k: str) -> Val:
         """A 1 over the k columns of A: a column."""
         if a.cols_same:
             return self.matrix(f"{k} * {a.code}", **stored_like(a))
-        return self.matrix(f"{a.code}.sum(axis=1, keepdims=True)", rows_same=a.rows_same, cols_same=True)
+        return self.matrix(self.spell("sum_along", x=a.code, axis=1), rows_same=a.rows_same, cols_same=True)
 
     # -- matrix functions
 
@@ -194,7 +194,7 @@ class ProductEmitters:
             return self.product([("inv", base)], expr)
         if p.is_Integer and p > 0:
             v = self.full(self.value(base), base.shape)
-            return self.matrix(f"np.linalg.matrix_power({v}, {int(p)})", expr)
+            return self.matrix(self.spell("matrix_power", a=v, p=int(p)), expr)
         if p.is_Integer and p < 0:
             return self.value(MatPow(Inverse(base), -p))
         if base.shape == (1, 1):
@@ -220,11 +220,11 @@ class ProductEmitters:
                 prod = self.value(HadamardProduct(p, algebra.transpose(q)))
                 return self.sum_all(prod, p.shape, expr, self.scalar_value(coeff) if coeff != 1 else None)
         v = self.full(self.value(arg), arg.shape)
-        return self.scalar(f"np.trace({v})", expr)
+        return self.scalar(self.spell("trace", a=v), expr)
 
     def emit_Determinant(self, expr):
         v = self.full(self.value(expr.arg), expr.arg.shape)
-        return self.scalar(f"np.linalg.det({v})", expr)
+        return self.scalar(self.spell("det", a=v), expr)
 
     # -- the diagonal of a matrix (a column)
 
@@ -243,7 +243,7 @@ class ProductEmitters:
                 return val
             if val.rows_same:        # M = 1 r: Mᵢᵢ = rᵢ
                 return self.transpose(val)
-        return self.matrix(f"np.diagonal({self.full(val, shape)}).reshape(-1, 1).copy()", expr)
+        return self.matrix(self.spell("diagonal", a=self.full(val, shape)), expr)
 
     def diagonal(self, m):
         """An expression equal to diag(M) for a square M that forms no more of M than the

@@ -17,7 +17,6 @@ from sympy.matrices.expressions import Determinant, MatrixExpr
 from ..core.functions import Exp, Norm, SumAll
 from ..errors import CompileError
 from .describe import short
-from .prelude import OPTIONAL_HELPERS
 from .values import Val
 
 
@@ -96,11 +95,12 @@ class ScalarEmitters:
         if p.is_number and p.is_negative and isinstance(expr.base, Norm):
             divisor = self.divisor_code(expr.base)
             return self.scalar(f"1.0 / {divisor}" if p == -1 else f"{divisor} ** {self.scalar_value(p).code}", expr)
-        base = self.scalar_value(expr.base).code
+        base_value = self.scalar_value(expr.base)
+        base = base_value.code
         if p == -1:
             return self.scalar(f"1.0 / {base}", expr)
         if p == sympy.Rational(1, 2):
-            return self.scalar(f"np.sqrt({base})", expr)
+            return self.scalar(self.apply("sqrt", self.operand(base_value)), expr)
         if p == 2:
             return self.scalar(f"{base} * {base}", expr)
         return self.scalar(f"{base} ** {self.scalar_value(p).code}", expr)
@@ -112,48 +112,45 @@ class ScalarEmitters:
             return self.scalar(f"_logdet({v})", expr)
         if isinstance(arg, SumAll) and isinstance(arg.arg, Exp):   # log Σ exp(X) = m + log Σ exp(X − m)
             z = self.full(self.value(arg.arg.arg), arg.arg.arg.shape)
-            m = self.assign(f"np.max({z})")
-            return self.scalar(f"{m} + np.log(np.sum(np.exp({z} - {m})))", expr)
-        return self.scalar(f"np.log({self.scalar_code(arg)})", expr)
+            m = self.assign(self.spell("extreme", x=z, extreme="max"))
+            total = self.spell("total", x=self.apply("exp", f"{z} - {m}"))
+            return self.scalar(f"{m} + {self.apply('log', total)}", expr)
+        return self.scalar(self.apply("log", self.operand(self.scalar_value(arg))), expr)
 
     def emit_Function(self, expr):
-        """f(x) for a SymPy function NumPy has (see _NUMPY_FUNCTIONS)."""
-        function = _NUMPY_FUNCTIONS.get(type(expr).__name__)
+        """f(x) for a SymPy function the namespaces have (see SCALAR_FUNCTIONS)."""
+        function = SCALAR_FUNCTIONS.get(type(expr).__name__)
         if function is None or len(expr.args) != 1:
             self.untranslatable(expr)
-        if function in OPTIONAL_HELPERS:
-            self.helpers.add(function)
-        return self.scalar(f"{function}({self.scalar_code(expr.args[0])})", expr)
+        return self.scalar(self.apply(function, self.operand(self.scalar_value(expr.args[0]))), expr)
 
     def emit_Max(self, expr):
-        return self.scalar(self._folded("np.maximum", expr.args), expr)
+        return self.scalar(self._folded("maximum", expr.args), expr)
 
     def emit_Min(self, expr):
-        return self.scalar(self._folded("np.minimum", expr.args), expr)
+        return self.scalar(self._folded("minimum", expr.args), expr)
 
     def _folded(self, function, args) -> str:
         """f(f(a, b), c) …: NaN propagates, unlike Python's max and min."""
-        code = self.scalar_code(args[0])
+        code = self.operand(self.scalar_value(args[0]))
         for a in args[1:]:
-            code = f"{function}({code}, {self.scalar_code(a)})"
+            code = self.apply(function, code, self.scalar_code(a))
         return code
 
     def emit_Heaviside(self, expr):
         """H(x), with the value at 0 SymPy gives it: its second argument (0 for matcalc's
         step), else ½."""
-        x = self.scalar_code(expr.args[0])
+        x = self.operand(self.scalar_value(expr.args[0]))
         at_zero = self.scalar_code(expr.args[1]) if len(expr.args) > 1 else "0.5"
-        return self.scalar(f"np.heaviside({x}, {at_zero})", expr)
+        return self.scalar(self.spell("heaviside", x=x, at_zero=at_zero), expr)
 
 
-# SymPy's scalar functions of one argument that NumPy has; a name starting with _ is a
-# helper of the prelude.  np.* functions take the 0-d values scalars are in generated code.
-_NUMPY_FUNCTIONS = {
-    "exp": "np.exp", "log": "np.log", "Abs": "np.abs", "sign": "np.sign",
-    "sin": "np.sin", "cos": "np.cos", "tan": "np.tan", "asin": "np.arcsin", "acos": "np.arccos",
-    "atan": "np.arctan", "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh",
-    "asinh": "np.arcsinh", "acosh": "np.arccosh", "atanh": "np.arctanh",
-    "floor": "np.floor", "ceiling": "np.ceil", "erf": "_erf",
+# SymPy's scalar functions of one argument that the namespaces have, by the standard's name
+# (:mod:`.spelling` spells them).  They take the 0-d values scalars are in generated code.
+SCALAR_FUNCTIONS = {
+    "exp": "exp", "log": "log", "Abs": "abs", "sign": "sign", "sin": "sin", "cos": "cos", "tan": "tan",
+    "asin": "asin", "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+    "asinh": "asinh", "acosh": "acosh", "atanh": "atanh", "floor": "floor", "ceiling": "ceil", "erf": "erf",
 }
 
 # Integers up to 2**53 are exact in floating point: a rational coefficient p/q with both

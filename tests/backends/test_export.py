@@ -10,15 +10,7 @@ import sympy
 
 import matcalc as mc
 from matcalc.errors import CompileError
-
-
-def mlp():
-    N, d, h, K = "N", "d", "h", "K"
-    X, Y = mc.matrix("X", N, d), mc.matrix("Y", N, K, onehot=True)
-    W1, b1, W2, b2 = mc.matrix("W1", d, h), mc.rowvec("b1", h), mc.matrix("W2", h, K), mc.rowvec("b2", K)
-    A1 = mc.sigmoid(X * W1 + mc.ones(N, 1) * b1)
-    loss = -mc.sum(mc.hadamard(Y, mc.log(mc.softmax(A1 * W2 + mc.ones(N, 1) * b2)))) / mc.dim(N)
-    return loss, [W1, b1, W2, b2]
+from models import readme_mlp as mlp
 
 
 def arrays(rng):

@@ -18,6 +18,7 @@ import pytest
 import matcalc as mc
 from matcalc.output.html import lines_of, math_text, repr_html, row, sentence, to_html
 from matcalc.output.latex import rule_text
+from models import readme_mlp
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
@@ -26,14 +27,8 @@ MATHML = "{http://www.w3.org/1998/Math/MathML}"
 @pytest.fixture(scope="module")
 def mlp():
     """The README's seed-000 MLP in batch form."""
-    N = mc.dim("N")
-    X, Y = mc.matrix("X", "N", "d"), mc.matrix("Y", "N", "K", onehot=True)
-    W1, b1 = mc.matrix("W1", "d", "h"), mc.rowvec("b1", "h")
-    W2, b2 = mc.matrix("W2", "h", "K"), mc.rowvec("b2", "K")
-    A1 = mc.sigmoid(X * W1 + mc.ones("N", 1) * b1)
-    Yhat = mc.softmax(A1 * W2 + mc.ones("N", 1) * b2)
-    L = -mc.sum(mc.hadamard(Y, mc.log(Yhat))) / N
-    return mc.derive(L, [W1, b1, W2, b2])
+    loss, parameters = readme_mlp()
+    return mc.derive(loss, parameters)
 
 
 @pytest.fixture(scope="module")
