@@ -322,17 +322,16 @@ def _blocks(arrays, axes, boundaries, client):
             lazy[name] = array.rechunk(chunks) if array.chunks != chunks else array
         else:
             starts = np.cumsum((0,) + boundaries)
-            pieces = [np.take(array, range(a, b), axis=axis) for a, b in zip(starts[:-1], starts[1:])]
-            for block, future in zip(per_chunk, client.scatter(pieces)):
+            pieces = [array[a:b] if axis == 0 else array[:, a:b] for a, b in zip(starts[:-1], starts[1:])]
+            for block, future in zip(per_chunk, client.scatter(pieces, hash=False)):
                 block[name] = future
-    if lazy:
-        # optimised together, so that arrays made from one source (X and y of one block)
-        # share its tasks instead of each making it again
-        optimised = dask.optimize(*lazy.values())
-        for name, array in zip(lazy, optimised):
-            delayed_blocks = np.asarray(array.to_delayed(optimize_graph=False), dtype=object).reshape(-1)
-            for block, item in zip(per_chunk, delayed_blocks):
-                block[name] = item
+    for index, block in enumerate(per_chunk if lazy else ()):
+        # each chunk's blocks optimised together: one small graph per chunk, in which arrays
+        # made from one source (X and y drawn from one block) share its tasks
+        pieces = [array.blocks[tuple(index if i == axes[name] else 0 for i in range(array.ndim))]
+                  for name, array in lazy.items()]
+        for name, piece in zip(lazy, dask.optimize(*pieces)):
+            block[name] = piece.to_delayed(optimize_graph=False).reshape(-1)[0]
     return per_chunk
 
 
@@ -364,7 +363,7 @@ def client_for(cluster):
         return
     with contextlib.ExitStack() as stack:
         if cluster is None:
-            cluster = stack.enter_context(LocalCluster(processes=False, dashboard_address=None))
+            cluster = stack.enter_context(LocalCluster(processes=False, dashboard_address=":0"))
         elif not isinstance(cluster, str) and not hasattr(cluster, "scheduler_address"):
             raise ArgumentError(f"cluster must be None, a scheduler address, a distributed.Client or a "
                                 f"cluster object, not {type(cluster).__name__}")
@@ -405,7 +404,7 @@ class ChunkedTraining:
             self.blocks = _blocks(arrays, self.layout.row_axes, boundaries, client)
             self.names = tuple(self.layout.row_axes)
             static = {**self.layout.constants}
-            [self.static] = client.scatter([static], broadcast=True)
+            [self.static] = client.scatter([static], broadcast=True, hash=False)
             [self.worker] = client.scatter([_Worker(self.kernels, self.layout.row_axes)], broadcast=True,
                                            hash=False)
             try:
@@ -421,16 +420,16 @@ class ChunkedTraining:
         from dask import delayed
         from distributed import as_completed
         client = self.client
-        [shared] = client.scatter([params], broadcast=True)
+        [shared] = client.scatter([params], broadcast=True, hash=False)
         sizes = {k: int(v) for k, v in self.dims.items()}
         tasks = [delayed(_chunk_task, pure=False)(self.worker, self.static, shared, self.total, sizes, self.names,
                                                   *[chunk[n] for n in self.names])
                  for chunk in self.blocks]
         futures = client.compute(tasks)
         total = _tree_sum(client, futures)
-        for _ in as_completed(futures):
-            if bar is not None:
-                bar.update(1 / len(futures))
+        start = None if bar is None else math.floor(bar.n + 1e-9)
+        for done, _ in enumerate(as_completed(futures), 1):
+            advance(bar, start, done / len(futures))
         summed = total.result()
         del futures, total
         free = self.kernels.free_values({**self.layout.constants, **params}, self.total, sizes)
@@ -455,6 +454,12 @@ class ChunkedTraining:
         lazy = [item for item in items if hasattr(item, "__dask_graph__")]
         futures = iter(self.client.compute(lazy)) if lazy else iter(())
         return [next(futures) if hasattr(item, "__dask_graph__") else item for item in items]
+
+
+def advance(bar, start, fraction):
+    """Move a progress bar (if any) to ``fraction`` of the epoch after ``start``."""
+    if bar is not None:
+        bar.update(start + fraction - bar.n)
 
 
 def _tree_sum(client, futures, fan_in=8):

@@ -312,30 +312,8 @@ class Trainer:
         rng = np.random.default_rng(seed)
         dims = {str(k): v for k, v in (dims or {}).items()}
         if cluster is not None or chunk_rows is not None or any(is_chunked(v) for v in data.values()):
-            from .dask_train import ChunkedTraining   # checks everything before any work
-            chunked = ChunkedTraining(self, data, batch_dim=batch_dim, dims=dims, chunk_rows=chunk_rows)
-            params, plist, _ = self._start(chunked.layout.stand_ins, init, {**chunked.dims, **dims}, dims, rng)
-            with chunked.started(cluster):
-                if batch_size is None:
-                    def run_epoch(epoch, bar):
-                        loss, grads = chunked.full_batch(params, bar)
-                        return self._descend(loss, grads, plist, epoch), grads
-                else:
-                    position = {inp.name: i for i, inp in enumerate(self.function._inputs)}
-                    slices = [(position[name], axis) for name, axis in chunked.row_axes_2d.items()]
-
-                    def run_epoch(epoch, bar):
-                        total, count = 0.0, 0
-                        order = rng.permutation(len(chunked.blocks))
-                        for arrays in chunked.stream(order):
-                            args = self._prepare({**chunked.layout.constants, **arrays}, params, dims)
-                            loss, rows = self._minibatches(args, slices, batch_size, rng, plist, epoch)
-                            total, count = total + loss, count + rows
-                            if bar is not None:
-                                bar.update(1 / len(order))
-                        return total / count, None
-                return self._loop(params, run_epoch, **loop)
-
+            return self._fit_chunks(data, init, rng, dims, loop, batch_size=batch_size, batch_dim=batch_dim,
+                                    cluster=cluster, chunk_rows=chunk_rows)
         params, plist, full = self._start(data, init, {**self._dims_of(data), **dims}, dims, rng)
         if batch_size is None:
             def run_epoch(epoch, bar):
@@ -352,6 +330,32 @@ class Trainer:
                 total, count = self._minibatches(full, slices, batch_size, rng, plist, epoch)
                 return total / count, None
         return self._loop(params, run_epoch, **loop)
+
+    def _fit_chunks(self, data, init, rng, dims, loop, *, batch_size, batch_dim, cluster, chunk_rows):
+        """``fit`` on row chunks on a Dask cluster (:mod:`matcalc.apps.dask_train`)."""
+        from .dask_train import ChunkedTraining, advance
+        chunked = ChunkedTraining(self, data, batch_dim=batch_dim, dims=dims, chunk_rows=chunk_rows)
+        # every check is done: the loss splits, the shapes fit; now the cluster and the data
+        params, plist, _ = self._start(chunked.layout.stand_ins, init, {**chunked.dims, **dims}, dims, rng)
+        position = {inp.name: i for i, inp in enumerate(self.function._inputs)}
+        slices = [(position[name], axis) for name, axis in chunked.row_axes_2d.items()]
+
+        def full_batch(epoch, bar):
+            loss, grads = chunked.full_batch(params, bar)
+            return self._descend(loss, grads, plist, epoch), grads
+
+        def minibatches(epoch, bar):
+            total, count = 0.0, 0
+            order = rng.permutation(len(chunked.blocks))
+            for done, arrays in enumerate(chunked.stream(order), 1):
+                args = self._prepare({**chunked.layout.constants, **arrays}, params, dims)
+                loss, rows = self._minibatches(args, slices, batch_size, rng, plist, epoch)
+                total, count = total + loss, count + rows
+                advance(bar, epoch - 1, done / len(order))
+            return total / count, None
+
+        with chunked.started(cluster):
+            return self._loop(params, full_batch if batch_size is None else minibatches, fractional=True, **loop)
 
     def _start(self, data, init, known_dims, dims, rng):
         """The parameters (name → array, and the list in the order of ``wrt``) as the
@@ -397,12 +401,14 @@ class Trainer:
             count += len(index)
         return total, count
 
-    def _loop(self, params, run_epoch, *, epochs, tol, grad_tol, callback, progress, divergence, full_batch):
+    def _loop(self, params, run_epoch, *, epochs, tol, grad_tol, callback, progress, divergence, full_batch,
+              fractional=False):
         """The epochs: ``run_epoch(epoch, bar)`` trains one and returns its loss and, for a
-        full batch, the gradients; history, progress, tolerances and the callback here."""
+        full batch, the gradients; history, progress, tolerances and the callback here
+        (``fractional``: ``run_epoch`` moves the bar within its epoch too)."""
         result = TrainResult(params=params)
         self._first_loss, self._divergence = None, divergence
-        bar = _progress(epochs, progress)
+        bar = _progress(epochs, progress, fractional)
         every = max(1, epochs // 200)
         try:
             for epoch in range(1, epochs + 1):
@@ -473,11 +479,13 @@ def _shape(value):
     return tuple(shape) if shape is not None else np.shape(value)
 
 
-def _progress(epochs, progress):
+def _progress(epochs, progress, fractional=False):
+    """A tqdm bar over the epochs, or None; ``fractional``: it also moves within an epoch."""
     if not progress:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=epochs, desc="training", unit="epoch", leave=False)
+    form = "{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]" if fractional else None
+    return tqdm(total=epochs, desc="training", unit="epoch", leave=False, bar_format=form)
 
 
 def train(loss, wrt, data, init=None, *, gradients=None, optimizer="adam", lr=None, momentum=None,
