@@ -24,7 +24,7 @@ import numpy as np
 
 import matcalc as mc
 
-FULL = dict(rows=24_000_000, features=24, chunk_rows=250_000, epochs=6, check_rows=500_000)
+FULL = dict(rows=24_000_000, features=24, chunk_rows=250_000, epochs=4, check_rows=500_000)
 SMALL = dict(rows=20_000, features=8, chunk_rows=5_000, epochs=3, check_rows=10_000)
 MEMORY_LIMIT = "1GB"
 LEARNING_RATE = 2.0

@@ -416,22 +416,35 @@ class ChunkedTraining:
 
     def full_batch(self, params, bar=None):
         """The loss and gradients on all rows at ``params`` (name → array), by a
-        map-reduce over the chunks; ``bar`` advances by one epoch over all chunks."""
+        map-reduce over the chunks; ``bar`` advances by one epoch over all chunks.
+
+        At most ``window`` chunks are in flight at once (two per worker thread): Dask
+        alone would make the blocks of many chunks ahead of their use (spilling them to
+        disk when they outgrow a worker's memory).  The per-chunk results are added on the
+        cluster in a tree fixed by the chunk order, so every run sums alike."""
         from dask import delayed
-        from distributed import as_completed
+        from distributed import wait
         client = self.client
         [shared] = client.scatter([params], broadcast=True, hash=False)
         sizes = {k: int(v) for k, v in self.dims.items()}
-        tasks = [delayed(_chunk_task, pure=False)(self.worker, self.static, shared, self.total, sizes, self.names,
-                                                  *[chunk[n] for n in self.names])
-                 for chunk in self.blocks]
-        futures = client.compute(tasks)
-        total = _tree_sum(client, futures)
+        window = max(2, 2 * sum(client.nthreads().values()))
         start = None if bar is None else math.floor(bar.n + 1e-9)
-        for done, _ in enumerate(as_completed(futures), 1):
-            advance(bar, start, done / len(futures))
-        summed = total.result()
-        del futures, total
+        pending, stack, done = set(), [], 0
+        for chunk in self.blocks:
+            while len(pending) >= window:
+                finished, pending = wait(pending, return_when="FIRST_COMPLETED")
+                done += len(finished)
+                advance(bar, start, done / len(self.blocks))
+            task = delayed(_chunk_task, pure=False)(self.worker, self.static, shared, self.total, sizes, self.names,
+                                                    *[chunk[n] for n in self.names])
+            future = client.compute(task)
+            pending.add(future)
+            _push(client, stack, future)
+        while pending:
+            finished, pending = wait(pending, return_when="FIRST_COMPLETED")
+            done += len(finished)
+            advance(bar, start, done / len(self.blocks))
+        summed = _reduce(client, stack).result()
         free = self.kernels.free_values({**self.layout.constants, **params}, self.total, sizes)
         values = summed if free is None else _add_parts(summed, free)
         return values[0], list(values[1:])
@@ -462,9 +475,18 @@ def advance(bar, start, fraction):
         bar.update(start + fraction - bar.n)
 
 
-def _tree_sum(client, futures, fan_in=8):
-    """The sum of the parts in ``futures``, added on the cluster in groups of ``fan_in``."""
-    level = list(futures)
-    while len(level) > 1:
-        level = [client.submit(_add_parts, *level[i:i + fan_in], pure=False) for i in range(0, len(level), fan_in)]
-    return level[0]
+def _push(client, stack, future):
+    """Add a chunk's result to a binary-counter reduction: equal-sized partial sums are
+    added on the cluster as soon as a pair exists (the tree depends only on the count)."""
+    stack.append((1, future))
+    while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
+        (size, right), (_, left) = stack.pop(), stack.pop()
+        stack.append((2 * size, client.submit(_add_parts, left, right, pure=False)))
+
+
+def _reduce(client, stack):
+    """The sum of the partial sums left on the stack (a future)."""
+    total = stack[-1][1]
+    for _, left in reversed(stack[:-1]):
+        total = client.submit(_add_parts, left, total, pure=False)
+    return total

@@ -117,6 +117,34 @@ def test_memory_mapped_npy_and_numpy_arrays_in_chunks(client, tmp_path):
     assert_same(result, reference)
 
 
+class Rows:
+    """An array-like that is not NumPy's (as an h5py or zarr data set): a shape, a dtype and
+    slicing; the slices read by any copy of it (the workers get copies) are recorded in
+    ``Rows.read`` (the workers run in this process)."""
+
+    read = []
+
+    def __init__(self, array):
+        self.array = array
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, index):
+        Rows.read.append(index)
+        return self.array[index]
+
+
+def test_an_array_like_source_is_read_in_row_slices(client):
+    loss, params = logistic()
+    X, y = logistic_data(rows=300)
+    source = Rows(X)
+    Rows.read.clear()
+    trainer = mc.Trainer(loss, params, optimizer="gd", lr=1.0)
+    result = trainer.fit({"X": source, "y": y}, epochs=3, chunk_rows=100, cluster=client, progress=False)
+    assert_same(result, trainer.fit({"X": X, "y": y}, epochs=3, progress=False))
+    rows_read = {(index[0].start, index[0].stop) for index in Rows.read if isinstance(index, tuple)}
+    assert {(0, 100), (100, 200), (200, 300)} <= rows_read
+
+
 def test_default_cluster_is_started_and_closed(monkeypatch, tmp_path):
     """cluster=None starts a LocalCluster for the fit and closes it afterwards."""
     started = []
