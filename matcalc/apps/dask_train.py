@@ -89,10 +89,10 @@ class RowKernels:
             except NotSeparable as exc:
                 raise ArgumentError(_refusal(exc, what, trainer.wrt, rows, data_names)) from exc
         taken = set(trainer.function.inputs) | set(trainer.function.dimensions)
-        self.total = next(name for name in (f"{rows}_total" + "_" * k for k in range(len(taken) + 1))
+        self.total_name = next(name for name in (f"{rows}_total" + "_" * k for k in range(len(taken) + 1))
                           if name not in taken)
-        summed, _ = total_rows([p[0] for p in parts], rows, self.total)
-        free, _ = total_rows([p[1] for p in parts], rows, self.total)
+        summed, _ = total_rows([p[0] for p in parts], rows, self.total_name)
+        free, _ = total_rows([p[1] for p in parts], rows, self.total_name)
         self.chunk = CompiledFunction(self._filled(summed), single=False, dtype=self.dtype)
         self.free = (CompiledFunction(self._filled(free), single=False, dtype=self.dtype)
                      if any(f is not None for f in free) else None)
@@ -112,13 +112,13 @@ class RowKernels:
     def chunk_values(self, values, total, chunk_rows, dims):
         """(loss, *gradients) of the summed parts on one chunk: ``values`` maps names to the
         chunk's data, the constants and the parameters; ``total`` is the total row count."""
-        return self._call(self.chunk, {**values, self.total: total}, {**dims, str(self.rows): chunk_rows})
+        return self._call(self.chunk, {**values, self.total_name: total}, {**dims, str(self.rows): chunk_rows})
 
     def free_values(self, values, total, dims):
         """(loss, *gradients) of the data-free parts, or None when there are none."""
         if self.free is None:
             return None
-        return self._call(self.free, {**values, self.total: total}, {**dims, str(self.rows): total})
+        return self._call(self.free, {**values, self.total_name: total}, {**dims, str(self.rows): total})
 
     def check(self, trainer, row_axes):
         """Compare the full compiled loss and gradients with the split on a small random
@@ -177,11 +177,12 @@ def _refusal(exc, what, wrt, rows, data_names):
 # ---------------------------------------------------------------- the data, in row chunks
 
 class _Layout:
-    """Which data arrays carry the rows and on which axis, the total row count, the sizes
-    of the dimensions, and the constants (data without rows)."""
+    """Which data arrays carry the rows and on which of their axes (``row_axes``), their
+    ``sources``, zero-cost ``stand_ins`` for the checks, and the ``constants`` (data
+    without the row dimension, small: in memory)."""
 
-    def __init__(self, trainer, data, rows, free_dims):
-        self.row_axes, self.constants, self.sources, stand_ins = {}, {}, {}, {}
+    def __init__(self, trainer, data, rows):
+        self.row_axes, self.constants, self.sources, self.stand_ins = {}, {}, {}, {}
         dtype = DTYPES[trainer.dtype]
         for inp in trainer.function._inputs:
             if inp.name not in data:
@@ -189,25 +190,15 @@ class _Layout:
             value = data[inp.name]
             symbol_axes = [axis for axis, d in enumerate(inp.shape) if _sympify(d) == rows]
             if symbol_axes and _has_shape(value):
-                stand_ins[inp.name] = _stand_in(inp.name, value, dtype)
-                self.row_axes[inp.name] = 0 if len(value.shape) == 1 else symbol_axes[0]
+                stand_in = self.stand_ins[inp.name] = _stand_in(inp.name, value, dtype)
+                self.row_axes[inp.name] = 0 if stand_in.ndim == 1 else symbol_axes[0]
                 self.sources[inp.name] = value
             else:
-                self.constants[inp.name] = _small(value)
-                stand_ins[inp.name] = self.constants[inp.name]
-        self.stand_ins = stand_ins
-        self.free_dims = free_dims
+                self.stand_ins[inp.name] = self.constants[inp.name] = _small(value)
         if not self.row_axes:
             raise ArgumentError(f"no data array has the row dimension {rows}: nothing to cut into chunks")
-        self.rows = rows
-
-    def dims(self, trainer):
-        return trainer._dims_of(self.stand_ins)
-
-    @property
-    def total(self):
         name, axis = next(iter(self.row_axes.items()))
-        return int(self.stand_ins[name].shape[axis])
+        self.total = int(self.stand_ins[name].shape[axis])
 
 
 def _has_shape(value):
@@ -220,8 +211,7 @@ def _stand_in(name, value, dtype):
     if isinstance(value, (list, tuple)):
         value = np.asarray(value)
     shape = tuple(value.shape)
-    if any(not isinstance(size, (int, np.integer)) or (isinstance(size, float) and math.isnan(size))
-           for size in shape):
+    if not all(isinstance(size, (int, np.integer)) for size in shape):   # Dask's NaN
         raise ArgumentError(f"argument {name!r}: the shape {shape} is not known (a Dask array with unknown "
                             f"chunk sizes: call compute_chunk_sizes() first)")
     kind = np.dtype(value.dtype).kind
@@ -383,17 +373,18 @@ class ChunkedTraining:
         self.rows = trainer.batch_dimension(batch_dim)
         carriers = [inp.name for inp in trainer.function._inputs if inp.name in data
                     and any(_sympify(d) == self.rows for d in inp.shape)]
-        self.kernels = RowKernels(trainer, self.rows, carriers)
-        self.layout = _Layout(trainer, data, self.rows, dims)
-        self.kernels.check(trainer, {name: axis for name, axis in self.layout.row_axes.items()})
+        self.kernels = RowKernels(trainer, self.rows, carriers)   # refuses a loss that does not split
+        # the axis of each data symbol that the rows are on (its array's may differ: a 1-D y)
+        self.row_axes_2d = {inp.name: axis for inp in trainer.function._inputs if inp.name in carriers
+                            for axis, d in enumerate(inp.shape) if _sympify(d) == self.rows}
+        self.kernels.check(trainer, self.row_axes_2d)
+        self.layout = _Layout(trainer, data, self.rows)
         if chunk_rows is not None:
             from .train import _integer
             chunk_rows = _integer("chunk_rows", chunk_rows, 1)
         self.chunk_rows = chunk_rows
-        self.dims = {**self.layout.dims(trainer), **{str(k): v for k, v in (dims or {}).items()}}
+        self.dims = {**trainer._dims_of(self.layout.stand_ins), **{str(k): v for k, v in (dims or {}).items()}}
         self.total = self.dims[str(self.rows)]
-        self.row_axes_2d = {inp.name: next(a for a, d in enumerate(inp.shape) if _sympify(d) == self.rows)
-                            for inp in trainer.function._inputs if inp.name in self.layout.row_axes}
 
     @contextlib.contextmanager
     def started(self, cluster):

@@ -83,60 +83,39 @@ class _Analysis:
         self.memo[expr] = result
         return result
 
-    # -- the rules, one per construct
+    # -- the rules: one per construct, looked up along the node's class hierarchy
 
     def _kind(self, expr):
-        if isinstance(expr, MatrixSymbol):
-            return self._symbol(expr)
-        if isinstance(expr, (OneMatrix, ZeroMatrix)):
-            return self._rows_axis(expr, "𝟏 (or 0) matrix")
-        if isinstance(expr, Identity):
-            if self.rows in _shape_symbols(expr):
-                raise NotSeparable(expr, f"the identity over the rows ({self.rows}×{self.rows}) pairs rows")
-            return FREE
-        if isinstance(expr, Transpose):
-            inner = self.kind(expr.arg)
-            return ROWS[1 - ROWS.index(inner)] if inner in ROWS else inner
-        if isinstance(expr, (MatAdd, sympy.Add)):
-            return self._sum([self.kind(a) for a in expr.args], expr)
-        if isinstance(expr, MatMul):
-            return self._matmul(expr)
-        if isinstance(expr, sympy.Mul):
-            return self._scale([self.kind(a) for a in expr.args], expr)
-        if isinstance(expr, HadamardProduct):
-            return self._hadamard([self.kind(a) for a in expr.args], expr)
-        if isinstance(expr, HadamardPower):
-            return self._power(self.kind(expr.args[0]), expr.args[1], expr)
-        if isinstance(expr, sympy.Pow):
-            if isinstance(expr.base, Norm) and expr.exp == 2:   # ‖A‖² = sum(A ⊙ A)
-                return self._sum_entries(self._entrywise(self.kind(expr.base.arg), expr), expr)
-            return self._power(self.kind(expr.base), expr.exp, expr)
-        if isinstance(expr, Elementwise):
-            return self._entrywise(self.kind(expr.arg), expr)
-        if isinstance(expr, ElementwiseApplyFunction):
-            return self._entrywise(self.kind(expr.expr), expr)
-        if isinstance(expr, _OfTwoMatrices):
-            return self._hadamard([self._entrywise(self.kind(a), expr) for a in expr.args], expr)
-        if isinstance(expr, _AlongAxis):
-            return self._along(expr)
-        if isinstance(expr, SumAll):
-            return self._sum_entries(self.kind(expr.arg), expr)
-        if isinstance(expr, Norm1):   # Σ |a_ij|: a sum over rows of row-wise values only
-            return self._sum_entries(self._entrywise(self.kind(expr.arg), expr), expr)
-        if isinstance(expr, (MaxAll, MinAll)):
-            if self.kind(expr.arg) != FREE:
-                raise NotSeparable(expr, f"the {expr.extreme} over all entries runs over every row at once")
-            return FREE
-        if isinstance(expr, sympy.Trace):
-            return self.kind(expr.arg)   # a square matrix without N: free, summed or mixed alike
-        if isinstance(expr, Norm):
-            if self.kind(expr.arg) != FREE:
-                raise NotSeparable(expr, "a norm is the square root of a sum over rows, not a sum "
-                                         "(its square, ‖·‖², splits)")
-            return FREE
-        if not isinstance(expr, Basic) or isinstance(expr, Symbol) or expr.is_Number or not expr.args:
-            return FREE
+        for cls in type(expr).__mro__:
+            rule = _RULES.get(cls)
+            if rule is not None:
+                return rule(self, expr)
         return self._other(expr)
+
+    def _identity(self, expr):
+        if self.rows in _shape_symbols(expr):
+            raise NotSeparable(expr, f"the identity over the rows ({self.rows}×{self.rows}) pairs rows")
+        return FREE
+
+    def _transpose(self, expr):
+        inner = self.kind(expr.arg)
+        return ROWS[1 - ROWS.index(inner)] if inner in ROWS else inner
+
+    def _pow(self, expr):
+        if isinstance(expr.base, Norm) and expr.exp == 2:   # ‖A‖² = sum(A ⊙ A)
+            return self._sum_entries(self._entrywise(self.kind(expr.base.arg), expr), expr)
+        return self._power(self.kind(expr.base), expr.exp, expr)
+
+    def _extreme(self, expr):
+        if self.kind(expr.arg) != FREE:
+            raise NotSeparable(expr, f"the {expr.extreme} over all entries runs over every row at once")
+        return FREE
+
+    def _norm(self, expr):
+        if self.kind(expr.arg) != FREE:
+            raise NotSeparable(expr, "a norm is the square root of a sum over rows, not a sum "
+                                     "(its square, ‖·‖², splits)")
+        return FREE
 
     def _symbol(self, symbol):
         if symbol.name in self.parameters:
@@ -243,6 +222,36 @@ class _Analysis:
         if any(k in (SUMMED, MIXED) for k in kinds):
             raise NotSeparable(expr, f"{name} of a sum over the rows is not a sum over the rows")
         raise NotSeparable(expr, f"{name} of values computed row by row has no rule for splitting over rows")
+
+
+_RULES = {
+    MatrixSymbol: lambda a, e: a._symbol(e),
+    OneMatrix: lambda a, e: a._rows_axis(e, "𝟏 matrix"),
+    ZeroMatrix: lambda a, e: a._rows_axis(e, "0 matrix"),
+    Identity: _Analysis._identity,
+    Transpose: _Analysis._transpose,
+    MatAdd: lambda a, e: a._sum([a.kind(x) for x in e.args], e),                 # before Add: a subclass
+    sympy.Add: lambda a, e: a._sum([a.kind(x) for x in e.args], e),
+    MatMul: lambda a, e: a._matmul(e),                                           # before Mul: a subclass
+    sympy.Mul: lambda a, e: a._scale([a.kind(x) for x in e.args], e),
+    HadamardProduct: lambda a, e: a._hadamard([a.kind(x) for x in e.args], e),
+    HadamardPower: lambda a, e: a._power(a.kind(e.args[0]), e.args[1], e),
+    sympy.Pow: _Analysis._pow,
+    Elementwise: lambda a, e: a._entrywise(a.kind(e.arg), e),                    # exp, log, σ, relu …
+    ElementwiseApplyFunction: lambda a, e: a._entrywise(a.kind(e.expr), e),
+    _OfTwoMatrices: lambda a, e: a._hadamard([a._entrywise(a.kind(x), e) for x in e.args], e),
+    _AlongAxis: lambda a, e: a._along(e),                                        # softmax, logsumexp, max …
+    SumAll: lambda a, e: a._sum_entries(a.kind(e.arg), e),
+    Norm1: lambda a, e: a._sum_entries(a._entrywise(a.kind(e.arg), e), e),      # Σ |a_ij|
+    MaxAll: _Analysis._extreme,
+    MinAll: _Analysis._extreme,
+    sympy.Trace: lambda a, e: a.kind(e.arg),   # of a square matrix without N: free, summed or mixed
+    Norm: _Analysis._norm,
+    Symbol: lambda a, e: FREE,
+    sympy.Number: lambda a, e: FREE,
+}
+"""The rule of each construct: the kind of a node from its arguments' (see the module
+docstring); a construct without one is free when all its arguments are, else refused."""
 
 
 _ALONG_NAMES = {Softmax: "softmax", LogSumExp: "logsumexp", MaxAlong: "max", MinAlong: "min",

@@ -97,6 +97,8 @@ def test_a_data_free_penalty_is_counted_once_and_rows_may_be_columns(client):
                "lam": 0.5}
     result = trainer.fit(chunked, epochs=5, cluster=client, progress=False)
     assert_same(result, reference)
+    result = trainer.fit({**chunked, "y": da.from_array(target, chunks=70)}, epochs=5, cluster=client, progress=False)
+    assert_same(result, reference)   # y as a 1-D array: its rows on its only axis
 
 
 def test_memory_mapped_npy_and_numpy_arrays_in_chunks(client, tmp_path):
