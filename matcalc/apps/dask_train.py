@@ -74,8 +74,9 @@ class RowKernels:
     """A trainer's loss and gradients as a per-chunk part and a data-free part, compiled.
 
     ``chunk`` computes the summed parts on one row chunk (its N read off its arrays; the
-    scalar N, as in 1/N, is the input ``total``); ``free`` (None when there is nothing
-    free) computes the rest once.  Both give (loss, gradient, …) in the order of ``wrt``."""
+    scalar N, as in 1/N, is the input named ``total_name``, the total row count); ``free``
+    (None when there is nothing free) computes the rest once.  Both give (loss, gradient,
+    …) in the order of ``wrt``."""
 
     def __init__(self, trainer, rows, data_names):
         self.rows, self.dtype = rows, trainer.dtype
@@ -90,7 +91,7 @@ class RowKernels:
                 raise ArgumentError(_refusal(exc, what, trainer.wrt, rows, data_names)) from exc
         taken = set(trainer.function.inputs) | set(trainer.function.dimensions)
         self.total_name = next(name for name in (f"{rows}_total" + "_" * k for k in range(len(taken) + 1))
-                          if name not in taken)
+                               if name not in taken)
         summed, _ = total_rows([p[0] for p in parts], rows, self.total_name)
         free, _ = total_rows([p[1] for p in parts], rows, self.total_name)
         self.chunk = CompiledFunction(self._filled(summed), single=False, dtype=self.dtype)
