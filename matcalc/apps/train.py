@@ -25,6 +25,7 @@ from sympy.matrices.expressions import MatrixSymbol
 from ..backends.function import CompiledFunction, real_array
 from ..backends.prelude import DTYPES
 from ..errors import ArgumentError, DivergenceError, MatcalcError
+from .dask_train import is_chunked
 
 __all__ = ["Trainer", "TrainResult", "train", "GradientDescent", "Momentum", "Adam", "OPTIMIZERS"]
 
@@ -252,16 +253,16 @@ class Trainer:
         dims = {}
         for inp in self.function._inputs:
             if inp.name in data and inp.shape:
-                arr = np.asarray(data[inp.name])
-                if arr.ndim == 2:
-                    for d, size in zip(inp.shape, arr.shape):
+                shape = _shape(data[inp.name])
+                if len(shape) == 2:
+                    for d, size in zip(inp.shape, shape):
                         if _sympify(d).is_Symbol:
                             dims.setdefault(_sympify(d).name, size)
-                elif arr.ndim == 1:
+                elif len(shape) == 1:
                     rows, cols = inp.shape
                     d = cols if _sympify(rows) == 1 else rows
                     if _sympify(d).is_Symbol:
-                        dims.setdefault(_sympify(d).name, arr.shape[0])
+                        dims.setdefault(_sympify(d).name, shape[0])
         return dims
 
     # -- training
@@ -273,7 +274,8 @@ class Trainer:
         return loss, {p.name: g for p, g in zip(self.wrt, grads)}
 
     def fit(self, data, init=None, *, epochs=100, batch_size=None, seed=0, tol=None, grad_tol=None,
-            progress=True, batch_dim=None, dims=None, callback=None, divergence=DIVERGENCE) -> TrainResult:
+            progress=True, batch_dim=None, dims=None, callback=None, divergence=DIVERGENCE,
+            cluster=None, chunk_rows=None) -> TrainResult:
         """Train on ``data`` (symbol or name → array) from ``init`` (name → array).
 
         ``batch_size=None`` is full-batch gradient descent; an int cuts shuffled minibatches
@@ -283,6 +285,13 @@ class Trainer:
         each epoch and may return True to stop.  ``progress`` shows a tqdm bar.
         ``divergence``: raise :class:`DivergenceError` when a step's loss exceeds the first
         step's by more than this factor (of its size, at least 1); None never does.
+
+        Data beyond memory: a Dask array, a memory-mapped ``.npy`` (``np.load(path,
+        mmap_mode="r")``) or ``cluster=`` trains on row chunks on a ``dask.distributed``
+        cluster (:mod:`matcalc.apps.dask_train`): ``cluster`` None starts a local one, or
+        give a scheduler address, a ``Client`` or a cluster object; ``chunk_rows`` cuts
+        arrays that are not Dask's.  The loss must be a sum over the rows (see
+        :mod:`matcalc.apps.separable`); others are refused with an ArgumentError.
         """
         data = {_key(k): v for k, v in data.items()}
         unknown = set(data) - set(self.data_names)
@@ -298,56 +307,112 @@ class Trainer:
         grad_tol = None if grad_tol is None else _number("grad_tol", grad_tol, 0)
         if divergence is not None:
             divergence = _number("divergence", divergence, 1, low_open=True)
+        loop = dict(epochs=epochs, tol=tol, grad_tol=grad_tol, callback=callback, progress=progress,
+                    divergence=divergence, full_batch=batch_size is None)
         rng = np.random.default_rng(seed)
-        known_dims = {**self._dims_of(data), **{str(k): v for k, v in (dims or {}).items()}}
-        params = self.initial_params(init, known_dims, rng)
-        # check every array once; the loop below calls the generated function directly
-        args = self.function.prepare({**data, **params, **{k: v for k, v in (dims or {}).items()
-                                                          if k in {d.name for d in self.function._free_dims}}})
+        dims = {str(k): v for k, v in (dims or {}).items()}
+        if cluster is not None or chunk_rows is not None or any(is_chunked(v) for v in data.values()):
+            return self._fit_chunks(data, init, rng, dims, loop, batch_size=batch_size, batch_dim=batch_dim,
+                                    cluster=cluster, chunk_rows=chunk_rows)
+        params, plist, full = self._start(data, init, {**self._dims_of(data), **dims}, dims, rng)
+        if batch_size is None:
+            def run_epoch(epoch, bar):
+                return self._step(full, plist, epoch)
+        else:
+            batch = self.batch_dimension(batch_dim)
+            position = {inp.name: i for i, inp in enumerate(self.function._inputs)}
+            slices = [(position[inp.name], axis) for inp in self.function._inputs if inp.name in data
+                      for axis, d in enumerate(inp.shape) if _sympify(d) == batch]
+            if not slices:
+                raise MatcalcError(f"no data array has the sample dimension {batch}")
+
+            def run_epoch(epoch, bar):
+                total, count = self._minibatches(full, slices, batch_size, rng, plist, epoch)
+                return total / count, None
+        return self._loop(params, run_epoch, **loop)
+
+    def _fit_chunks(self, data, init, rng, dims, loop, *, batch_size, batch_dim, cluster, chunk_rows):
+        """``fit`` on row chunks on a Dask cluster (:mod:`matcalc.apps.dask_train`)."""
+        from .dask_train import ChunkedTraining, advance
+        chunked = ChunkedTraining(self, data, batch_dim=batch_dim, dims=dims, chunk_rows=chunk_rows)
+        # every check is done: the loss splits, the shapes fit; now the cluster and the data
+        params, plist, _ = self._start(chunked.layout.stand_ins, init, {**chunked.dims, **dims}, dims, rng)
         position = {inp.name: i for i, inp in enumerate(self.function._inputs)}
-        for p in self.wrt:   # train the prepared (converted, reshaped) copies in place
-            if args[position[p.name]] is params[p.name] or np.shares_memory(args[position[p.name]], params[p.name]):
-                params[p.name] = args[position[p.name]]
-            else:
-                params[p.name] = args[position[p.name]] = np.array(args[position[p.name]])
+        slices = [(position[name], axis) for name, axis in chunked.row_axes_2d.items()]
+
+        def full_batch(epoch, bar):
+            loss, grads = chunked.full_batch(params, bar)
+            return self._descend(loss, grads, plist, epoch), grads
+
+        def minibatches(epoch, bar):
+            total, count = 0.0, 0
+            order = rng.permutation(len(chunked.blocks))
+            for done, arrays in enumerate(chunked.stream(order), 1):
+                args = self._prepare({**chunked.layout.constants, **arrays}, params, dims)
+                loss, rows = self._minibatches(args, slices, batch_size, rng, plist, epoch)
+                total, count = total + loss, count + rows
+                advance(bar, epoch - 1, done / len(order))
+            return total / count, None
+
+        with chunked.started(cluster):
+            return self._loop(params, full_batch if batch_size is None else minibatches, fractional=True, **loop)
+
+    def _start(self, data, init, known_dims, dims, rng):
+        """The parameters (name → array, and the list in the order of ``wrt``) as the
+        compiled function checks and converts them (private copies of ``init``: trained in
+        place), and the optimiser started on them; and the arguments of the compiled
+        function for ``data`` and these parameters."""
+        params = self.initial_params(init, known_dims, rng)
+        free = {d.name for d in self.function._free_dims}
+        args = self.function.prepare({**data, **params, **{k: v for k, v in dims.items() if k in free}})
+        position = {inp.name: i for i, inp in enumerate(self.function._inputs)}
+        for p in self.wrt:
+            params[p.name] = args[position[p.name]]
         plist = [params[p.name] for p in self.wrt]
         self.optimizer.start(plist)
+        return params, plist, args
 
-        slices = []   # (argument position, axis) of every data array cut into minibatches
-        n_samples = None
-        if batch_size is not None:
-            batch = self.batch_dimension(batch_dim)
-            for inp in self.function._inputs:
-                if inp.name in data:
-                    for axis, d in enumerate(inp.shape):
-                        if _sympify(d) == batch:
-                            slices.append((position[inp.name], axis))
-                            n_samples = args[position[inp.name]].shape[axis]
-            if n_samples is None:
-                raise MatcalcError(f"no data array has the sample dimension {batch}")
-        full = list(args)
+    def _prepare(self, data, params, dims):
+        """The positional arguments of the compiled function, checked and converted once
+        here (the loop calls the generated function directly); ``params`` that ``_start``
+        prepared come back as the very arrays that are trained in place."""
+        free = {d.name for d in self.function._free_dims}
+        args = self.function.prepare({**data, **params, **{k: v for k, v in dims.items() if k in free}})
+        for i, inp in enumerate(self.function._inputs):
+            if inp.name in params:
+                args[i] = params[inp.name]
+        return args
 
+    def _minibatches(self, args, slices, batch_size, rng, plist, epoch):
+        """One pass over the samples of ``args`` in shuffled minibatches (``slices``: the
+        argument positions and axes that carry the samples): the summed loss × batch size
+        and the number of samples."""
+        pos, axis = slices[0]
+        n_samples = args[pos].shape[axis]
+        order = rng.permutation(n_samples)
+        total, count = 0.0, 0
+        for start in range(0, n_samples, batch_size):
+            index = order[start:start + batch_size]
+            batch_args = list(args)
+            for pos, axis in slices:
+                batch_args[pos] = np.take(args[pos], index, axis=axis)
+            loss, _ = self._step(batch_args, plist, epoch)
+            total += loss * len(index)
+            count += len(index)
+        return total, count
+
+    def _loop(self, params, run_epoch, *, epochs, tol, grad_tol, callback, progress, divergence, full_batch,
+              fractional=False):
+        """The epochs: ``run_epoch(epoch, bar)`` trains one and returns its loss and, for a
+        full batch, the gradients; history, progress, tolerances and the callback here
+        (``fractional``: ``run_epoch`` moves the bar within its epoch too)."""
         result = TrainResult(params=params)
         self._first_loss, self._divergence = None, divergence
-        bar = _progress(epochs, progress)
+        bar = _progress(epochs, progress, fractional)
         every = max(1, epochs // 200)
         try:
             for epoch in range(1, epochs + 1):
-                if batch_size is None:
-                    loss, grads = self._step(full, plist, epoch)
-                    epoch_loss = loss
-                else:
-                    order = rng.permutation(n_samples)
-                    total, count = 0.0, 0
-                    for start in range(0, n_samples, batch_size):
-                        index = order[start:start + batch_size]
-                        batch_args = list(full)
-                        for pos, axis in slices:
-                            batch_args[pos] = np.take(full[pos], index, axis=axis)
-                        loss, grads = self._step(batch_args, plist, epoch)
-                        total += loss * len(index)
-                        count += len(index)
-                    epoch_loss = total / count
+                epoch_loss, grads = run_epoch(epoch, bar)
                 result.history.append(epoch_loss)
                 result.epochs = epoch
                 if bar is not None and (epoch % every == 0 or epoch == epochs):
@@ -356,7 +421,7 @@ class Trainer:
                 if callback is not None and callback(epoch, epoch_loss, params):
                     result.reason = "callback"
                     break
-                if grad_tol is not None and batch_size is None:
+                if grad_tol is not None and full_batch:
                     norm = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
                     if norm <= grad_tol:
                         result.converged, result.reason = True, f"gradient norm {norm:.3g} <= {grad_tol}"
@@ -374,12 +439,18 @@ class Trainer:
         return result
 
     def _step(self, args, plist, epoch):
+        """One optimiser step on the compiled function's arguments ``args``: (loss, gradients)."""
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             # a diverging run is reported once, below, instead of as a stream of warnings
             loss, *grads = self.function._fn(*args)
-        loss = float(np.asarray(loss).reshape(-1)[0])
         if self.function.backend != "numpy":
             grads = [np.asarray(g) for g in grads]
+        return self._descend(loss, grads, plist, epoch), grads
+
+    def _descend(self, loss, grads, plist, epoch):
+        """Check the loss and gradients (not finite, or diverging: DivergenceError) and take
+        the optimiser's step; the loss as a float."""
+        loss = float(np.asarray(loss).reshape(-1)[0])
         if not math.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads):
             bad = "loss" if not math.isfinite(loss) else next(
                 p.name for p, g in zip(self.wrt, grads) if not np.all(np.isfinite(g)))
@@ -399,14 +470,22 @@ class Trainer:
                                   f"to {loss:.3g} (more than {self._divergence:g} times its size); try a smaller "
                                   f"learning rate (lr={getattr(self.optimizer, 'lr', '?')})")
         self.optimizer.step(plist, grads)
-        return loss, grads
+        return loss
 
 
-def _progress(epochs, progress):
+def _shape(value):
+    """The shape of an array-like without reading it (a Dask array or a memory map stays lazy)."""
+    shape = getattr(value, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(value)
+
+
+def _progress(epochs, progress, fractional=False):
+    """A tqdm bar over the epochs, or None; ``fractional``: it also moves within an epoch."""
     if not progress:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=epochs, desc="training", unit="epoch", leave=False)
+    form = "{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]" if fractional else None
+    return tqdm(total=epochs, desc="training", unit="epoch", leave=False, bar_format=form)
 
 
 def train(loss, wrt, data, init=None, *, gradients=None, optimizer="adam", lr=None, momentum=None,
