@@ -27,9 +27,9 @@ import textwrap
 import numpy as np
 
 from ..errors import ArgumentError
-from .prelude import DIVISOR_NORM_WARNING, run_generated
+from .prelude import DIVISOR_NORM_WARNING, FLUSHING_EXPCAP, run_generated
 
-EXPCAP = {"float64": 708.0, "float32": 87.0}
+EXPCAP = FLUSHING_EXPCAP
 """The cap of the exponent in σ(z) = 1 / (1 + exp(min(−z, EXPCAP))), one below NumPy's (see
 :data:`.prelude.EXPCAP`): σ(z) ≥ 1/(1 + e^cap) stays a normal number, so 1 − σ(z) = e^(−z) σ(z)
 stays exact where subnormal numbers are flushed to zero (JAX on CPU, most GPU code)."""
@@ -43,9 +43,12 @@ def _number(x):
     return xp.asarray(x, dtype=DTYPE, device=DEVICE)
 ''',
     "_exp_neg": '''
-def _exp_neg(z, cap):
-    # exp(min(-z, cap)): the cap keeps it finite (see EXPCAP)
-    return xp.exp(xp.minimum(-z, cap))
+def _exp_neg(z, cap, out=None):
+    # exp(min(-z, cap)): the cap keeps it finite (see EXPCAP); only a library that writes
+    # into arrays (PyTorch) is given out, z's own buffer when z is not read again
+    if out is None:
+        return xp.exp(xp.minimum(-z, cap))
+    return xp.exp(xp.clip(xp.negative(z, out=out), max=cap, out=out), out=out)
 ''',
     "_logdet": '''
 def _logdet(x):

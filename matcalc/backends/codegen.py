@@ -19,7 +19,7 @@ import sympy
 from sympy.core.sympify import _sympify
 from sympy import Integer
 from sympy.matrices.expressions import (
-    Identity, MatAdd, MatMul, MatrixExpr, OneMatrix,
+    Identity, MatAdd, MatMul, MatrixExpr, OneMatrix, Transpose,
 )
 
 from ..calculus.simplify import transposed
@@ -53,6 +53,7 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
         self.spell = spelling                  # how the target namespace writes each operation
         self.lines: list[str] = []
         self.values: dict = {}
+        self.forms: dict = {}                  # form(expr) -> Val of small sums and products (see known)
         self.by_code: dict[str, str] = {}
         self.counter = 0
         self.last_temporary = None             # (variable, code) of the last line, if a temporary
@@ -61,6 +62,7 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
         self.hints = {}                        # expression -> preferred variable name
         self.sigmoid_tails = {}                # σ(z) -> the variable holding exp(−z)
         self.helpers = set()                   # the optional prelude helpers the code calls
+        self.arrays = {}                       # variable -> stored shape of its array (see note_array)
         self.describer = Describer(110)
         self.sizes = {}
         for name, expr in (names or {}).items():
@@ -129,18 +131,57 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
     def value(self, expr) -> Val:
         if expr in self.values:
             return self.values[expr]
-        if isinstance(expr, (MatAdd, MatMul)) and self.size(expr) <= MAX_TRANSPOSE_LOOKUP:
+        small = isinstance(expr, (MatAdd, MatMul)) and self.size(expr) <= MAX_TRANSPOSE_LOOKUP
+        if small:
+            same = self.known(expr)
+            if same is not None:         # the same sum with its terms in another order
+                return same
             # a node whose transpose was computed already is read back as .T
             flipped = transposed(expr)
-            if flipped in self.values and flipped != expr:
-                return self.transpose(self.values[flipped])
+            known = self.known(flipped) if flipped != expr else None
+            if known is not None:
+                return self.transpose(known)
         _budget.charge(1)   # one line of code per distinct node: bounded by the work budget
         val = self.emit(expr)
         hint = self.hints.get(expr)
         if hint and not val.transposed and self.last_temporary and val.name == self.last_temporary[0]:
             val = replace(val, name=self.rename_last(hint))
         self.values[expr] = val
+        if small:
+            self.forms[self.form(expr)] = val
+        if isinstance(expr, MatrixExpr):
+            self.note_array(val, expr.shape)
         return val
+
+    def known(self, expr):
+        """The value of ``expr`` if it is computed already, a sum's terms in any order
+        (small sums and products only, see MAX_TRANSPOSE_LOOKUP); else None."""
+        if expr in self.values:
+            return self.values[expr]
+        if isinstance(expr, (MatAdd, MatMul)) and self.size(expr) <= MAX_TRANSPOSE_LOOKUP:
+            return self.forms.get(self.form(expr))
+        return None
+
+    def form(self, expr):
+        """A key equal for expressions that differ only in the order of a sum's terms (a
+        sum's terms commute; a product's factors do not): SymPy compares sums term by term."""
+        if not isinstance(expr, (MatAdd, MatMul, Transpose)):
+            return expr
+        children = [self.form(a) for a in expr.args]
+        if isinstance(expr, MatAdd):
+            children.sort(key=repr)
+        return (type(expr).__name__, tuple(children))
+
+    def note_array(self, val: Val, shape):
+        """Record the shape of the array ``val``'s variable holds (a collapsed axis has
+        length 1), for :mod:`.buffers`; a variable seen with two shapes is recorded as
+        None (unknown).  Numbers, scalars and transposed views are not recorded."""
+        if val.scalar or val.uniform or val.transposed:
+            return
+        stored = (Integer(1) if val.rows_same else _sympify(shape[0]),
+                  Integer(1) if val.cols_same else _sympify(shape[1]))
+        if self.arrays.setdefault(val.name, stored) != stored:
+            self.arrays[val.name] = None
 
     def rename_last(self, hint) -> str:
         """Give the temporary assigned on the last line the name ``hint`` asks for."""
@@ -171,7 +212,10 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
         """A matrix computed by the compound expression ``code``, stored as ``layout`` says
         (see :class:`Val`); the line is commented with ``expr`` when there is one."""
         comment = self.describer.text(expr) if expr is not None else None
-        return Val(self.assign(code, comment), **layout)
+        val = Val(self.assign(code, comment), **layout)
+        if isinstance(expr, MatrixExpr):
+            self.note_array(val, expr.shape)
+        return val
 
     def full(self, val: Val, shape) -> str:
         """The code of ``val`` as a real array of ``shape`` (expands collapsed axes)."""

@@ -137,6 +137,8 @@ class EntrywiseEmitters:
     def emit_Sigmoid(self, expr):
         v = self.value(expr.arg)
         t = self.assign(f"_exp_neg({self.operand(v)}, EXPCAP)")
+        if not v.scalar:
+            self.note_array(Val(t, **stored_like(v)), expr.shape)
         s = self.matrix(f"1.0 / (1.0 + {t})", expr, **stored_like(v))
         self.sigmoid_tails[expr] = t
         return s
@@ -168,6 +170,7 @@ class EntrywiseEmitters:
         z = self.full(self.value(z_expr), z_expr.shape)
         m = self.assign(self.spell("extreme_along", x=z, extreme="max", axis=axis))
         e = self.assign(self.apply("exp", f"{z} - {m}"))
+        self.note_array(Val(e), z_expr.shape)
         s = self.assign(self.spell("sum_along", x=e, axis=axis))
         return m, e, s
 

@@ -45,11 +45,19 @@ from sympy.matrices.expressions import MatrixExpr, MatrixSymbol
 from ..errors import ArgumentError, CompileError
 from ..core.walk import atoms, dimensions, scalar_symbols
 from .array_api import ArrayApiCore, call_setting, is_array, is_foreign_array
+from .buffers import reuse_buffers
 from .codegen import Printer
 from .describe import Describer, printable
 from .names import safe_name
-from .prelude import DTYPES, jax_namespace, numpy_namespace, run_generated
+from .native import JaxBackend, TorchBackend
+from .prelude import DTYPES, numpy_namespace, run_generated
 from .spelling import ARRAY_API, NUMPY
+
+
+BACKENDS = ("numpy", "jax", "torch")
+
+MAX_SIGNATURES = 64
+"""How many call signatures a framework backend remembers as checked (see _call_native)."""
 
 
 @dataclass(frozen=True)
@@ -177,8 +185,8 @@ class CompiledFunction:
                  function_name="compiled", arg_order=None, reserved=frozenset()):
         if dtype not in DTYPES:
             raise CompileError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        if backend not in ("numpy", "jax"):
-            raise CompileError(f"backend must be 'numpy' or 'jax', got {backend!r}")
+        if backend not in BACKENDS:
+            raise CompileError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
         self.outputs = tuple(exprs)
         self.dtype = dtype
         self.backend = backend
@@ -212,16 +220,20 @@ class CompiledFunction:
         self._as_float = [not isinstance(e, MatrixExpr) or (e.shape[0] == 1 and e.shape[1] == 1)
                           for e in self.outputs]
         self._names = names
-        self.body, self._param_list, self.helpers = self._generate(NUMPY)
+        self.body, self._param_list, self.helpers = self._generate(NUMPY, reuse=backend == "numpy")
         self.source = self._module_source(self.body)
-        self._fn = self._build()
         self._array_api = None   # the array-API variant, printed on its first call
+        self._native = None      # the framework of backend="jax" or "torch" (see .native)
+        self._plans = {}         # signature of a call → the core it goes straight to
+        self._call_names = tuple(inp.name for inp in self._inputs) + tuple(d.name for d in self._free_dims)
+        self._fn = self._build()
         self._numpy_arguments = _NumpyArguments(DTYPES[dtype])
 
     # -- generation
 
-    def _generate(self, spelling):
-        """The body's lines, the parameters and the optional prelude helpers it calls."""
+    def _generate(self, spelling, reuse=False):
+        """The body's lines, the parameters and the optional prelude helpers it calls;
+        ``reuse``: entrywise results written into dead temporaries (:mod:`.buffers`)."""
         printer = Printer({inp.symbol: inp.var for inp in self._inputs}, self._dim_vars, self._names, spelling)
         results = []
         for expr in self.outputs:
@@ -239,6 +251,8 @@ class CompiledFunction:
         lines += printer.lines
         ret = ", ".join(results) + ("," if len(results) == 1 else "")
         lines.append(f"return ({ret})")
+        if reuse:
+            lines = reuse_buffers(lines, printer.arrays, spelling)
         return lines, params, frozenset(printer.helpers)
 
     def _module_source(self, body_lines):
@@ -252,12 +266,17 @@ class CompiledFunction:
         return "\n".join(doc + body) + "\n"
 
     def _build(self):
+        """The core on the arguments :meth:`prepare` gives (NumPy arrays); for a framework
+        backend, also ``self._native``, its core on the framework's own arrays."""
         if self.backend == "jax":
-            import jax
-            namespace = jax_namespace(self.dtype)
-            fn = run_generated(self.source, self.function_name, namespace)[self.function_name]
-            static = tuple(range(len(self._inputs), len(self._param_list)))
-            return jax.jit(fn, static_argnums=static)
+            static = tuple(range(len(self._inputs), len(self._param_list)))   # the free dimensions
+            self._native = JaxBackend(self.source, self.function_name, self.dtype, self._as_float, static)
+        elif self.backend == "torch":
+            body, _, _ = self._generate(ARRAY_API, reuse=True)
+            self._native = TorchBackend(self._module_source(body), self.function_name, self.dtype, self._as_float)
+            self.source = self._native.source
+        if self._native is not None:
+            return self._native.numpy_core
         namespace = numpy_namespace(self.dtype)
         return run_generated(self.source, self.function_name, namespace)[self.function_name]
 
@@ -398,9 +417,11 @@ class CompiledFunction:
                             f"got {arr.ndim}-D shape {tuple(arr.shape)}")
 
     def __call__(self, /, **kwargs):   # positional-only self: a symbol may be called "self"
+        if self._native is not None:
+            return self._call_native(kwargs)
         args = self._fast_arguments(kwargs)
         if args is None:
-            if self.backend == "numpy" and any(is_foreign_array(value) for value in kwargs.values()):
+            if any(is_foreign_array(value) for value in kwargs.values()):
                 return self._call_array_api(kwargs)
             args = self._prepare_checked(kwargs)
         results = self._fn(*args)
@@ -409,11 +430,55 @@ class CompiledFunction:
         for as_float, value in zip(self._as_float, results):
             if as_float:
                 out.append(float(np.asarray(value).reshape(-1)[0]))
-            elif self.backend == "numpy" and value.dtype != dtype:
+            elif value.dtype != dtype:
                 out.append(value.astype(dtype))
             else:
                 out.append(value)
         return out[0] if self._single else tuple(out)
+
+    def _call_native(self, kwargs):
+        """A call of a framework backend: arrays of the framework whose signature passed
+        the checks unchanged once go straight to its core; anything else is checked."""
+        try:
+            signature = self._native.signature
+            key = tuple([signature(kwargs[inp.name]) for inp in self._inputs]) + \
+                tuple([(type(kwargs[d.name]), kwargs[d.name]) for d in self._free_dims])
+        except (KeyError, AttributeError):   # a missing argument, a number or a list: checked below
+            key = None
+        core = self._plans.get(key) if len(kwargs) == len(self._call_names) else None
+        if core is not None:
+            results = core(*[kwargs[name] for name in self._call_names])
+            return results[0] if self._single else results
+        return self._call_native_checked(kwargs, key)
+
+    def _call_native_checked(self, kwargs, key):
+        """The careful path of a framework backend: the framework's arrays are checked and
+        converted in the framework (results: its arrays, a 1×1 result 0-d), anything else
+        through NumPy as before (a 1×1 result a ``float``)."""
+        native = self._native
+        values = kwargs.values()
+        if any(isinstance(v, native.array_type) for v in values) and not any(isinstance(v, np.ndarray) for v in values):
+            xp, _, device = call_setting(kwargs)
+            if native.owns(xp):
+                detached = {name: native.detached(value) for name, value in kwargs.items()}
+                args = self._prepare_checked(detached, _ArrayApiArguments(xp, native.dtype(xp), device))
+                core = native.core(device)
+                if key is not None and self._unchanged(args, kwargs):
+                    if len(self._plans) >= MAX_SIGNATURES:   # a bounded memory of signatures
+                        self._plans.clear()
+                    self._plans[key] = core
+                results = core(*args)
+                return results[0] if self._single else results
+        results = self._fn(*self.prepare(kwargs))
+        out = tuple(float(value) if as_float else value for as_float, value in zip(self._as_float, results))
+        return out[0] if self._single else out
+
+    def _unchanged(self, args, kwargs) -> bool:
+        """Whether the checks passed every argument of ``kwargs`` on as it is (so that a
+        call with the same signature may skip them): the arrays themselves, ints for the
+        free dimensions."""
+        arrays = all(arg is kwargs[inp.name] for arg, inp in zip(args, self._inputs))
+        return arrays and all(type(kwargs[d.name]) is int for d in self._free_dims)
 
     def _call_array_api(self, kwargs):
         """A call on arrays of another library: the array-API variant over their namespace."""

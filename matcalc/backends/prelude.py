@@ -20,11 +20,12 @@ NUMPY_PRELUDE = '''\
 import numpy as np
 
 
-def _exp_neg(z, cap):
-    # exp(min(-z, cap)) in one buffer: the cap keeps it finite (see EXPCAP in matcalc.compile)
+def _exp_neg(z, cap, out=None):
+    # exp(min(-z, cap)) in one buffer (out: z's own when z is not read again): the cap keeps
+    # it finite (see EXPCAP in matcalc.compile)
     if np.ndim(z) == 0:
         return np.exp(min(-z, cap))
-    t = np.negative(z)
+    t = np.negative(z, out=out)
     np.minimum(t, cap, out=t)
     return np.exp(t, out=t)
 
@@ -87,6 +88,11 @@ def prelude_source(helpers=()) -> str:
 # σ(z) ≈ 1e-308 instead of a smaller subnormal for z < −709.
 EXPCAP = {"float64": 709.0, "float32": 88.0}
 
+FLUSHING_EXPCAP = {"float64": 708.0, "float32": 87.0}
+"""The cap where subnormal numbers are flushed to zero (JAX on CPU, most GPU code): one
+below, so that σ(z) ≥ 1/(1 + e^cap) stays a normal number and 1 − σ(z) = e^(−z) σ(z) stays
+exact (with 709, 1 − σ(−1000) would be e^709 · 0 = 0 instead of 1)."""
+
 
 def jax_namespace(dtype: str) -> dict:
     """The globals of a generated function under JAX: ``np`` is ``jax.numpy`` and the
@@ -107,7 +113,7 @@ def jax_namespace(dtype: str) -> dict:
     def _full(value, rows, cols, dtype):
         return jnp.broadcast_to(jnp.asarray(value, dtype=dtype), (rows, cols))
 
-    return {"np": jnp, "DTYPE": getattr(jnp, dtype), "EXPCAP": EXPCAP[dtype],
+    return {"np": jnp, "DTYPE": getattr(jnp, dtype), "EXPCAP": FLUSHING_EXPCAP[dtype],
             "_logdet": _logdet, "_full": _full, "_erf": erf, "_erfc": erfc,
             "_divisor_norm": lambda norm: norm,
             "_exp_neg": lambda z, cap: jnp.exp(jnp.minimum(-z, cap))}

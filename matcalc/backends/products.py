@@ -37,6 +37,7 @@ class ProductEmitters:
         factors = [f for f in factors if not isinstance(f, Identity)] or list(factors)[:1]
         if any(isinstance(f, ZeroMatrix) for f in factors):
             return ZEROS
+        coeff, factors = self.negations_reused(coeff, factors, expr.shape)
         if coeff == 1 and len(factors) == 1:
             return self.value(factors[0])
         if coeff == -1:
@@ -54,6 +55,21 @@ class ProductEmitters:
         scaled = MatMul(coeff, factors[where])
         rest = factors[:where] + [scaled] + factors[where + 1:]
         return self.chain(rest, expr)
+
+    def negations_reused(self, coeff, factors, shape):
+        """(coeff, factors) with each sum whose negation is computed already replaced by
+        that negation, the sign going to the coefficient: c (wXᵀ − y) X = (−c)(y − wXᵀ) X
+        reads the residual the loss computed.  Without a coefficient to take the sign, only
+        where negating the product costs less than computing the sum."""
+        factors = list(factors)
+        for i, f in enumerate(factors):
+            if not isinstance(f, MatAdd) or self.known(f) is not None:
+                continue
+            negated = algebra.add(*(algebra.neg(term) for term in f.args))
+            if self.known(negated) is None or (coeff == 1 and _size(shape) > _size(f.shape)):
+                continue
+            factors[i], coeff = negated, -coeff
+        return coeff, factors
 
     def chain(self, factors, expr) -> Val:
         """A product of matrices: inverses become solves, diagonals become scalings, and

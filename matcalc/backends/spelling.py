@@ -13,7 +13,9 @@ language.  There are two:
   ``_heaviside``, ``_erf``); the code that runs on PyTorch, CuPy, JAX, Dask … arrays.
 
 Operators (``@``, ``*``, ``/``, ``**``, comparisons) and ``.T`` of a 2-D array are the same
-in both.  A spelling starting with ``_`` is a helper the generated code's prelude defines.
+in both; ``operators`` names the functions behind them, which :mod:`.buffers` calls with
+``out=`` to write a result into a dead temporary (NumPy's, and PyTorch's through the
+standard's names).  A spelling starting with ``_`` is a helper the generated code's prelude defines.
 Entrywise functions are named as the standard names them (``asin``, not ``arcsin``).
 """
 from __future__ import annotations
@@ -26,10 +28,25 @@ from types import MappingProxyType
 class Spelling:
     """One namespace's spellings: ``functions`` maps an entrywise function (the standard's
     name) to the callable's spelling; ``templates`` maps an operation to a format string
-    whose fields name its operands.  ``title`` names the target in error messages."""
+    whose fields name its operands; ``operators`` maps an operator (``add``, ``subtract``,
+    ``multiply``, ``divide``, ``pow``, ``negative``) to the function computing it.  ``title``
+    names the target in error messages."""
     title: str
     functions: MappingProxyType
     templates: MappingProxyType
+    operators: MappingProxyType
+
+    @property
+    def entrywise_functions(self) -> frozenset:
+        """The spellings of the namespace's own entrywise functions (the helpers excluded),
+        and of ``logaddexp`` (softplus): the calls that take ``out=``."""
+        own = {spelled for spelled in self.functions.values() if not spelled.startswith("_")}
+        return frozenset(own | {self.operators["logaddexp"]})
+
+    @property
+    def fresh_functions(self) -> frozenset:
+        """Other calls that always give a new array, never a view of an argument."""
+        return frozenset({self.operators["where"]})
 
     def call(self, function: str, *args: str) -> str:
         """The code applying the entrywise ``function`` to the codes ``args``."""
@@ -40,8 +57,12 @@ class Spelling:
         return self.templates[operation].format(**operands)
 
 
-def _spelling(title, functions, templates) -> Spelling:
-    return Spelling(title, MappingProxyType(dict(functions)), MappingProxyType(dict(templates)))
+def _spelling(title, functions, templates, operators) -> Spelling:
+    return Spelling(title, MappingProxyType(dict(functions)), MappingProxyType(dict(templates)),
+                    MappingProxyType(dict(operators)))
+
+
+_OPERATOR_NAMES = ("add", "subtract", "multiply", "divide", "negative", "logaddexp", "where")
 
 
 # The entrywise functions both namespaces have under the standard's name.
@@ -88,7 +109,7 @@ NUMPY = _spelling("NumPy", {
     "permutation": "np.arange({m} * {n}).reshape({n}, {m}).T.ravel()",
     "take_rows": "{x}[{p}]",
     "take_columns": "{x}[:, {p}]",
-})
+}, {**{op: f"np.{op}" for op in _OPERATOR_NAMES}, "pow": "np.power"})
 
 ARRAY_API = _spelling("array-API", {
     **{f: f"xp.{f}" for f in _SAME_NAME},
@@ -122,4 +143,4 @@ ARRAY_API = _spelling("array-API", {
     "permutation": "xp.reshape(xp.reshape(xp.arange({m} * {n}, device=DEVICE), ({n}, {m})).T, (-1,))",
     "take_rows": "xp.take({x}, {p}, axis=0)",
     "take_columns": "xp.take({x}, {p}, axis=1)",
-})
+}, {**{op: f"xp.{op}" for op in _OPERATOR_NAMES}, "pow": "xp.pow"})
