@@ -1,15 +1,26 @@
-"""Per-call time of matcalc's compiled loss+gradient against hand-written NumPy, JAX
-(jit of value_and_grad), PyTorch autograd and HIPS autograd, side by side in one run.
+"""Per-call time of matcalc's compiled loss+gradient on each of its backends against
+hand-written NumPy, JAX (jit of value_and_grad), PyTorch autograd and HIPS autograd, side
+by side in one run.
 
-    python benchmarks/bench.py              # the full set, float64, one thread
+    python benchmarks/bench.py              # the full set, float64, one pinned thread
     python benchmarks/bench.py --quick      # small shapes, a few seconds
     python benchmarks/bench.py --float32    # also every gradient workload in float32
+    python benchmarks/bench.py --markdown   # also print the README's table
     python benchmarks/bench.py --json out.json
 
-Every backend runs on one pinned thread (the *_NUM_THREADS variables are set before NumPy
-is imported).  Each implementation's result is first checked against the hand-written
-NumPy one; then the median of repeated calls is reported with its ratio to hand-written
-NumPy (< 1 is faster).  Missing frameworks are skipped.  This is a benchmark, not a test.
+matcalc runs as ``mc.compile(...)`` on NumPy arrays, with ``backend="jax"`` on JAX arrays,
+with ``backend="torch"`` on PyTorch tensors, and (the default backend) on PyTorch tensors
+through its array-API variant.  Each backend has a target, the framework it runs on:
+hand-written NumPy, JAX's jit of its own autodiff, PyTorch's autograd; the table says
+whether it is met.
+
+Every implementation runs on one thread (the *_NUM_THREADS variables are set before NumPy
+is imported), pinned to one core (``--cpu``).  Each result is first checked against the
+hand-written NumPy one; then the calls are interleaved round by round in a shuffled order,
+and the table gives
+each one's median time and its median ratio to hand-written NumPy over the rounds (< 1 is
+faster; a ratio taken within a round cancels changes of the machine's load).  Missing
+frameworks are skipped.  This is a benchmark, not a test.
 """
 from __future__ import annotations
 
@@ -22,6 +33,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import random  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -43,10 +55,23 @@ try:
 except ImportError:
     torch = None
 try:
+    import array_api_compat
+except ImportError:
+    array_api_compat = None
+try:
     import autograd
     import autograd.numpy as anp
 except ImportError:
     autograd = None
+
+# The columns, in order: matcalc's backends, then the reference points.
+HAND = "hand-written NumPy"
+MC_NUMPY, MC_JAX, MC_TORCH, MC_ARRAY_API = ("matcalc NumPy", "matcalc backend='jax'", "matcalc backend='torch'",
+                                            "matcalc array-API on torch")
+JAX_AD, TORCH_AD, HIPS = "JAX jit(autodiff)", "PyTorch autodiff", "HIPS autograd"
+COLUMNS = (HAND, MC_NUMPY, MC_JAX, MC_TORCH, MC_ARRAY_API, JAX_AD, TORCH_AD, HIPS)
+TARGETS = {MC_NUMPY: HAND, MC_JAX: JAX_AD, MC_TORCH: TORCH_AD}
+"""Each backend of matcalc and the implementation it is to be at or below."""
 
 
 # ---------------------------------------------------------------- timing
@@ -64,11 +89,14 @@ class Table:
         self.rows = []
         self.options = options
 
-    def workload(self, title, implementations, reference="hand-written NumPy", rtol=1e-6):
+    def workload(self, title, short, implementations, rtol=1e-6):
         """implementations: name -> (setup() -> callable returning outputs) or None if missing.
 
         The calls are interleaved round by round (one call of each implementation per
-        round), so a change in machine load affects every implementation alike."""
+        round, in an order shuffled each round: what runs just before a call, and the memory
+        it leaves, changes a call's time), so a change in machine load affects every
+        implementation alike; a ratio is the median over the rounds of the round's time over
+        hand-written NumPy's."""
         print(f"\n{title}")
         calls, expected = {}, None
         for name, setup in implementations.items():
@@ -90,20 +118,72 @@ class Table:
         times = {name: [] for name in calls}
         start = time.perf_counter()
         budget = self.options.seconds * len(calls)
-        while min((len(t) for t in times.values()), default=99) < 5 or \
+        order, shuffle = list(calls.items()), random.Random(0).shuffle
+        while min((len(t) for t in times.values()), default=99) < self.options.min_rounds or \
                 (time.perf_counter() - start < budget and min(len(t) for t in times.values()) < 200):
-            for name, fn in calls.items():
+            shuffle(order)
+            for name, fn in order:
                 t = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t)
-        results = {name: statistics.median(t) for name, t in times.items()}
-        base = results.get(reference)
-        for name, seconds in results.items():
-            ratio = f"{seconds / base:6.2f}x" if base else "   n/a"
-            print(f"  {name:28s} {seconds * 1e3:10.3f} ms   {ratio}   ({len(times[name])} calls)")
-            self.rows.append({"workload": title, "implementation": name, "median_ms": seconds * 1e3,
-                              "ratio_to_numpy": seconds / base if base else None})
-        return results
+        medians = {name: statistics.median(t) for name, t in times.items()}
+        base = times.get(HAND)
+        ratios = {name: statistics.median(a / b for a, b in zip(t, base)) if base else None
+                  for name, t in times.items()}
+        row = {"workload": title, "short": short, "ms": {}, "ratio": {}, "met": {}}
+        for name, seconds in medians.items():
+            ratio = f"{ratios[name]:6.2f}x" if base else "   n/a"
+            target = TARGETS.get(name)
+            met = ""
+            if target in times:
+                relative = statistics.median(a / b for a, b in zip(times[name], times[target]))
+                row["met"][name] = relative <= 1.0
+                met = f"{'yes' if relative <= 1.0 else 'NO '}: {relative:.2f}x {target}"
+            print(f"  {name:28s} {seconds * 1e3:10.3f} ms   {ratio}   ({len(times[name])} calls)   {met}")
+            row["ms"][name] = seconds * 1e3
+            row["ratio"][name] = ratios[name]
+        self.rows.append(row)
+        return medians
+
+    def markdown(self) -> str:
+        """The README's table: each workload's ratios to hand-written NumPy, ✓ where a
+        backend of matcalc is at or below its target."""
+        columns = [c for c in COLUMNS[1:] if any(c in row["ratio"] for row in self.rows)]
+        lines = ["| workload | NumPy (ms) | " + " | ".join(columns) + " | targets met |",
+                 "|---" * (len(columns) + 3) + "|"]
+        for row in self.rows:
+            cells = []
+            for c in columns:
+                ratio = row["ratio"].get(c)
+                mark = {True: " ✓", False: " ✗"}.get(row["met"].get(c), "")
+                cells.append("" if ratio is None else f"{ratio:.2f}×{mark}")
+            met = row["met"]
+            hand = row["ms"].get(HAND)
+            lines.append(f"| {row['short']} | {'' if hand is None else f'{hand:.3g}'} | " + " | ".join(cells)
+                         + f" | {sum(met.values())}/{len(met)} |")
+        return "\n".join(lines)
+
+
+def matcalc_setups(exprs, arrays, dtype, *, single=False):
+    """The setups of matcalc's four columns: the compiled ``exprs`` called on ``arrays``
+    (NumPy), on JAX arrays with backend="jax", on tensors with backend="torch" and on
+    tensors with the default backend (its array-API variant)."""
+    def run(backend, convert, wrap):
+        def setup():
+            fn = mc.compile(exprs, dtype=dtype, backend=backend)
+            args = {k: convert(v) for k, v in arrays.items() if k in fn.inputs}
+            return lambda: wrap(fn(**args))
+        return setup
+
+    as_tuple = (lambda out: (out,)) if single else (lambda out: out)
+    setups = {MC_NUMPY: run("numpy", lambda a: a, as_tuple), MC_JAX: None, MC_TORCH: None, MC_ARRAY_API: None}
+    if jax:
+        setups[MC_JAX] = run("jax", jax.device_put, lambda out: as_tuple(jax.block_until_ready(out)))
+    if torch:
+        setups[MC_TORCH] = run("torch", torch.from_numpy, as_tuple)
+        if array_api_compat:
+            setups[MC_ARRAY_API] = run("numpy", torch.from_numpy, as_tuple)
+    return setups
 
 
 # ---------------------------------------------------------------- OLS
@@ -116,10 +196,7 @@ def ols(table, n, d, dtype):
     Xs, ys, ws = mc.matrix("X", "n", "d"), mc.rowvec("y", "n"), mc.rowvec("w", "d")
     r = ys - ws * Xs.T
     loss = r * r.T / (2 * mc.dim("n"))
-
-    def matcalc_setup():
-        fn = mc.compile([loss, mc.gradient(loss, ws)], dtype=np.dtype(dtype).name)
-        return lambda: fn(X=X, y=y, w=w)
+    name = np.dtype(dtype).name
 
     def numpy_setup():
         def f():
@@ -147,13 +224,17 @@ def ols(table, n, d, dtype):
         f = autograd.value_and_grad(lambda w_: anp.sum((y - anp.dot(w_, X.T)) ** 2) / (2 * n))
         return lambda: f(w)
 
-    name = np.dtype(dtype).name
-    return table.workload(f"OLS loss+gradient, n={n}, d={d}, {name}", {
-        "hand-written NumPy": numpy_setup, "matcalc compiled": matcalc_setup,
-        "JAX jit(value_and_grad)": jax_setup if jax else None,
-        "PyTorch autograd": torch_setup if torch else None,
-        "HIPS autograd": autograd_setup if autograd else None,
+    return table.workload(f"OLS loss+gradient, n={n}, d={d}, {name}", f"OLS {n // 1000}k×{d}, {_short(name)}", {
+        HAND: numpy_setup,
+        **matcalc_setups([loss, mc.gradient(loss, ws)], {"X": X, "y": y, "w": w}, name),
+        JAX_AD: jax_setup if jax else None,
+        TORCH_AD: torch_setup if torch else None,
+        HIPS: autograd_setup if autograd else None,
     }, rtol=1e-5 if dtype == np.float64 else 1e-2)
+
+
+def _short(dtype_name):
+    return {"float64": "f64", "float32": "f32"}[dtype_name]
 
 
 # ---------------------------------------------------------------- MLP
@@ -167,7 +248,7 @@ def mlp_expressions():
     return loss, [W1, b1, W2, b2]
 
 
-def mlp(table, N, d, h, K, dtype, backend_jax=False):
+def mlp(table, N, d, h, K, dtype):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((N, d)).astype(dtype)
     Y = np.eye(K, dtype=dtype)[rng.integers(0, K, N)]
@@ -177,12 +258,6 @@ def mlp(table, N, d, h, K, dtype, backend_jax=False):
     b2 = np.zeros((1, K), dtype)
     loss, params = mlp_expressions()
     name = np.dtype(dtype).name
-
-    def matcalc_setup(backend="numpy"):
-        fn = mc.compile([loss, *mc.derive(loss, wrt=params).result], dtype=name, backend=backend)
-        if backend == "jax":
-            return lambda: jax.block_until_ready(fn._fn(*fn.prepare(dict(X=X, Y=Y, W1=W1, b1=b1, W2=W2, b2=b2))))
-        return lambda: fn(X=X, Y=Y, W1=W1, b1=b1, W2=W2, b2=b2)
 
     def numpy_setup():
         def f():
@@ -242,14 +317,15 @@ def mlp(table, N, d, h, K, dtype, backend_jax=False):
             return (value, *grads)
         return call
 
-    impls = {"hand-written NumPy": numpy_setup, "matcalc compiled": matcalc_setup}
-    if backend_jax and jax:
-        impls["matcalc backend='jax'"] = lambda: matcalc_setup("jax")
-    impls.update({"JAX jit(value_and_grad)": jax_setup if jax else None,
-                  "PyTorch autograd": torch_setup if torch else None,
-                  "HIPS autograd": autograd_setup if autograd else None})
-    return table.workload(f"two-layer MLP loss+4 gradients, N={N}, d={d}, h={h}, K={K}, {name}", impls,
-                          rtol=1e-6 if dtype == np.float64 else 1e-2)
+    exprs = [loss, *mc.derive(loss, wrt=params).result]
+    arrays = {"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    return table.workload(f"two-layer MLP loss+4 gradients, N={N}, d={d}, h={h}, K={K}, {name}",
+                          f"MLP {N}/{d}/{h}/{K}, {_short(name)}", {
+                              HAND: numpy_setup, **matcalc_setups(exprs, arrays, name),
+                              JAX_AD: jax_setup if jax else None,
+                              TORCH_AD: torch_setup if torch else None,
+                              HIPS: autograd_setup if autograd else None,
+                          }, rtol=1e-6 if dtype == np.float64 else 1e-2)
 
 
 # ---------------------------------------------------------------- logistic Hessian
@@ -263,11 +339,6 @@ def logistic_hessian(table, n, d):
     one = mc.ones("n", 1)
     p = mc.sigmoid(Xs * ws)
     loss = -mc.sum(mc.hadamard(ys, mc.log(p)) + mc.hadamard(one - ys, mc.log(one - p)))
-
-    def matcalc_setup():
-        fn = mc.compile(mc.hessian(loss, ws))     # Xᵀ diag(p ⊙ (1 − p)) X: y drops out
-        arrays = {k: v for k, v in {"X": X, "y": y, "w": w}.items() if k in fn.inputs}
-        return lambda: (fn(**arrays),)
 
     def numpy_setup():
         def f():
@@ -293,10 +364,11 @@ def logistic_hessian(table, n, d):
             return torch.sum(torch.nn.functional.softplus(z) - yt * z)
         return lambda: (torch.func.hessian(f)(wt),)
 
-    return table.workload(f"logistic-regression Hessian, n={n}, d={d}, float64", {
-        "hand-written NumPy": numpy_setup, "matcalc compiled": matcalc_setup,
-        "JAX jit(hessian)": jax_setup if jax else None,
-        "PyTorch torch.func.hessian": torch_setup if torch else None,
+    # Xᵀ diag(p ⊙ (1 − p)) X: y drops out
+    return table.workload(f"logistic-regression Hessian, n={n}, d={d}, float64", f"logistic Hessian {n}×{d}, f64", {
+        HAND: numpy_setup, **matcalc_setups(mc.hessian(loss, ws), {"X": X, "y": y, "w": w}, "float64", single=True),
+        JAX_AD: jax_setup if jax else None,
+        TORCH_AD: torch_setup if torch else None,
     }, rtol=1e-6)
 
 
@@ -344,38 +416,57 @@ def derivation_time(depths, width=32):
 
 # ---------------------------------------------------------------- main
 
+def pin(cpu):
+    """Run this process (every thread it starts) on the one core ``cpu`` (the last by default)."""
+    if hasattr(os, "sched_setaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cores[-1] if cpu is None else cpu})
+        return sorted(os.sched_getaffinity(0))
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small shapes and short timings")
     parser.add_argument("--float32", action="store_true", help="also run the gradient workloads in float32")
     parser.add_argument("--seconds", type=float, default=None, help="minimum timing per implementation")
+    parser.add_argument("--min-rounds", type=int, default=5, help="rounds of calls at least (default 5)")
+    parser.add_argument("--cpu", type=int, default=None, help="the core to pin to (default: the last one)")
+    parser.add_argument("--markdown", action="store_true", help="also print the README's table")
+    parser.add_argument("--no-derivation", action="store_true", help="skip the derivation-time table")
     parser.add_argument("--json", help="write the measurements to this file")
     options = parser.parse_args(argv)
     if options.seconds is None:
         options.seconds = 0.2 if options.quick else 2.0
+    cores = pin(options.cpu)
     versions = {"python": sys.version.split()[0], "numpy": np.__version__,
                 "jax": getattr(jax, "__version__", None), "torch": getattr(torch, "__version__", None),
                 "autograd": "installed" if autograd else None}
-    print("one thread; versions:", ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    print(f"one thread pinned to core {cores} of {os.cpu_count()}; versions:",
+          ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     table = Table(options)
     dtypes = [np.float64] + ([np.float32] if options.float32 else [])
     if options.quick:
         for dt in dtypes:
             ols(table, 2000, 50, dt)
-            mlp(table, 256, 64, 128, 10, dt, backend_jax=True)
+            mlp(table, 256, 64, 128, 10, dt)
         logistic_hessian(table, 1000, 200)
-        depth_rows = derivation_time([2, 4])
+        depths = [2, 4]
     else:
         for dt in dtypes:
             ols(table, 10_000, 100, dt)
             ols(table, 100_000, 500, dt)
-            mlp(table, 256, 64, 128, 10, dt, backend_jax=True)
-            mlp(table, 4096, 784, 256, 10, dt, backend_jax=True)
+            mlp(table, 256, 64, 128, 10, dt)
+            mlp(table, 4096, 784, 256, 10, dt)
         logistic_hessian(table, 5000, 1000)
-        depth_rows = derivation_time([2, 4, 8, 16])
+        depths = [2, 4, 8, 16]
+    depth_rows = [] if options.no_derivation else derivation_time(depths)
+    if options.markdown:
+        print("\n" + table.markdown())
     if options.json:
         with open(options.json, "w") as handle:
-            json.dump({"versions": versions, "timings": table.rows, "derivation": depth_rows}, handle, indent=1)
+            json.dump({"versions": versions, "cores": cores, "timings": table.rows, "derivation": depth_rows},
+                      handle, indent=1, ensure_ascii=False)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,10 @@ from ..errors import ArgumentError
 from .prelude import DIVISOR_NORM_WARNING, FLUSHING_EXPCAP, run_generated
 
 EXPCAP = FLUSHING_EXPCAP
-"""The cap of the exponent in σ(z) = 1 / (1 + exp(min(−z, EXPCAP))), one below NumPy's (see
-:data:`.prelude.EXPCAP`): σ(z) ≥ 1/(1 + e^cap) stays a normal number, so 1 − σ(z) = e^(−z) σ(z)
-stays exact where subnormal numbers are flushed to zero (JAX on CPU, most GPU code)."""
+"""The cap of the exponent in u = exp(min(z, EXPCAP)), σ(z) = u / (1 + u), one below NumPy's
+(see :data:`.prelude.EXPCAP`): 1 − σ(z) ≥ 1/(1 + e^cap) stays a normal number, so σ(z) =
+u (1 − σ(z)) stays exact where subnormal numbers are flushed to zero (JAX on CPU, most GPU
+code)."""
 
 # The helpers generated array-API code may call, by name (each is defined inside ``_bind``,
 # where ``xp``, ``DTYPE``, ``DEVICE`` are the namespace, dtype and device of the call).
@@ -42,13 +43,13 @@ def _number(x):
     # a Python number as a 0-d array: the standard's functions take arrays only
     return xp.asarray(x, dtype=DTYPE, device=DEVICE)
 ''',
-    "_exp_neg": '''
-def _exp_neg(z, cap, out=None):
-    # exp(min(-z, cap)): the cap keeps it finite (see EXPCAP); only a library that writes
+    "_exp_capped": '''
+def _exp_capped(z, cap, out=None):
+    # exp(min(z, cap)): the cap keeps it finite (see EXPCAP); only a library that writes
     # into arrays (PyTorch) is given out, z's own buffer when z is not read again
     if out is None:
-        return xp.exp(xp.minimum(-z, cap))
-    return xp.exp(xp.clip(xp.negative(z, out=out), max=cap, out=out), out=out)
+        return xp.exp(xp.minimum(z, cap))
+    return xp.exp(xp.clip(z, max=cap, out=out), out=out)
 ''',
     "_logdet": '''
 def _logdet(x):
@@ -205,7 +206,7 @@ def _device(array):
 
 
 def _expcap(xp, dtype):
-    # the cap of exp(-z) in sigmoid: 1 / (1 + exp(cap)) is a normal number, not flushed to 0
+    # the cap of exp(z) in sigmoid: 1 / (1 + exp(cap)) is a normal number, not flushed to 0
     return {EXPCAP["float32"]!r} if dtype == xp.float32 else {EXPCAP["float64"]!r}
 '''
 

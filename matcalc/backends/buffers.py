@@ -15,7 +15,7 @@ rules that make the rewrite safe, checked on the code's syntax tree and on the s
 printer recorded, never by guessing):
 
 * ``u`` holds an array of its own: its line gives a new array (an operator, an entrywise
-  function of the namespace, ``_exp_neg``, a sum, maximum or minimum, ``where``) and no
+  function of the namespace, ``_exp_capped``, a sum, maximum or minimum, ``where``) and no
   line reads it into anything else (a ``.T``, a ``reshape``, an alias could share its
   memory);
 * ``u`` and ``v`` are full arrays of the same stored shape (:attr:`Printer.arrays`), so
@@ -37,7 +37,7 @@ from .spelling import Spelling
 _OPERATORS = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide", ast.Pow: "pow"}
 _AUGMENTED = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/=", ast.Pow: "**="}
 _COMMUTATIVE = (ast.Add, ast.Mult)
-_HELPERS_WITH_OUT = {"_exp_neg"}   # prelude helpers that take out= (their first argument's buffer)
+_HELPERS_WITH_OUT = {"_exp_capped"}   # prelude helpers that take out= (their first argument's buffer)
 _REDUCTIONS = {"sum", "max", "min"}   # x.sum(…), xp.max(x, …): a new array (or a number)
 
 NOTE = "# out=t: the result is written into the memory of t, which is not read again"
@@ -46,27 +46,39 @@ NOTE = "# out=t: the result is written into the memory of t, which is not read a
 def reuse_buffers(lines: list[str], arrays: dict, spelling: Spelling) -> list[str]:
     """``lines`` (a function body: comments, ``var = code`` lines, the ``return``) with
     entrywise results written into dead temporaries' buffers; ``arrays`` maps each variable
-    known to hold a full array to its stored shape (see the module docstring)."""
+    known to hold a full array to its stored shape, None where unknown (see the module
+    docstring)."""
+    arrays = {name: shape for name, shape in arrays.items() if shape is not None}
     statements = [(i, ast.parse(line).body[0]) for i, line in enumerate(lines) if not line.startswith("#")]
     last_read = {}
     for i, node in statements:
         for name in _names_read(node):
             last_read[name] = i
     owned = _owned(statements, arrays, spelling)
-    out, changed = list(lines), False
+    out = list(lines)
     for i, node in statements:
         if not (isinstance(node, ast.Assign) and node.targets[0].id in arrays):
             continue
-        target = node.targets[0].id
-        for path in _entrywise_paths(node.value, spelling):
-            lender = path[-1].id
-            if lender in owned and arrays[lender] == arrays[target] and last_read[lender] == i \
-                    and _count(node.value, lender) == 1:
-                out[i] = "\n".join(_in_place(target, lender, path, lines[i], spelling))
-                changed = True
-                break
-    if changed:   # the note goes after the lines reading the dimensions, which come first
-        first = next(i for i, line in enumerate(lines) if line.startswith("#") or not _is_dimension(ast.parse(line).body[0]))
+        target, shape = node.targets[0].id, arrays[node.targets[0].id]
+
+        def dead(path):   # a temporary of the result's shape whose last reader is this line
+            name = path[-1].id if isinstance(path[-1], ast.Name) else None
+            return name in owned and arrays[name] == shape and last_read[name] == i and \
+                _count(node.value, name) == 1
+
+        paths = list(_entrywise_paths(node.value, spelling))
+        lent = next((path for path in paths if dead(path)), None)
+        if lent is not None:
+            out[i] = "\n".join(_in_place(target, lent, lines[i], spelling, lender=lent[-1].id))
+            continue
+        # else the deepest new array of the result's shape on such a path holds the ops above it
+        inner = [path[:k + 1] for path in paths for k in range(1, len(path))
+                 if _gives_new_array(path[k], spelling) and _has_shape(path[k], shape, arrays, spelling)]
+        if inner:
+            out[i] = "\n".join(_in_place(target, max(inner, key=len), lines[i], spelling))
+    if out != lines:   # the note goes after the lines reading the dimensions, which come first
+        first = next(i for i, line in enumerate(lines)
+                     if line.startswith("#") or not _is_dimension(ast.parse(line).body[0]))
         out.insert(first, NOTE)
     return "\n".join(out).split("\n")
 
@@ -124,34 +136,68 @@ def _entrywise_call(node, spelling):
 
 
 def _entrywise_paths(root, spelling):
-    """Each path [root, …, Name] from ``root`` down to a variable through entrywise
-    operations only (operators and entrywise functions: the shape can only grow upwards)."""
-    if isinstance(root, ast.Name):
+    """Each path [root, …, leaf] from ``root`` down through entrywise operations only
+    (operators and entrywise functions: the shape can only grow upwards), to a variable or
+    to the first node that is not one (a ``where``, a product …)."""
+    children = _entrywise_children(root, spelling)
+    if children is None:
         yield [root]
         return
-    children = []
-    if isinstance(root, ast.BinOp) and type(root.op) in _OPERATORS:
-        children = [root.left, root.right]
-    elif isinstance(root, ast.UnaryOp) and isinstance(root.op, ast.USub):
-        children = [root.operand]
-    elif _entrywise_call(root, spelling) is not None:
-        children = root.args[:1] if _entrywise_call(root, spelling) in _HELPERS_WITH_OUT else root.args
     for child in children:
         for path in _entrywise_paths(child, spelling):
             yield [root] + path
+
+
+def _entrywise_children(node, spelling):
+    """The operands of an entrywise operation ``node`` (for a helper, its array argument
+    only), or None when ``node`` is something else."""
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return [node.operand]
+    function = _entrywise_call(node, spelling)
+    if function is None:
+        return None
+    return node.args[:1] if function in _HELPERS_WITH_OUT else node.args
+
+
+def _gives_new_array(node, spelling) -> bool:
+    """Whether ``node`` computes a new array entry by entry (an operator, an entrywise
+    function, a ``where``): its result can hold the operations above it."""
+    if isinstance(node, ast.Call) and not node.keywords and ast.unparse(node.func) in spelling.fresh_functions:
+        return True
+    return _entrywise_children(node, spelling) is not None
+
+
+def _has_shape(node, shape, arrays, spelling) -> bool:
+    """Whether the entrywise ``node`` surely has ``shape`` (below the result, of that
+    shape): a variable of that shape is among the operands it broadcasts together."""
+    if isinstance(node, ast.Name):
+        return arrays.get(node.id) == shape
+    children = _entrywise_children(node, spelling)
+    if children is None and isinstance(node, ast.Call) and ast.unparse(node.func) in spelling.fresh_functions:
+        children = node.args   # where(condition, x, y): the three broadcast together
+    if children is None and isinstance(node, ast.Compare):
+        children = [node.left, *node.comparators]
+    return any(_has_shape(child, shape, arrays, spelling) for child in children or ())
 
 
 def _count(node, name) -> int:
     return sum(1 for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name)
 
 
-def _in_place(target, lender, path, line, spelling) -> list[str]:
-    """The lines computing ``target`` along ``path`` in ``lender``'s buffer: the innermost
-    operation writes into it with ``out=``, each one above updates ``target`` in place."""
+def _in_place(target, path, line, spelling, lender=None) -> list[str]:
+    """The lines computing ``target`` along ``path`` [root, …, leaf] in one buffer: the
+    variable ``lender``'s (the leaf), written with ``out=``; or else a new array, the
+    leaf's value assigned to ``target``.  Each operation above updates it in place."""
     def code(node):
         return ast.get_source_segment(line, node)
 
-    inner, buffer, result = path[-1], lender, []
+    inner = path[-1]
+    if lender is None:
+        buffer, result = target, [f"{target} = {code(inner)}"]
+    else:
+        buffer, result = lender, []
     for node in reversed(path[:-1]):
         if isinstance(node, ast.BinOp):
             on_left = node.left is inner

@@ -60,7 +60,9 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
         self.taken = set(v for v in inputs.values()) | set(dimensions.values())
         self.dimensions = dimensions           # sympy Symbol -> variable name
         self.hints = {}                        # expression -> preferred variable name
-        self.sigmoid_tails = {}                # σ(z) -> the variable holding exp(−z)
+        self.capped_exps = {}                  # σ(z) -> Val of e^min(z, cap)
+        self.complements = {}                  # σ(z) -> Val of 1 − σ(z)
+        self.complemented = set()              # the σ(z) whose 1 − σ(z) is printed (see expect)
         self.helpers = set()                   # the optional prelude helpers the code calls
         self.arrays = {}                       # variable -> stored shape of its array (see note_array)
         self.describer = Describer(110)

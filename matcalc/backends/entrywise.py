@@ -3,7 +3,8 @@
 Entrywise nodes keep their argument's layout (a collapsed value stays collapsed).  The
 stable forms live here: softmax subtracts the row maximum, log∘softmax is
 Z − logsumexp(Z), log σ(z) = −logaddexp(0, −z), log(1 − σ(z)) = −logaddexp(0, z) and
-1 − σ(z) = e^(−z) σ(z).  Mixed into :class:`~.codegen.Printer`.
+1 − σ(z) = 1 / (1 + u) with u = e^min(z, cap), σ(z) = u (1 − σ(z)).  Mixed into
+:class:`~.codegen.Printer`.
 """
 from __future__ import annotations
 
@@ -135,22 +136,53 @@ class EntrywiseEmitters:
     emit_Minimum = emit_Maximum
 
     def emit_Sigmoid(self, expr):
-        v = self.value(expr.arg)
-        t = self.assign(f"_exp_neg({self.operand(v)}, EXPCAP)")
-        if not v.scalar:
-            self.note_array(Val(t, **stored_like(v)), expr.shape)
-        s = self.matrix(f"1.0 / (1.0 + {t})", expr, **stored_like(v))
-        self.sigmoid_tails[expr] = t
-        return s
+        """σ(z) = u / (1 + u) with u = e^min(z, cap); where 1 − σ(z) is printed too it is
+        r = 1 / (1 + u), and σ(z) = u r.  Both exact in relative terms on both tails (no
+        cancellation), in as few passes over the array as the plain 1 / (1 + e^(−z))."""
+        u = self.capped_exp(expr)
+        if expr in self.complemented:
+            r = self.one_minus_sigmoid(expr, None)
+            return self.matrix(f"{u.name} * {r.code}", expr, **stored_like(u))
+        return self.matrix(f"{u.name} / (1.0 + {u.name})", expr, **stored_like(u))
+
+    def capped_exp(self, sigmoid) -> Val:
+        """u = e^min(z, cap) of σ(z), printed once: the cap (EXPCAP) keeps it finite."""
+        u = self.capped_exps.get(sigmoid)
+        if u is None:
+            v = self.value(sigmoid.arg)
+            u = Val(self.assign(f"_exp_capped({self.operand(v)}, EXPCAP)"), **stored_like(v))
+            if not v.scalar:
+                self.note_array(u, sigmoid.shape)
+            self.capped_exps[sigmoid] = u
+        return u
 
     def one_minus_sigmoid(self, sigmoid, expr) -> Val:
-        """1 − σ(z) = t σ(z) with t = e^(−z): no cancellation when σ(z) is close to 1."""
-        s = self.value(sigmoid)
-        t = self.sigmoid_tails.get(sigmoid)
-        if t is None:   # σ(z) was read back as the transpose of σ(zᵀ)
-            return self.matrix(f"1.0 / (1.0 + _exp_neg(-{self.operand(self.value(sigmoid.arg))}, EXPCAP))", expr,
-                               **stored_like(s))
-        return self.matrix(f"{t} * {s.code}", expr, **stored_like(s))
+        """1 − σ(z) = 1 / (1 + u) with u = e^min(z, cap): no cancellation when σ(z) is
+        close to 1; printed once, commented with ``expr`` (or the formula)."""
+        r = self.complements.get(sigmoid)
+        if r is None:
+            u = self.capped_exp(sigmoid)
+            expr = expr if expr is not None else algebra.add(OneMatrix(*sigmoid.shape), algebra.neg(sigmoid))
+            r = self.complements[sigmoid] = self.matrix(f"1.0 / (1.0 + {u.name})", expr, **stored_like(u))
+        return r
+
+    def expect(self, outputs):
+        """Look ahead over the expressions to print for the sigmoids whose complement
+        1 − σ(z) is printed too (log(1 − σ(z)) is a softplus and needs none): their σ(z)
+        is printed as u (1 − σ(z)), see emit_Sigmoid."""
+        seen, stack = set(), list(outputs)
+        while stack:
+            e = stack.pop()
+            if e in seen:
+                continue
+            seen.add(e)
+            if isinstance(e, Log) and one_minus_sigmoid_arg(e.arg) is not None:
+                stack.append(one_minus_sigmoid_arg(e.arg))
+                continue
+            z = one_minus_sigmoid_arg(e)
+            if z is not None:
+                self.complemented.add(Sigmoid(z))
+            stack.extend(e.args)
 
     def emit_Sqrt(self, expr):
         return self.elementwise("sqrt", expr)

@@ -58,7 +58,7 @@ Shapes: {shapes}.
 _NUMPY_BODY = '''\
 {prelude}
 DTYPE = np.{dtype}
-EXPCAP = {expcap!r}   # σ(z) = 1 / (1 + exp(min(−z, EXPCAP))): exp never overflows
+EXPCAP = {expcap!r}   # σ(z) = u / (1 + u), u = exp(min(z, EXPCAP)): exp never overflows
 WRT = {wrt!r}
 
 

@@ -57,7 +57,7 @@ from .spelling import ARRAY_API, NUMPY
 BACKENDS = ("numpy", "jax", "torch")
 
 MAX_SIGNATURES = 64
-"""How many call signatures a framework backend remembers as checked (see _call_native)."""
+"""How many call signatures a compiled function remembers as checked (see its __call__)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,17 @@ class _ArrayApiArguments:
         return self.xp.asarray(checked_number(name, value), dtype=self.dtype, device=self.device)
 
 
+def _numpy_signature(value):
+    """What the checks of a NumPy argument depend on (the values themselves never matter)."""
+    return type(value), value.shape, value.dtype
+
+
+def _python_float(value) -> float:
+    """A 1×1 result (an array of size 1, a NumPy or a framework's scalar, a number) as a float."""
+    item = getattr(value, "item", None)
+    return float(item() if item is not None else value)
+
+
 def checked_number(name, value) -> float:
     """``value`` as a float, or :class:`ArgumentError` naming the argument ``name``."""
     if np.iscomplexobj(value):   # float() would drop the imaginary part with only a warning
@@ -225,9 +236,14 @@ class CompiledFunction:
         self._array_api = None   # the array-API variant, printed on its first call
         self._native = None      # the framework of backend="jax" or "torch" (see .native)
         self._plans = {}         # signature of a call → the core it goes straight to
-        self._call_names = tuple(inp.name for inp in self._inputs) + tuple(d.name for d in self._free_dims)
+        self._input_names = tuple(inp.name for inp in self._inputs)
+        self._call_names = self._input_names + tuple(d.name for d in self._free_dims)
         self._fn = self._build()
         self._numpy_arguments = _NumpyArguments(DTYPES[dtype])
+        self._numpy_dtype = np.dtype(DTYPES[dtype])
+        self._array_signature = self._native.signature if self._native is not None else _numpy_signature
+        self._float_outputs = [i for i, as_float in enumerate(self._as_float) if as_float]
+        self._array_outputs = [i for i, as_float in enumerate(self._as_float) if not as_float and backend == "numpy"]
 
     # -- generation
 
@@ -235,6 +251,7 @@ class CompiledFunction:
         """The body's lines, the parameters and the optional prelude helpers it calls;
         ``reuse``: entrywise results written into dead temporaries (:mod:`.buffers`)."""
         printer = Printer({inp.symbol: inp.var for inp in self._inputs}, self._dim_vars, self._names, spelling)
+        printer.expect(self.outputs)
         results = []
         for expr in self.outputs:
             if isinstance(expr, MatrixExpr):
@@ -416,42 +433,74 @@ class CompiledFunction:
         raise ArgumentError(f"argument {inp.name!r}: expected a 2-D array {self._expected(inp, dims)}, "
                             f"got {arr.ndim}-D shape {tuple(arr.shape)}")
 
+    # Every call looks its signature (each argument's type, shape and dtype, a tensor's
+    # device …) up among those that passed the checks unchanged before, and then goes
+    # straight to the core recorded for it, which returns finished results.  Anything else
+    # (a new signature, a number, a list, a missing argument) takes the careful path, which
+    # explains what is wrong, converts what needs converting, and records the signature
+    # when the arguments passed unchanged: the checks run once per signature.
+
     def __call__(self, /, **kwargs):   # positional-only self: a symbol may be called "self"
+        try:
+            core = self._plans[self._signature(kwargs)]
+        except (KeyError, AttributeError, TypeError):   # new signature, a missing argument, a number …
+            return self._call_checked(kwargs)
+        results = core(*map(kwargs.__getitem__, self._call_names))
+        return results[0] if self._single else results
+
+    def _signature(self, kwargs) -> tuple:
+        """The key of a call: each array's signature and each free dimension's type and
+        value; KeyError or AttributeError when an argument is missing or not an array,
+        TypeError when there are others."""
+        if len(kwargs) != len(self._call_names):
+            raise TypeError("unexpected arguments")
+        key = tuple(map(self._array_signature, map(kwargs.__getitem__, self._input_names)))
+        if self._free_dims:
+            key += tuple((type(kwargs[d.name]), kwargs[d.name]) for d in self._free_dims)
+        return key
+
+    def _call_checked(self, kwargs):
+        """The careful path (see above)."""
         if self._native is not None:
-            return self._call_native(kwargs)
+            return self._call_native_checked(kwargs)
         args = self._fast_arguments(kwargs)
         if args is None:
             if any(is_foreign_array(value) for value in kwargs.values()):
                 return self._call_array_api(kwargs)
             args = self._prepare_checked(kwargs)
-        results = self._fn(*args)
-        out = []
-        dtype = DTYPES[self.dtype]
-        for as_float, value in zip(self._as_float, results):
-            if as_float:
-                out.append(float(np.asarray(value).reshape(-1)[0]))
-            elif value.dtype != dtype:
-                out.append(value.astype(dtype))
-            else:
-                out.append(value)
-        return out[0] if self._single else tuple(out)
+        return self._run(self._numpy_results, args, kwargs)
 
-    def _call_native(self, kwargs):
-        """A call of a framework backend: arrays of the framework whose signature passed
-        the checks unchanged once go straight to its core; anything else is checked."""
+    def _run(self, core, args, kwargs):
+        """``core`` on the checked ``args``, recorded for the signature of ``kwargs`` when
+        the checks passed every argument on as it is (the arrays themselves, ints for the
+        free dimensions)."""
+        unchanged = all(arg is kwargs[inp.name] for arg, inp in zip(args, self._inputs)) and \
+            all(type(kwargs[d.name]) is int for d in self._free_dims)
         try:
-            signature = self._native.signature
-            key = tuple([signature(kwargs[inp.name]) for inp in self._inputs]) + \
-                tuple([(type(kwargs[d.name]), kwargs[d.name]) for d in self._free_dims])
-        except (KeyError, AttributeError):   # a missing argument, a number or a list: checked below
+            key = self._signature(kwargs) if unchanged else None
+        except AttributeError:   # NumPy arrays for backend="torch": no tensor's signature
             key = None
-        core = self._plans.get(key) if len(kwargs) == len(self._call_names) else None
-        if core is not None:
-            results = core(*[kwargs[name] for name in self._call_names])
-            return results[0] if self._single else results
-        return self._call_native_checked(kwargs, key)
+        if key is not None:
+            if len(self._plans) >= MAX_SIGNATURES:   # a bounded memory of signatures
+                self._plans.clear()
+            self._plans[key] = core
+        results = core(*args)
+        return results[0] if self._single else results
 
-    def _call_native_checked(self, kwargs, key):
+    def _numpy_results(self, *args):
+        """The core on NumPy arguments, its results finished: a 1×1 or scalar result a
+        ``float``, an array of NumPy's in the dtype (a framework's stays as it is)."""
+        out = list(self._fn(*args))
+        dtype = self._numpy_dtype
+        for i in self._array_outputs:
+            value = out[i]
+            if value.dtype is not dtype and value.dtype != dtype:
+                out[i] = value.astype(dtype)
+        for i in self._float_outputs:
+            out[i] = _python_float(out[i])
+        return tuple(out)
+
+    def _call_native_checked(self, kwargs):
         """The careful path of a framework backend: the framework's arrays are checked and
         converted in the framework (results: its arrays, a 1×1 result 0-d), anything else
         through NumPy as before (a 1×1 result a ``float``)."""
@@ -462,23 +511,8 @@ class CompiledFunction:
             if native.owns(xp):
                 detached = {name: native.detached(value) for name, value in kwargs.items()}
                 args = self._prepare_checked(detached, _ArrayApiArguments(xp, native.dtype(xp), device))
-                core = native.core(device)
-                if key is not None and self._unchanged(args, kwargs):
-                    if len(self._plans) >= MAX_SIGNATURES:   # a bounded memory of signatures
-                        self._plans.clear()
-                    self._plans[key] = core
-                results = core(*args)
-                return results[0] if self._single else results
-        results = self._fn(*self.prepare(kwargs))
-        out = tuple(float(value) if as_float else value for as_float, value in zip(self._as_float, results))
-        return out[0] if self._single else out
-
-    def _unchanged(self, args, kwargs) -> bool:
-        """Whether the checks passed every argument of ``kwargs`` on as it is (so that a
-        call with the same signature may skip them): the arrays themselves, ints for the
-        free dimensions."""
-        arrays = all(arg is kwargs[inp.name] for arg, inp in zip(args, self._inputs))
-        return arrays and all(type(kwargs[d.name]) is int for d in self._free_dims)
+                return self._run(native.core(device), args, kwargs)
+        return self._run(self._numpy_results, self.prepare(kwargs), kwargs)
 
     def _call_array_api(self, kwargs):
         """A call on arrays of another library: the array-API variant over their namespace."""

@@ -1,6 +1,6 @@
 """The NumPy helpers every generated function runs with, and their JAX versions.
 
-Generated code calls only ``np.*`` and the helpers defined here (``_exp_neg``, ``_logdet``,
+Generated code calls only ``np.*`` and the helpers defined here (``_exp_capped``, ``_logdet``,
 ``_full``, and ``_erf``, ``_erfc`` or ``_divisor_norm`` when a formula needs it), with ``DTYPE`` and ``EXPCAP`` set for the
 chosen precision.  The helpers need nothing but NumPy and the standard library, so that an
 exported module runs anywhere; the JAX backend swaps in its own versions of the same names.
@@ -20,13 +20,12 @@ NUMPY_PRELUDE = '''\
 import numpy as np
 
 
-def _exp_neg(z, cap, out=None):
-    # exp(min(-z, cap)) in one buffer (out: z's own when z is not read again): the cap keeps
+def _exp_capped(z, cap, out=None):
+    # exp(min(z, cap)) in one buffer (out: z's own when z is not read again): the cap keeps
     # it finite (see EXPCAP in matcalc.compile)
     if np.ndim(z) == 0:
-        return np.exp(min(-z, cap))
-    t = np.negative(z, out=out)
-    np.minimum(t, cap, out=t)
+        return np.exp(min(z, cap))
+    t = np.minimum(z, cap, out=out)
     return np.exp(t, out=t)
 
 
@@ -83,15 +82,15 @@ def prelude_source(helpers=()) -> str:
         "".join(OPTIONAL_HELPERS[h][1] for h in sorted(helpers))
 
 
-# σ(z) is computed as 1 / (1 + t) with t = exp(min(−z, EXPCAP)): capping the exponent keeps t
-# finite (so 1 − σ(z) = t σ(z) is exact in relative terms on both tails) at the cost of
-# σ(z) ≈ 1e-308 instead of a smaller subnormal for z < −709.
+# σ(z) is computed as u / (1 + u) and 1 − σ(z) as 1 / (1 + u), with u = exp(min(z, EXPCAP)):
+# capping the exponent keeps u finite, so both are exact in relative terms on both tails, at
+# the cost of 1 − σ(z) ≈ 1e-308 instead of a smaller subnormal for z > 709.
 EXPCAP = {"float64": 709.0, "float32": 88.0}
 
 FLUSHING_EXPCAP = {"float64": 708.0, "float32": 87.0}
 """The cap where subnormal numbers are flushed to zero (JAX on CPU, most GPU code): one
-below, so that σ(z) ≥ 1/(1 + e^cap) stays a normal number and 1 − σ(z) = e^(−z) σ(z) stays
-exact (with 709, 1 − σ(−1000) would be e^709 · 0 = 0 instead of 1)."""
+below, so that 1 − σ(z) ≥ 1/(1 + e^cap) stays a normal number and σ(z) = u (1 − σ(z))
+stays exact (with 709, σ(1000) would be e^709 · 0 = 0 instead of 1)."""
 
 
 def jax_namespace(dtype: str) -> dict:
@@ -116,7 +115,7 @@ def jax_namespace(dtype: str) -> dict:
     return {"np": jnp, "DTYPE": getattr(jnp, dtype), "EXPCAP": FLUSHING_EXPCAP[dtype],
             "_logdet": _logdet, "_full": _full, "_erf": erf, "_erfc": erfc,
             "_divisor_norm": lambda norm: norm,
-            "_exp_neg": lambda z, cap: jnp.exp(jnp.minimum(-z, cap))}
+            "_exp_capped": lambda z, cap: jnp.exp(jnp.minimum(z, cap))}
 
 
 def numpy_namespace(dtype: str) -> dict:

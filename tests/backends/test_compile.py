@@ -201,7 +201,7 @@ def test_mlp_loss_and_derived_gradients_share_one_pass(rng):
         np.testing.assert_allclose(value, expected, rtol=1e-10)
     body = fn.source.split('"""')[-1]
     assert body.count(" @ ") == 5             # X W1, A1 W2, G W2ᵀ, Xᵀ D, A1ᵀ G: as by hand
-    assert body.count("np.exp(") == 1 and body.count("_exp_neg(") == 1   # softmax, σ
+    assert body.count("np.exp(") == 1 and body.count("_exp_capped(") == 1   # softmax, σ
 
 
 def test_gradients_match_finite_differences(rng):

@@ -25,7 +25,7 @@ from matcalc.backends import export
 from numeric import evaluate, infer_dims
 
 # names the generated code, its prelude, the wrapper or the exported module rely on
-NAMES = ["self", "np", "DTYPE", "EXPCAP", "WRT", "_full", "_logdet", "_exp_neg", "_array", "_core",
+NAMES = ["self", "np", "DTYPE", "EXPCAP", "WRT", "_full", "_logdet", "_exp_capped", "_array", "_core",
          "_erf", "math", "float", "tuple", "abs", "max", "min", "sum", "dict", "zip", "len", "ValueError",
          "loss_and_gradients", "check_gradient", "compiled", "eps", "seed", "arguments", "rng", "errors",
          "name", "gradient", "gradients", "point", "direction", "plus", "minus", "numeric", "analytic",
@@ -36,7 +36,7 @@ SIZES = {"N": 5}
 
 
 def _model(names, dims):
-    """A loss that needs every helper (σ → _exp_neg and EXPCAP, logdet → _logdet, a gradient
+    """A loss that needs every helper (σ → _exp_capped and EXPCAP, logdet → _logdet, a gradient
     of ones → _full and DTYPE) over symbols called ``names``, with dimensions ``dims``.
     Returns the loss, the symbols to differentiate and random values by symbol name."""
     rng = np.random.default_rng(len("".join(names)))
@@ -169,7 +169,7 @@ def test_a_module_that_needs_erf_imports_math_whatever_the_symbols_are_called():
 LOOKALIKES = ["ｎ", "ｘ", "ﬁ", "ｎｐ", "µ", "ℓ", "Ｘ１", "ｓｅｌｆ", "ｆｌｏａｔ", "ｔｕｐｌｅ", "ＷＲＴ"]
 USED_BY_GENERATED_CODE = ["tuple", "dict", "zip", "abs", "max", "min", "len", "range", "float", "int", "np",
                           "DTYPE", "EXPCAP", "loss_and_gradients", "check_gradient", "WRT", "self", "math",
-                          "_core", "_array", "_number", "_exp_neg", "t1", "ValueError", "eps", "seed", "name"]
+                          "_core", "_array", "_number", "_exp_capped", "t1", "ValueError", "eps", "seed", "name"]
 SPECIAL_NAMES = sorted(set(keyword.kwlist) | set(USED_BY_GENERATED_CODE) | set(LOOKALIKES) | {"fi", "n", "x", "λ"})
 identifiers = st.text(st.characters(categories=["Lu", "Ll", "Lt", "Lm", "Lo", "Nl", "Nd", "Mn", "Pc"]),
                       min_size=1, max_size=4).filter(str.isidentifier)
