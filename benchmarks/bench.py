@@ -204,10 +204,10 @@ def ols(table, n, d, dtype):
             return (res @ res.T).item() / (2 * n), -(res @ X) / n
         return f
 
-    def jax_setup():
+    def jax_setup():   # the data are arguments, as they are matcalc's (a closure would make them constants)
         Xj, yj, wj = (jax.device_put(a) for a in (X, y, w))
-        f = jax.jit(jax.value_and_grad(lambda w_: jnp.sum((yj - w_ @ Xj.T) ** 2) / (2 * n)))
-        return lambda: jax.block_until_ready(f(wj))
+        f = jax.jit(jax.value_and_grad(lambda w_, X_, y_: jnp.sum((y_ - w_ @ X_.T) ** 2) / (2 * n)))
+        return lambda: jax.block_until_ready(f(wj, Xj, yj))
 
     def torch_setup():
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
@@ -347,13 +347,13 @@ def logistic_hessian(table, n, d):
         return f
 
     def jax_setup():
-        Xj, yj, wj = (jax.device_put(a) for a in (X, y, w.ravel()))
+        Xj, yj, wj = (jax.device_put(a) for a in (X, y.ravel(), w.ravel()))
 
-        def f(w_):
-            z = Xj @ w_
-            return jnp.sum(jnp.logaddexp(0.0, z) - yj.ravel() * z)
+        def f(w_, X_, y_):
+            z = X_ @ w_
+            return jnp.sum(jnp.logaddexp(0.0, z) - y_ * z)
         h = jax.jit(jax.hessian(f))
-        return lambda: (jax.block_until_ready(h(wj)),)
+        return lambda: (jax.block_until_ready(h(wj, Xj, yj)),)
 
     def torch_setup():
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y.ravel())

@@ -13,7 +13,9 @@ reads like a hand-written forward/backward pass and runs like one:
   pulled out ((wXᵀ − y)X rather than wXᵀX − yX), and a node whose transpose was already
   computed is read back as ``.T``;
 * numerically stable by construction: softmax subtracts the row maximum, log∘softmax is
-  Z − logsumexp(Z), log σ(z) = −logaddexp(0, −z), log(1 − σ(z)) = −logaddexp(0, z).
+  Z − logsumexp(Z), log σ(z) = −logaddexp(0, −z), log(1 − σ(z)) = −logaddexp(0, z);
+* an entrywise result is written into the memory of a temporary that is not read again
+  (``np.add(t1, b1, out=t1)``), so a call allocates about what hand-written code would.
 
 ``compile`` is the public entry point; the work is done in the modules around it:
 
@@ -24,8 +26,10 @@ reads like a hand-written forward/backward pass and runs like one:
 :mod:`.describe`    the one-line formulas in comments
 :mod:`.names`       Python names for user symbols
 :mod:`.spelling`    how NumPy and the array API standard write each operation
+:mod:`.buffers`     results written into dead temporaries (``out=``)
 :mod:`.prelude`     the NumPy helpers generated code calls, and their JAX versions
 :mod:`.array_api`   the array-API variant's helpers, shims and namespace choice
+:mod:`.native`      ``backend="jax"`` and ``"torch"``: the frameworks' own arrays
 :mod:`.function`    :class:`CompiledFunction`: inputs, argument checks, calling
 :mod:`.export`      :func:`export`, :func:`export_numpy`: standalone modules
 ==================  ==========================================================
@@ -57,9 +61,12 @@ def compile(expr, *, dtype="float64", backend="numpy", names=None):  # noqa: A00
     (``fn(X=..., W1=...)``) and returns the value; ``compile([loss, g1, g2])`` returns one
     function giving a tuple, computing every shared subexpression once.  ``dtype`` is
     ``"float64"`` or ``"float32"`` (NumPy arrays are converted on entry); ``backend="jax"``
-    emits the same code against ``jax.numpy`` under ``jax.jit`` (needs JAX installed).
-    PyTorch, CuPy, JAX, Dask … arrays (through array-api-compat) run the array-API variant
-    of the code and come back as arrays of their library, on their device, in their dtype.
+    emits the same code against ``jax.numpy`` under ``jax.jit`` (needs JAX installed) and
+    ``backend="torch"`` the array-API variant on PyTorch tensors with buffers reused (needs
+    PyTorch and array-api-compat): given the framework's arrays they return its arrays.
+    With the default backend, PyTorch, CuPy, JAX, Dask … arrays (through array-api-compat)
+    run the array-API variant of the code and come back as arrays of their library, on
+    their device, in their dtype.  Arguments are checked once per shape signature.
     ``names`` maps variable names to subexpressions to name them in ``fn.source``.
     See the module docstring for the calling convention and error messages.
     """

@@ -1,8 +1,10 @@
 """The compiled function: the generated code wrapped with argument checking.
 
 :class:`CompiledFunction` collects the inputs of some expressions (matrix symbols, scalar
-symbols, dimensions), has :class:`~.codegen.Printer` print the body, executes it once with
-the prelude's helpers and checks every call's arguments before running it.
+symbols, dimensions), has :class:`~.codegen.Printer` print the body (NumPy's with buffers
+reused, see :mod:`.buffers`), executes it once with the prelude's helpers and checks the
+arguments of a call before running it: once per *signature* (each array's type, shape and
+dtype, a tensor's device); a later call with the same signature goes straight to the code.
 
 Calling convention (the contract of :class:`CompiledFunction`):
 
@@ -30,8 +32,13 @@ Calling convention (the contract of :class:`CompiledFunction`):
   scalar result is a 0-d array, not a ``float`` (a Dask result stays lazy).  Arguments of
   two libraries, or on two devices, are an :class:`ArgumentError` naming them, and so is a
   library lacking a function the code calls (say ``linalg.slogdet``).  NumPy arrays keep
-  the NumPy code, which is unchanged; ``backend="jax"`` converts every argument to NumPy
-  as before.
+  the NumPy code;
+* ``backend="jax"`` (the NumPy code under ``jax.jit``) and ``backend="torch"`` (the
+  array-API variant on PyTorch, buffers reused) compute in ``dtype`` (:mod:`.native`):
+  when a call has arrays of the framework (NumPy arrays beside them are copied in) the
+  results are arrays of the framework, a 1×1 or scalar result 0-d, and a tensor's
+  autograd history is not followed; without any, the arguments are checked as NumPy's
+  and a 1×1 result is a ``float``.
 """
 from __future__ import annotations
 
@@ -135,13 +142,15 @@ class _NumpyArguments:
 
 class _ArrayApiArguments:
     """The same for the array-API variant: arrays of ``xp`` in ``dtype`` on ``device``, where
-    the arguments are (nothing is copied through NumPy; a list becomes an ``xp`` array)."""
+    the arguments are (nothing is copied through NumPy; a list becomes an ``xp`` array).  With
+    ``own``, the type of ``xp``'s arrays, another library's array (NumPy's next to a JAX
+    tracer) is copied into ``xp`` too."""
 
-    def __init__(self, xp, dtype, device):
-        self.xp, self.dtype, self.device = xp, dtype, device
+    def __init__(self, xp, dtype, device, own=None):
+        self.xp, self.dtype, self.device, self.own = xp, dtype, device, own
 
     def array(self, name, value):
-        if not is_array(value):
+        if not is_array(value) or (self.own is not None and not isinstance(value, self.own)):
             if np.iscomplexobj(value):
                 raise ArgumentError(f"argument {name!r}: expected real numbers, got complex ones")
             try:
@@ -182,8 +191,8 @@ def checked_number(name, value) -> float:
 
 
 class CompiledFunction:
-    """A NumPy (or JAX) function of the symbols of some expressions, which also runs on the
-    arrays of any array-API library.
+    """A NumPy (or JAX, or PyTorch) function of the symbols of some expressions, which also
+    runs on the arrays of any array-API library.
 
     Call it with keyword arguments named after the symbols.  Attributes: ``source`` (the
     generated Python, formulas as comments), ``array_api_source`` (its array-API variant),
@@ -505,13 +514,13 @@ class CompiledFunction:
         converted in the framework (results: its arrays, a 1×1 result 0-d), anything else
         through NumPy as before (a 1×1 result a ``float``)."""
         native = self._native
-        values = kwargs.values()
-        if any(isinstance(v, native.array_type) for v in values) and not any(isinstance(v, np.ndarray) for v in values):
-            xp, _, device = call_setting(kwargs)
+        arrays = {name: value for name, value in kwargs.items() if isinstance(value, native.array_type)}
+        if arrays:
+            xp, _, device = call_setting(arrays)   # one device for the framework's arrays
             if native.owns(xp):
                 detached = {name: native.detached(value) for name, value in kwargs.items()}
-                args = self._prepare_checked(detached, _ArrayApiArguments(xp, native.dtype(xp), device))
-                return self._run(native.core(device), args, kwargs)
+                convert = _ArrayApiArguments(xp, native.dtype(xp), device, native.array_type)
+                return self._run(native.core(device), self._prepare_checked(detached, convert), kwargs)
         return self._run(self._numpy_results, self.prepare(kwargs), kwargs)
 
     def _call_array_api(self, kwargs):
