@@ -42,6 +42,7 @@ Calling convention (the contract of :class:`CompiledFunction`):
 """
 from __future__ import annotations
 
+import operator
 import unicodedata
 from dataclasses import dataclass
 
@@ -169,9 +170,8 @@ class _ArrayApiArguments:
         return self.xp.asarray(checked_number(name, value), dtype=self.dtype, device=self.device)
 
 
-def _numpy_signature(value):
-    """What the checks of a NumPy argument depend on (the values themselves never matter)."""
-    return type(value), value.shape, value.dtype
+_numpy_signature = operator.attrgetter("__class__", "shape", "dtype")
+"""What the checks of a NumPy argument depend on (the values themselves never matter)."""
 
 
 def _python_float(value) -> float:
@@ -240,7 +240,7 @@ class CompiledFunction:
         self._as_float = [not isinstance(e, MatrixExpr) or (e.shape[0] == 1 and e.shape[1] == 1)
                           for e in self.outputs]
         self._names = names
-        self.body, self._param_list, self.helpers = self._generate(NUMPY, reuse=backend == "numpy")
+        self.body, self._param_list, self.helpers = self._generate(NUMPY, numpy=backend == "numpy")
         self.source = self._module_source(self.body)
         self._array_api = None   # the array-API variant, printed on its first call
         self._native = None      # the framework of backend="jax" or "torch" (see .native)
@@ -250,15 +250,17 @@ class CompiledFunction:
         self._fn = self._build()
         self._numpy_arguments = _NumpyArguments(DTYPES[dtype])
         self._numpy_dtype = np.dtype(DTYPES[dtype])
-        self._array_signature = self._native.signature if self._native is not None else _numpy_signature
+        self._calling()
         self._float_outputs = [i for i, as_float in enumerate(self._as_float) if as_float]
         self._array_outputs = [i for i, as_float in enumerate(self._as_float) if not as_float and backend == "numpy"]
 
     # -- generation
 
-    def _generate(self, spelling, reuse=False):
+    def _generate(self, spelling, reuse=False, numpy=False):
         """The body's lines, the parameters and the optional prelude helpers it calls;
-        ``reuse``: entrywise results written into dead temporaries (:mod:`.buffers`)."""
+        ``reuse``: entrywise results written into dead temporaries (:mod:`.buffers`);
+        ``numpy``: that, and the 1×1 results returned as floats (the NumPy code only: under
+        JAX they are traced arrays)."""
         printer = Printer({inp.symbol: inp.var for inp in self._inputs}, self._dim_vars, self._names, spelling)
         printer.expect(self.outputs)
         results = []
@@ -275,9 +277,11 @@ class CompiledFunction:
         for d, (inp, axis) in self._dim_source.items():
             lines.append(f"{self._dim_vars[d]} = {inp.var}.shape[{axis}]")
         lines += printer.lines
+        if numpy:
+            results = [f"_float({code})" if as_float else code for code, as_float in zip(results, self._as_float)]
         ret = ", ".join(results) + ("," if len(results) == 1 else "")
         lines.append(f"return ({ret})")
-        if reuse:
+        if reuse or numpy:
             lines = reuse_buffers(lines, printer.arrays, spelling)
         return lines, params, frozenset(printer.helpers)
 
@@ -451,22 +455,29 @@ class CompiledFunction:
 
     def __call__(self, /, **kwargs):   # positional-only self: a symbol may be called "self"
         try:
-            core = self._plans[self._signature(kwargs)]
+            values = self._arguments(kwargs)
+            if len(kwargs) != len(self._call_names):
+                raise TypeError("unexpected arguments")
+            key = self._key(values) if self._free_dims else tuple(map(self._signature, values))
+            core = self._plans[key]
         except (KeyError, AttributeError, TypeError):   # new signature, a missing argument, a number …
             return self._call_checked(kwargs)
-        results = core(*map(kwargs.__getitem__, self._call_names))
+        results = core(*values)
         return results[0] if self._single else results
 
-    def _signature(self, kwargs) -> tuple:
-        """The key of a call: each array's signature and each free dimension's type and
-        value; KeyError or AttributeError when an argument is missing or not an array,
-        TypeError when there are others."""
-        if len(kwargs) != len(self._call_names):
-            raise TypeError("unexpected arguments")
-        key = tuple(map(self._array_signature, map(kwargs.__getitem__, self._input_names)))
-        if self._free_dims:
-            key += tuple((type(kwargs[d.name]), kwargs[d.name]) for d in self._free_dims)
-        return key
+    def _calling(self):
+        """What the lean path of __call__ needs, built once: the arguments in order
+        (``_arguments``), an array's signature (``_signature``) and, with free dimensions,
+        a call's key (``_key``: the arrays' signatures, each dimension's type and value)."""
+        names = self._call_names
+        if len(names) > 1:
+            self._arguments = operator.itemgetter(*names)
+        else:
+            self._arguments = (lambda kwargs: (kwargs[names[0]],)) if names else (lambda kwargs: ())
+        signature = self._signature = self._native.signature if self._native is not None else _numpy_signature
+        arrays = len(self._inputs)
+        self._key = lambda values: tuple(map(signature, values[:arrays])) + \
+            tuple((type(v), v) for v in values[arrays:])
 
     def _call_checked(self, kwargs):
         """The careful path (see above)."""
@@ -477,34 +488,44 @@ class CompiledFunction:
             if any(is_foreign_array(value) for value in kwargs.values()):
                 return self._call_array_api(kwargs)
             args = self._prepare_checked(kwargs)
-        return self._run(self._numpy_results, args, kwargs)
+        raw = self._fn(*args)
+        # the results' dtypes follow the arguments' (not their values): if no array needs a
+        # cast this time, none will for this signature, and the generated code runs as it is
+        cast = any(raw[i].dtype != self._numpy_dtype for i in self._array_outputs)
+        core = self._numpy_results if cast else self._fn   # whose 1×1 results are floats already
+        return self._run(core, args, kwargs, self._finish(raw, cast))
 
-    def _run(self, core, args, kwargs):
-        """``core`` on the checked ``args``, recorded for the signature of ``kwargs`` when
-        the checks passed every argument on as it is (the arrays themselves, ints for the
-        free dimensions)."""
+    def _run(self, core, args, kwargs, results=None):
+        """``core`` on the checked ``args`` (or its finished ``results`` already), recorded
+        for the signature of ``kwargs`` when the checks passed every argument on as it is
+        (the arrays themselves, ints for the free dimensions)."""
         unchanged = all(arg is kwargs[inp.name] for arg, inp in zip(args, self._inputs)) and \
             all(type(kwargs[d.name]) is int for d in self._free_dims)
         try:
-            key = self._signature(kwargs) if unchanged else None
+            key = self._key(self._arguments(kwargs)) if unchanged else None
         except AttributeError:   # NumPy arrays for backend="torch": no tensor's signature
             key = None
         if key is not None:
             if len(self._plans) >= MAX_SIGNATURES:   # a bounded memory of signatures
                 self._plans.clear()
             self._plans[key] = core
-        results = core(*args)
+        if results is None:
+            results = core(*args)
         return results[0] if self._single else results
 
     def _numpy_results(self, *args):
         """The core on NumPy arguments, its results finished: a 1×1 or scalar result a
         ``float``, an array of NumPy's in the dtype (a framework's stays as it is)."""
-        out = list(self._fn(*args))
-        dtype = self._numpy_dtype
-        for i in self._array_outputs:
-            value = out[i]
-            if value.dtype is not dtype and value.dtype != dtype:
-                out[i] = value.astype(dtype)
+        return self._finish(self._fn(*args), True)
+
+    def _finish(self, results, cast):
+        if not (self._float_outputs or cast):
+            return results
+        out = list(results)
+        if cast:
+            for i in self._array_outputs:
+                if out[i].dtype != self._numpy_dtype:
+                    out[i] = out[i].astype(self._numpy_dtype)
         for i in self._float_outputs:
             out[i] = _python_float(out[i])
         return tuple(out)

@@ -21,6 +21,7 @@ help on CPU (benchmarks/bench.py, README).
 """
 from __future__ import annotations
 
+import operator
 import types
 
 import numpy as np
@@ -69,9 +70,7 @@ class JaxBackend(NativeBackend):
         self.numpy_core = self.jitted   # jit takes NumPy arrays too (and copies them in)
         self.array_type = jax.Array
 
-    @staticmethod
-    def signature(value):
-        return type(value), value.shape, value.dtype
+    signature = staticmethod(operator.attrgetter("__class__", "shape", "dtype"))
 
     def core(self, device):
         return self.jitted   # a jitted function runs on its arguments' device
@@ -96,9 +95,7 @@ class TorchBackend(NativeBackend):
         self._as_float = tuple(as_float)
         self._cores = {}
 
-    @staticmethod
-    def signature(value):
-        return type(value), value.shape, value.dtype, value.device, value.requires_grad
+    signature = staticmethod(operator.attrgetter("__class__", "shape", "dtype", "device", "requires_grad"))
 
     def detached(self, value):
         return value.detach() if isinstance(value, self.torch.Tensor) and value.requires_grad else value

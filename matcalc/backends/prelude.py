@@ -1,8 +1,8 @@
 """The NumPy helpers every generated function runs with, and their JAX versions.
 
 Generated code calls only ``np.*`` and the helpers defined here (``_exp_capped``, ``_logdet``,
-``_full``, and ``_erf``, ``_erfc`` or ``_divisor_norm`` when a formula needs it), with ``DTYPE`` and ``EXPCAP`` set for the
-chosen precision.  The helpers need nothing but NumPy and the standard library, so that an
+``_full``, ``_float``, and ``_erf``, ``_erfc`` or ``_divisor_norm`` when a formula needs it),
+with ``DTYPE`` and ``EXPCAP`` set for the chosen precision.  The helpers need nothing but NumPy and the standard library, so that an
 exported module runs anywhere; the JAX backend swaps in its own versions of the same names.
 :func:`run_generated` is the one place matcalc executes code.
 """
@@ -27,6 +27,11 @@ def _exp_capped(z, cap, out=None):
         return np.exp(min(z, cap))
     t = np.minimum(z, cap, out=out)
     return np.exp(t, out=t)
+
+
+def _float(x):
+    # a 1x1 result as a Python float (an array of one entry, a NumPy scalar or a number)
+    return float(x.item()) if isinstance(x, np.ndarray) else float(x)
 
 
 def _logdet(x):

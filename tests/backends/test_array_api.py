@@ -299,7 +299,7 @@ def test_one_printer_two_spellings():
     """The NumPy source of log-softmax cross-entropy is what NumPy's idioms give (written
     here by hand), a temporary's buffer reused once it is not read again (exp(Z − m) for
     the softmax, the softmax for its difference with Y, that for the scaled gradient) and
-    Y ⊙ log p computed in the array ``where`` gives; the
+    Y ⊙ log p computed in the array ``where`` gives, and the loss returned as a float; the
     array-API variant has the same lines, spelt by the standard, each result a new array."""
     Z, Y = mc.matrix("Z", "N", "K"), mc.matrix("Y", "N", "K", onehot=True)
     loss = -mc.sum(mc.hadamard(Y, mc.log(mc.softmax(Z)))) / mc.dim("N")
@@ -312,7 +312,7 @@ def test_one_printer_two_spellings():
         "t1 = Z.max(axis=1, keepdims=True)", "t2 = np.exp(Z - t1)", "t3 = t2.sum(axis=1, keepdims=True)",
         "t4 = t1 + np.log(t3)", "t5 = Z - t4", "t6 = np.where(Y == 0, 0.0, t5)", "t6 *= Y", "t7 = t6.sum()",
         "t8 = -t7 / N", "t9 = 1.0 / N", "t10 = np.divide(t2, t3, out=t2)", "t11 = np.subtract(t10, Y, out=t10)",
-        "t12 = np.multiply(t9, t11, out=t11)", "return (t8, t12)"]
+        "t12 = np.multiply(t9, t11, out=t11)", "return (_float(t8), t12)"]
     assert code_lines(fn.array_api_source, "compiled")[:-1] == [   # the last: _bind's "return compiled"
         "N = Y.shape[0]", "K = Y.shape[1]",
         "t1 = xp.max(Z, axis=1, keepdims=True)", "t2 = xp.exp(Z - t1)", "t3 = xp.sum(t2, axis=1, keepdims=True)",
