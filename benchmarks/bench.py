@@ -19,8 +19,9 @@ is imported), pinned to one core (``--cpu``).  Each result is first checked agai
 hand-written NumPy one; then the calls are interleaved round by round in a shuffled order,
 and the table gives
 each one's median time and its median ratio to hand-written NumPy over the rounds (< 1 is
-faster; a ratio taken within a round cancels changes of the machine's load).  Missing
-frameworks are skipped.  This is a benchmark, not a test.
+faster; a ratio taken within a round cancels changes of the machine's load).  The data are
+arguments of every function, the frameworks' as matcalc's: a jitted closure would make them
+compile-time constants.  Missing frameworks are skipped.  This is a benchmark, not a test.
 """
 from __future__ import annotations
 

@@ -49,8 +49,9 @@ class Printer(ProductEmitters, KroneckerEmitters, EntrywiseEmitters, ScalarEmitt
     hash-consing, which also shares sub-products of different matrix chains).
     """
 
-    def __init__(self, inputs, dimensions, names=None, spelling=NUMPY):
+    def __init__(self, inputs, dimensions, names=None, spelling=NUMPY, fused=False):
         self.spell = spelling                  # how the target namespace writes each operation
+        self.fused = fused                     # for a compiler that fuses entrywise passes (jax.jit)
         self.lines: list[str] = []
         self.values: dict = {}
         self.forms: dict = {}                  # form(expr) -> Val of small sums and products (see known)

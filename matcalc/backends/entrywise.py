@@ -136,34 +136,40 @@ class EntrywiseEmitters:
     emit_Minimum = emit_Maximum
 
     def emit_Sigmoid(self, expr):
-        """σ(z) = u / (1 + u) with u = e^min(z, cap); where 1 − σ(z) is printed too it is
-        r = 1 / (1 + u), and σ(z) = u r.  Both exact in relative terms on both tails (no
-        cancellation), in as few passes over the array as the plain 1 / (1 + e^(−z))."""
+        """σ(z), exact in relative terms on both tails (no cancellation).  Eager code (NumPy,
+        PyTorch), where each operation is a pass over the array: u = e^min(z, cap) and
+        σ(z) = u / (1 + u), or σ(z) = u r where r = 1 − σ(z) = 1 / (1 + u) is printed too.
+        Fused code (under jax.jit), where fewer arrays count more than fewer operations:
+        t = e^min(−z, cap), σ(z) = 1 / (1 + t) and 1 − σ(z) = t σ(z)."""
         u = self.capped_exp(expr)
+        if self.fused:
+            return self.matrix(f"1.0 / (1.0 + {u.name})", expr, **stored_like(u))
         if expr in self.complemented:
             r = self.one_minus_sigmoid(expr, None)
             return self.matrix(f"{u.name} * {r.code}", expr, **stored_like(u))
         return self.matrix(f"{u.name} / (1.0 + {u.name})", expr, **stored_like(u))
 
     def capped_exp(self, sigmoid) -> Val:
-        """u = e^min(z, cap) of σ(z), printed once: the cap (EXPCAP) keeps it finite."""
+        """e^min(z, cap) of σ(z) (e^min(−z, cap) in fused code), printed once: the cap
+        (EXPCAP) keeps it finite."""
         u = self.capped_exps.get(sigmoid)
         if u is None:
             v = self.value(sigmoid.arg)
-            u = Val(self.assign(f"_exp_capped({self.operand(v)}, EXPCAP)"), **stored_like(v))
+            z = f"-{self.operand(v)}" if self.fused else self.operand(v)
+            u = Val(self.assign(f"_exp_capped({z}, EXPCAP)"), **stored_like(v))
             if not v.scalar:
                 self.note_array(u, sigmoid.shape)
             self.capped_exps[sigmoid] = u
         return u
 
     def one_minus_sigmoid(self, sigmoid, expr) -> Val:
-        """1 − σ(z) = 1 / (1 + u) with u = e^min(z, cap): no cancellation when σ(z) is
-        close to 1; printed once, commented with ``expr`` (or the formula)."""
+        """1 − σ(z) (see emit_Sigmoid), printed once, commented with ``expr`` (or the formula)."""
         r = self.complements.get(sigmoid)
         if r is None:
             u = self.capped_exp(sigmoid)
             expr = expr if expr is not None else algebra.add(OneMatrix(*sigmoid.shape), algebra.neg(sigmoid))
-            r = self.complements[sigmoid] = self.matrix(f"1.0 / (1.0 + {u.name})", expr, **stored_like(u))
+            code = f"{u.name} * {self.value(sigmoid).code}" if self.fused else f"1.0 / (1.0 + {u.name})"
+            r = self.complements[sigmoid] = self.matrix(code, expr, **stored_like(u))
         return r
 
     def expect(self, outputs):

@@ -240,7 +240,8 @@ class CompiledFunction:
         self._as_float = [not isinstance(e, MatrixExpr) or (e.shape[0] == 1 and e.shape[1] == 1)
                           for e in self.outputs]
         self._names = names
-        self.body, self._param_list, self.helpers = self._generate(NUMPY, numpy=backend == "numpy")
+        self.body, self._param_list, self.helpers = self._generate(NUMPY, numpy=backend == "numpy",
+                                                                   fused=backend == "jax")
         self.source = self._module_source(self.body)
         self._array_api = None   # the array-API variant, printed on its first call
         self._native = None      # the framework of backend="jax" or "torch" (see .native)
@@ -256,12 +257,13 @@ class CompiledFunction:
 
     # -- generation
 
-    def _generate(self, spelling, reuse=False, numpy=False):
+    def _generate(self, spelling, reuse=False, numpy=False, fused=False):
         """The body's lines, the parameters and the optional prelude helpers it calls;
         ``reuse``: entrywise results written into dead temporaries (:mod:`.buffers`);
         ``numpy``: that, and the 1×1 results returned as floats (the NumPy code only: under
-        JAX they are traced arrays)."""
-        printer = Printer({inp.symbol: inp.var for inp in self._inputs}, self._dim_vars, self._names, spelling)
+        JAX they are traced arrays); ``fused``: for jax.jit (see Printer)."""
+        printer = Printer({inp.symbol: inp.var for inp in self._inputs}, self._dim_vars, self._names, spelling,
+                          fused)
         printer.expect(self.outputs)
         results = []
         for expr in self.outputs:

@@ -70,7 +70,8 @@ class JaxBackend(NativeBackend):
         self.numpy_core = self.jitted   # jit takes NumPy arrays too (and copies them in)
         self.array_type = jax.Array
 
-    signature = staticmethod(operator.attrgetter("__class__", "shape", "dtype"))
+    # a JAX array's abstract value: its shape, dtype (and weak type, sharding), read at once
+    signature = staticmethod(operator.attrgetter("__class__", "aval"))
 
     def core(self, device):
         return self.jitted   # a jitted function runs on its arguments' device
