@@ -33,6 +33,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECL
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
@@ -169,17 +170,19 @@ def matcalc_setups(exprs, arrays, dtype, *, single=False):
     """The setups of matcalc's four columns: the compiled ``exprs`` called on ``arrays``
     (NumPy), on JAX arrays with backend="jax", on tensors with backend="torch" and on
     tensors with the default backend (its array-API variant)."""
-    def run(backend, convert, wrap):
+    def run(backend, convert, wrap=None):
         def setup():
             fn = mc.compile(exprs, dtype=dtype, backend=backend)
             args = {k: convert(v) for k, v in arrays.items() if k in fn.inputs}
-            return lambda: wrap(fn(**args))
+            call = functools.partial(fn, **args)   # no Python frame of the harness's own in the timing
+            return (lambda: wrap(call())) if wrap else call
         return setup
 
-    as_tuple = (lambda out: (out,)) if single else (lambda out: out)
+    as_tuple = (lambda out: (out,)) if single else None
     setups = {MC_NUMPY: run("numpy", lambda a: a, as_tuple), MC_JAX: None, MC_TORCH: None, MC_ARRAY_API: None}
     if jax:
-        setups[MC_JAX] = run("jax", jax.device_put, lambda out: as_tuple(jax.block_until_ready(out)))
+        setups[MC_JAX] = run("jax", jax.device_put,
+                             lambda out: jax.block_until_ready((out,) if single else out))
     if torch:
         setups[MC_TORCH] = run("torch", torch.from_numpy, as_tuple)
         if array_api_compat:
