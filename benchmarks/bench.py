@@ -99,7 +99,7 @@ class Table:
         it leaves, changes a call's time), so a change in machine load affects every
         implementation alike; a ratio is the median over the rounds of the round's time over
         hand-written NumPy's."""
-        print(f"\n{title}")
+        print(f"\n{title}: checking …")
         calls, expected = {}, None
         for name, setup in implementations.items():
             if setup is None:
@@ -128,24 +128,17 @@ class Table:
                 t = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t)
-        medians = {name: statistics.median(t) for name, t in times.items()}
         base = times.get(HAND)
-        ratios = {name: statistics.median(a / b for a, b in zip(t, base)) if base else None
-                  for name, t in times.items()}
-        row = {"workload": title, "short": short, "ms": {}, "ratio": {}, "met": {}}
-        for name, seconds in medians.items():
-            ratio = f"{ratios[name]:6.2f}x" if base else "   n/a"
-            target = TARGETS.get(name)
-            met = ""
-            if target in times:
-                relative = statistics.median(a / b for a, b in zip(times[name], times[target]))
-                row["met"][name] = relative <= 1.0
-                met = f"{'yes' if relative <= 1.0 else 'NO '}: {relative:.2f}x {target}"
-            print(f"  {name:28s} {seconds * 1e3:10.3f} ms   {ratio}   ({len(times[name])} calls)   {met}")
-            row["ms"][name] = seconds * 1e3
-            row["ratio"][name] = ratios[name]
+        row = {"workload": title, "short": short, "ms": {}, "ratio": {}, "vs_target": {}, "calls": {}}
+        for name, t in times.items():
+            row["ms"][name] = statistics.median(t) * 1e3
+            row["calls"][name] = len(t)
+            row["ratio"][name] = statistics.median(a / b for a, b in zip(t, base)) if base else None
+            if TARGETS.get(name) in times:
+                row["vs_target"][name] = statistics.median(a / b for a, b in zip(t, times[TARGETS[name]]))
+        report(row)
         self.rows.append(row)
-        return medians
+        return row
 
     def markdown(self) -> str:
         """The README's table: each workload's ratios to hand-written NumPy, ✓ where a
@@ -156,14 +149,46 @@ class Table:
         for row in self.rows:
             cells = []
             for c in columns:
-                ratio = row["ratio"].get(c)
-                mark = {True: " ✓", False: " ✗"}.get(row["met"].get(c), "")
+                ratio, relative = row["ratio"].get(c), row["vs_target"].get(c)
+                mark = "" if relative is None else " ✓" if relative <= 1.0 else " ✗"
                 cells.append("" if ratio is None else f"{ratio:.2f}×{mark}")
-            met = row["met"]
+            met = [relative <= 1.0 for relative in row["vs_target"].values()]
             hand = row["ms"].get(HAND)
             lines.append(f"| {row['short']} | {'' if hand is None else f'{hand:.3g}'} | " + " | ".join(cells)
-                         + f" | {sum(met.values())}/{len(met)} |")
+                         + f" | {sum(met)}/{len(met)} |")
         return "\n".join(lines)
+
+
+def report(row):
+    """Print one workload's row: each implementation's median time, ratio to hand-written
+    NumPy and, for matcalc's backends, the ratio to its target."""
+    print(f"\n{row['workload']}")
+    for name, ms in row["ms"].items():
+        ratio = row["ratio"][name]
+        ratio = "   n/a" if ratio is None else f"{ratio:6.2f}x"
+        relative = row["vs_target"].get(name)
+        met = "" if relative is None else \
+            f"{'yes' if relative <= 1.0 else 'NO '}: {relative:.3f}x {TARGETS[name]}"
+        print(f"  {name:28s} {ms:10.3f} ms   {ratio}   ({row['calls'][name]} calls)   {met}")
+
+
+def combined(runs):
+    """The rows of several runs (separate processes) as one: per workload and implementation
+    the median of the runs' medians and ratios (a process's memory layout moves a whole
+    run's times by a few percent, which the median over runs takes out)."""
+    rows = []
+    for row in runs[0]:
+        same = [r for run in runs for r in run if r["workload"] == row["workload"]]
+        merged = {"workload": row["workload"], "short": row["short"], "ms": {}, "ratio": {}, "vs_target": {},
+                  "calls": {}}
+        for field in ("ms", "ratio", "vs_target"):
+            for name in row[field]:
+                values = [r[field][name] for r in same if r[field].get(name) is not None]
+                merged[field][name] = statistics.median(values) if values else None
+        for name in row["calls"]:
+            merged["calls"][name] = sum(r["calls"].get(name, 0) for r in same)
+        rows.append(merged)
+    return rows
 
 
 def matcalc_setups(exprs, arrays, dtype, *, single=False):
@@ -436,6 +461,9 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=None, help="minimum timing per implementation")
     parser.add_argument("--min-rounds", type=int, default=5, help="rounds of calls at least (default 5)")
     parser.add_argument("--cpu", type=int, default=None, help="the core to pin to (default: the last one)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the workloads this many times, each in a process of its own, and report "
+                             "the medians over the runs (default 1)")
     parser.add_argument("--markdown", action="store_true", help="also print the README's table")
     parser.add_argument("--no-derivation", action="store_true", help="skip the derivation-time table")
     parser.add_argument("--json", help="write the measurements to this file")
@@ -449,28 +477,51 @@ def main(argv=None):
     print(f"one thread pinned to core {cores} of {os.cpu_count()}; versions:",
           ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     table = Table(options)
+    if options.repeat > 1:
+        table.rows = combined([_run_alone(argv, options, i) for i in range(options.repeat)])
+        print(f"\nthe medians over {options.repeat} runs:")
+        for row in table.rows:
+            report(row)
+    else:
+        run_workloads(table, options)
+    depth_rows = [] if options.no_derivation else derivation_time([2, 4] if options.quick else [2, 4, 8, 16])
+    if options.markdown:
+        print("\n" + table.markdown())
+    if options.json:
+        with open(options.json, "w") as handle:
+            json.dump({"versions": versions, "cores": cores, "repeat": options.repeat, "timings": table.rows,
+                       "derivation": depth_rows}, handle, indent=1, ensure_ascii=False)
+
+
+def run_workloads(table, options):
     dtypes = [np.float64] + ([np.float32] if options.float32 else [])
     if options.quick:
         for dt in dtypes:
             ols(table, 2000, 50, dt)
             mlp(table, 256, 64, 128, 10, dt)
         logistic_hessian(table, 1000, 200)
-        depths = [2, 4]
-    else:
-        for dt in dtypes:
-            ols(table, 10_000, 100, dt)
-            ols(table, 100_000, 500, dt)
-            mlp(table, 256, 64, 128, 10, dt)
-            mlp(table, 4096, 784, 256, 10, dt)
-        logistic_hessian(table, 5000, 1000)
-        depths = [2, 4, 8, 16]
-    depth_rows = [] if options.no_derivation else derivation_time(depths)
-    if options.markdown:
-        print("\n" + table.markdown())
-    if options.json:
-        with open(options.json, "w") as handle:
-            json.dump({"versions": versions, "cores": cores, "timings": table.rows, "derivation": depth_rows},
-                      handle, indent=1, ensure_ascii=False)
+        return
+    for dt in dtypes:
+        ols(table, 10_000, 100, dt)
+        ols(table, 100_000, 500, dt)
+        mlp(table, 256, 64, 128, 10, dt)
+        mlp(table, 4096, 784, 256, 10, dt)
+    logistic_hessian(table, 5000, 1000)
+
+
+def _run_alone(argv, options, i):
+    """One run of the workloads in a process of its own (its rows, read back from JSON)."""
+    import subprocess
+    import tempfile
+    argv = list(sys.argv[1:] if argv is None else argv)
+    keep = [a for j, a in enumerate(argv) if a not in ("--markdown",) and not a.startswith("--repeat")
+            and not a.startswith("--json") and not (j and argv[j - 1] in ("--repeat", "--json"))]
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "run.json")
+        print(f"\n---- run {i + 1} of {options.repeat}", flush=True)
+        subprocess.run([sys.executable, __file__, *keep, "--no-derivation", "--json", path], check=True)
+        with open(path) as handle:
+            return json.load(handle)["timings"]
 
 
 if __name__ == "__main__":

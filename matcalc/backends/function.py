@@ -521,6 +521,7 @@ class CompiledFunction:
         return self._finish(self._fn(*args), True)
 
     def _finish(self, results, cast):
+        """``results`` with each 1×1 one a float and, if ``cast``, each NumPy array in the dtype."""
         if not (self._float_outputs or cast):
             return results
         out = list(results)
