@@ -272,6 +272,29 @@ def test_argument_errors_name_argument_and_shapes():
         fixed(F=np.zeros((3, 2)))
 
 
+def test_arguments_are_checked_once_per_signature_and_still_explained(monkeypatch):
+    """A call whose arrays have the type, shape and dtype of one checked before goes straight
+    to the code; another shape, dtype or a missing argument is checked (and explained)."""
+    from matcalc.backends.function import CompiledFunction
+    X, W = mc.matrix("X", N, d), mc.matrix("W", d, h)
+    fn = mc.compile([X * W, mc.sum(X)])
+    checks = []
+    fast = CompiledFunction._fast_arguments
+    monkeypatch.setattr(CompiledFunction, "_fast_arguments", lambda self, kw: checks.append(1) or fast(self, kw))
+    x, w = np.arange(6.0).reshape(3, 2), np.ones((2, 4))
+    for _ in range(3):
+        product, total = fn(X=x, W=w)
+    assert len(checks) == 1 and type(total) is float and total == 15.0
+    np.testing.assert_array_equal(product, x @ w)
+    with pytest.raises(ArgumentError, match=r"'X': expected \(N, d\) = \(3, 2\), got shape \(3, 3\)"):
+        fn(X=np.zeros((3, 3)), W=w)
+    with pytest.raises(ArgumentError, match=r"missing argument 'W'"):
+        fn(X=x)
+    product, _ = fn(X=x.astype(np.float32), W=w)   # converted, and checked again next time
+    fn(X=x.astype(np.float32), W=w)
+    assert product.dtype == np.float64 and len(checks) == 5   # 1 + the two errors + these two
+
+
 def test_a_dimension_seen_twice_must_agree():
     X, y = mc.matrix("X", "n", "d"), mc.rowvec("y", "n")
     fn = mc.compile(y * X)
