@@ -190,6 +190,18 @@ def checked_number(name, value) -> float:
         raise ArgumentError(f"argument {name!r}: expected a number, got {type(value).__name__}") from exc
 
 
+def _dtype_name(dtype) -> str:
+    """``"float64"`` or ``"float32"`` for that name or a NumPy spelling of it (``np.float32``,
+    ``np.dtype("float32")``); anything else is a CompileError."""
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except (TypeError, ValueError):
+        name = None
+    if name not in DTYPES:
+        raise CompileError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return name
+
+
 class CompiledFunction:
     """A NumPy (or JAX, or PyTorch) function of the symbols of some expressions, which also
     runs on the arrays of any array-API library.
@@ -203,8 +215,7 @@ class CompiledFunction:
 
     def __init__(self, exprs, *, single, dtype="float64", backend="numpy", names=None,
                  function_name="compiled", arg_order=None, reserved=frozenset()):
-        if dtype not in DTYPES:
-            raise CompileError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        dtype = _dtype_name(dtype)
         if backend not in BACKENDS:
             raise CompileError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
         self.outputs = tuple(exprs)

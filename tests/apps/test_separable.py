@@ -231,14 +231,17 @@ def test_a_value_that_keeps_the_row_dimension_is_not_a_loss():
 
 def test_mixed_parts_come_out_separately():
     """Σ (Xw + b − y)² + λ‖w‖²: the data-free penalty is its own part (counted once, not
-    once per chunk), and so is 2·N·b in ∂/∂b, where N is the total row count."""
+    once per chunk), and so is 2·N·b in 2·sum(Xw − y) + 2·N·b (a form of ∂/∂b), where N
+    is the total row count."""
     loss, (w,), _ = ridge_readme()
     b = mc.scalar("b")
     (summed, free), = split_over_rows([loss], N, {"w"})
     assert mc.to_text(free) == "λ·‖w‖²"
     assert kind_of(summed, N, {"w"}) == "summed"
-    gradient_b = mc.gradient(loss, b)
+    X, y = mc.matrix("X", "N", "d"), mc.colvec("y", "N")
+    gradient_b = 2 * mc.sum(X * w - y) + 2 * N * b
     (summed_b, free_b), = split_over_rows([gradient_b], N, {"w"})
+    assert kind_of(summed_b, N, {"w"}) == "summed"
     (free_b,), total = total_rows([free_b], N, "N_total")
     assert free_b == 2 * total * b
 

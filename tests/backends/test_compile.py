@@ -362,8 +362,15 @@ def test_float32_option(rng):
     assert s.dtype == np.float32
     np.testing.assert_allclose(s, 1 / (1 + np.exp(-x @ w)), rtol=1e-6)
     np.testing.assert_allclose(m, (x @ w).sum() / 4, rtol=1e-5)
-    with pytest.raises(CompileError, match="dtype"):
-        mc.compile(X, dtype="float16")
+    for other in ("float16", np.int64, None, "doubles"):
+        with pytest.raises(CompileError, match="dtype must be one of float64, float32"):
+            mc.compile(X, dtype=other)
+
+
+@pytest.mark.parametrize("spelling", [np.float32, np.dtype("float32"), "f4"])
+def test_numpy_spellings_of_a_dtype_are_its_name(spelling):
+    fn = mc.compile(mc.matrix("X", 2, 2), dtype=spelling)
+    assert fn.dtype == "float32" and fn(X=np.eye(2)).dtype == np.float32
 
 
 def _calls(source):
