@@ -11,9 +11,9 @@ reloaded.  The core needs no JavaScript (the tabs are CSS; one tiny inline scrip
 by its hash in the Content-Security-Policy, makes the Copy buttons copy).
 
 Every request is computed by :func:`.serve_work.answer` in a worker process
-(:mod:`.workers`) under the work budget (``seconds`` and ``nodes``), and the worker is
-killed if it is still running ``grace`` seconds after the budget's time, so no input can
-keep the server busy.  Nothing the user typed is evaluated; nothing is written to disk
+(:mod:`.workers`) under the work budget (:class:`Settings`: seconds and nodes), and the
+worker is killed if it is still running :data:`GRACE` seconds after the budget's time, so
+no input can keep the server busy.  Nothing the user typed is evaluated; nothing is written to disk
 but a PDF's temporary directory, which is removed after the response.
 
 Status codes: 200 for a page, including one that shows a parse, shape or budget error or
@@ -68,20 +68,26 @@ class Limits:
 @dataclass(frozen=True)
 class Settings:
     """How the server runs: ``workers`` processes, each request under a work budget of
-    ``seconds`` and ``nodes``, its worker killed ``grace`` seconds after the budget's time
-    (and replaced); a request waits at most ``wait`` seconds for a free worker; each worker
-    may use ``memory`` bytes of address space."""
+    ``seconds`` and ``nodes``; a worker still running after ``time_limit`` seconds (by
+    default the budget's time and :data:`GRACE`) is killed and replaced.  A request waits at
+    most ``wait`` seconds for a free worker; each worker may use ``memory`` bytes of address
+    space."""
     workers: int = 2
     seconds: float = 10.0
     nodes: int = 1_000_000
-    grace: float = 5.0
+    time_limit: float | None = None
     wait: float = 30.0
     memory: int | None = 2 << 30
     limits: Limits = field(default_factory=Limits)
 
     @property
-    def time_limit(self) -> float:
-        return self.seconds + self.grace
+    def hard_limit(self) -> float:
+        return self.time_limit if self.time_limit is not None else self.seconds + GRACE
+
+
+GRACE = 5.0
+"""Seconds a worker may run past its budget's time (the budget is checked between steps,
+and one SymPy call may be long) before it is killed."""
 
 
 class _Refused(MatcalcError):
@@ -251,10 +257,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def compute(function, argument):
         """``function(argument)`` in a worker: (result, None), or (None, (status, error))."""
         try:
-            return await run_in_threadpool(state["pool"].run, function, argument, timeout=settings.time_limit,
+            return await run_in_threadpool(state["pool"].run, function, argument, timeout=settings.hard_limit,
                                            wait=settings.wait), None
         except WorkerTimeout:
-            return None, (200, _error(f"The computation took longer than {settings.time_limit:g} s and was stopped. "
+            return None, (200, _error(f"The computation took longer than {settings.hard_limit:g} s and was stopped. "
                                       f"Simplify or split the expression, or run matcalc derive on your own machine."))
         except PoolBusy:
             return None, (503, _error("The server is busy with other requests; try again in a moment."))

@@ -97,11 +97,12 @@ def read_names(text: str) -> tuple:
 def answer(question: Question) -> dict:
     """The page's content for ``question``, computed under its work budget.
 
-    Returns ``{"declarations": [(name, shape text, proposed?)], "wrt": names, "answer":
+    Returns ``{"declarations": [(name, shape text, proposed?)], "wrt": names, "wrt_chosen": whether
+    matcalc chose them, "answer":
     [rows of MathML], "derivation": HTML, "latex": …, "markdown": …, "python": …,
     "python_title": …, "verification": HTML or None, "verdict": True/False/None,
     "error": None or {"message", "field", "line", "caret", "column"}}``."""
-    out = {"declarations": [], "wrt": "", "answer": [], "derivation": "", "latex": "", "markdown": "",
+    out = {"declarations": [], "wrt": "", "wrt_chosen": False, "answer": [], "derivation": "", "latex": "", "markdown": "",
            "python": "", "python_title": "", "verification": None, "verdict": None, "error": None}
     try:
         with budget.limit({"nodes": question.nodes, "seconds": question.seconds}, "reading the expression"):
@@ -119,6 +120,7 @@ def _answer(question, out):
     symbols = _symbols(shapes, question)
     wrt = _variables(question, symbols, function, shapes)
     out["wrt"] = ", ".join(str(symbol) for symbol in wrt)
+    out["wrt_chosen"] = not question.wrt
     if question.action == "verify":
         derivation = _verify(question, function, wrt, shapes, out)
         if derivation is None:
@@ -179,10 +181,12 @@ def _variables(question, symbols, function, shapes):
     names = list(dict.fromkeys(t.text for t in tokenize(question.expression) if t.kind == "name" and t.text in present))
     if not names:
         raise _FieldError("the expression has no variable to differentiate with respect to", "wrt")
+    data = {name for flag in ("onehot", "binary") for name in question.assumptions.get(flag, ())}
 
     def rank(name):
+        """Vectors first, then matrices, then scalars; labels (one-hot, binary) last."""
         shape = shapes.get(name, ())
-        return 2 if shape == () else 0 if 1 in shape and shape != (1, 1) else 1
+        return 3 if name in data else 2 if shape == () else 0 if 1 in shape and shape != (1, 1) else 1
     return [symbols[min(names, key=rank)]]
 
 
@@ -199,12 +203,24 @@ def _verify(question, function, wrt, shapes, out):
     return result.derivation
 
 
+ANSWER_LENGTH = 300
+"""The longest result (in LaTeX characters) that the answer box writes out in full; a longer
+one is written with the names the derivation defines (the LaTeX printer's, as in the steps)."""
+
+
 def _answer_rows(derivation, detail):
-    """The result rows of the derivation (∂L/∂x = … ∈ ℝ^{n×1}), as MathML."""
+    """The result rows of the derivation (∂L/∂x = … ∈ ℝ^{n×1}) as MathML: each result written
+    out in full when it is short, else as the derivation's results block writes it."""
     from ..output.html import row
+    from ..output.latex import latex
     from ..output.render import present
     document = present(derivation, escape=html.escape, detail=detail)
-    return [row(r["lhs"], r["rhs"], space=r["space"]) for r in document["results"]]
+    rows = []
+    for result, value in zip(document["results"], derivation.results.values()):
+        whole = latex(value)
+        rows.append(row(result["lhs"], whole if len(whole) <= ANSWER_LENGTH else result["rhs"],
+                        space=result["space"]))
+    return rows
 
 
 def _python(derivation):
