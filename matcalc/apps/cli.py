@@ -307,6 +307,8 @@ def command_serve(args):
         run(args.host, args.port, settings)
     except OSError as error:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    except KeyboardInterrupt:   # Ctrl-C is how a server is stopped: after a clean shutdown
+        _say("matcalc serve: stopped")
     return EXIT_OK
 
 

@@ -30,6 +30,8 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -63,6 +65,7 @@ class Limits:
     declared: int = 50             # names declared in all the fields together
     dimension: int = 64            # the largest numeric dimension (the verification builds such arrays)
     parameters: int = 40           # query parameters in all
+    query: int = 32_000            # bytes of the whole query, checked before it is read
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,15 @@ class Settings:
     ``seconds`` and ``nodes``; a worker still running after ``time_limit`` seconds (by
     default the budget's time and :data:`GRACE`) is killed and replaced.  A request waits at
     most ``wait`` seconds for a free worker; each worker may use ``memory`` bytes of address
-    space."""
+    space.  The last ``remembered`` pages are kept, so that a shared link opened again (by a
+    whole class) is not computed again."""
     workers: int = 2
     seconds: float = 10.0
     nodes: int = 1_000_000
     time_limit: float | None = None
     wait: float = 30.0
     memory: int | None = 2 << 30
+    remembered: int = 128
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -124,7 +129,8 @@ def question_of(form, params, settings) -> Question | None:
     for name, choices in (("action", ("", *ACTIONS)), ("layout", ("", *LAYOUTS)), ("detail", ("", *DETAILS)),
                           ("claimkind", ("", *CLAIM_KINDS))):
         if form[name] not in choices:
-            raise _Refused(422, f"unknown {name} {form[name][:40]!r}; choose one of {', '.join(c for c in choices if c)}")
+            known = ", ".join(c for c in choices if c)
+            raise _Refused(422, f"unknown {name} {form[name][:40]!r}; choose one of {known}")
     if not form["action"]:
         return None
     if not form["expr"].strip():
@@ -239,6 +245,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     env = _environment()
     state = {}
+    remembered = _Remembered(settings.remembered)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -272,11 +279,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     def read(request):
         """(form, question or None, the page refusing the request or None)."""
+        size = len(request.scope["query_string"])
+        if size > settings.limits.query:
+            return {}, None, show(read_form({}), 413, error=_error(
+                f"the request is {size:,} bytes long; at most {settings.limits.query:,}"))
         form = read_form(request.query_params)
         try:
             return form, question_of(form, request.query_params, settings), None
         except _Refused as refused:
-            return form, None, show(form, refused.status, error=_error(refused.message, refused.field))
+            shown = {k: v[:settings.limits.expression] if isinstance(v, str) else v for k, v in form.items()}
+            return form, None, show(shown, refused.status, error=_error(refused.message, refused.field))
         except ParseError as error:
             return form, None, show(form, error=serve_work.describe_error(error, field_name="shapes"))
 
@@ -284,10 +296,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         form, question, refusal = read(request)
         if refusal is not None or question is None:
             return refusal or show(form)
-        result, failure = await compute(serve_work.answer, question)
-        if failure is not None:
-            status, error = failure
-            return show(form, status, error=error)
+        result = remembered.get(question)
+        if result is None:
+            result, failure = await compute(serve_work.answer, question)
+            if failure is not None:
+                status, error = failure
+                return show(form, status, error=error)
+            remembered.put(question, result)
         has_pdf = result["error"] is None and pdflatex() is not None
         return show(form, result=result, pdf_query=urlencode(_query_items(form)) if has_pdf else None)
 
@@ -309,11 +324,38 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return Response(made["pdf"], media_type="application/pdf",
                         headers={**HEADERS, "Content-Disposition": 'attachment; filename="derivation.pdf"'})
 
-    return Starlette(routes=[Route("/", page), Route("/pdf", pdf)], lifespan=lifespan)
+    app = Starlette(routes=[Route("/", page), Route("/pdf", pdf)], lifespan=lifespan)
+    app.state.remembered = remembered
+    return app
 
 
 def _error(message, field_name=None) -> dict:
-    return {"message": message, "field": field_name, "line": None, "caret": None, "column": None}
+    return {"message": message, "field": field_name, "line": None, "caret": None, "column": None, "budget": False}
+
+
+class _Remembered:
+    """The answers to the last ``size`` questions (none when size is 0); thread-safe."""
+
+    def __init__(self, size):
+        self.size = size
+        self.answers = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, question):
+        with self.lock:
+            answer = self.answers.get(repr(question))
+            if answer is not None:
+                self.answers.move_to_end(repr(question))
+            return answer
+
+    def put(self, question, answer):
+        """Remember ``answer`` unless it is a resource running out (the next try may fit)."""
+        if self.size == 0 or (answer["error"] and answer["error"]["budget"]):
+            return
+        with self.lock:
+            self.answers[repr(question)] = answer
+            while len(self.answers) > self.size:
+                self.answers.popitem(last=False)
 
 
 # ================================================================ the command

@@ -102,8 +102,8 @@ def answer(question: Question) -> dict:
     [rows of MathML], "derivation": HTML, "latex": …, "markdown": …, "python": …,
     "python_title": …, "verification": HTML or None, "verdict": True/False/None,
     "error": None or {"message", "field", "line", "caret", "column"}}``."""
-    out = {"declarations": [], "wrt": "", "wrt_chosen": False, "answer": [], "derivation": "", "latex": "", "markdown": "",
-           "python": "", "python_title": "", "verification": None, "verdict": None, "error": None}
+    out = {"declarations": [], "wrt": "", "wrt_chosen": False, "answer": [], "derivation": "", "latex": "",
+           "markdown": "", "python": "", "python_title": "", "verification": None, "verdict": None, "error": None}
     try:
         with budget.limit({"nodes": question.nodes, "seconds": question.seconds}, "reading the expression"):
             _answer(question, out)
@@ -283,11 +283,12 @@ class _FieldError(MatcalcError, ValueError):
 def describe_error(error, question=None, field_name=None) -> dict:
     """An error as the page shows it: the message; the field it concerns (``field_name``,
     or found from the error); for a parse or a shape error the line of text it is in, a
-    caret under the culprit, and the column."""
+    caret under the culprit, and the column; ``budget``: whether it is a resource running
+    out (which another time, on a less busy machine, might not)."""
     from .cli import _one_line
     text, position = getattr(error, "text", None), getattr(error, "position", None)
     described = {"message": _message(error), "field": field_name or getattr(error, "field", None), "line": None,
-                 "caret": None, "column": None}
+                 "caret": None, "column": None, "budget": isinstance(error, (BudgetError, MemoryError))}
     if isinstance(error, MatcalcError) and text and position is not None:
         start = text.rfind("\n", 0, position) + 1
         end = text.find("\n", position)
