@@ -20,6 +20,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -398,12 +399,9 @@ def live(tmp_path_factory):
     (URL, directory, tmpdir).  At the end it is stopped with Ctrl-C (SIGINT), and neither
     directory may hold anything."""
     directory, tmpdir = tmp_path_factory.mktemp("serve-cwd"), tmp_path_factory.mktemp("serve-tmp")
-    package_root = str(Path(matcalc.__file__).resolve().parents[1])   # this matcalc, from any directory
-    path = os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])])
     process = subprocess.Popen([sys.executable, "-m", "matcalc", "serve", "--port", "0", "--budget", "2"],
                                cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "TMPDIR": str(tmpdir), "PYTHONIOENCODING": "utf-8",
-                                    "PYTHONPATH": path})
+                               env=command_environment(TMPDIR=str(tmpdir)))
     lines = []
     reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
     reader.start()
@@ -422,6 +420,13 @@ def live(tmp_path_factory):
             process.kill()
     assert process.returncode == 0, process.stderr.read()
     assert list(directory.iterdir()) == [] and list(tmpdir.iterdir()) == []
+
+
+def command_environment(**more):
+    """The environment of a ``python -m matcalc`` that imports this matcalc, from any directory."""
+    package_root = str(Path(matcalc.__file__).resolve().parents[1])
+    path = os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return {**os.environ, "PYTHONPATH": path, "PYTHONIOENCODING": "utf-8", **more}
 
 
 def fetch(url, timeout=60, binary=False):
@@ -545,3 +550,14 @@ def test_a_live_pdf_leaves_nothing_behind(live):
     status, body = fetch(live[0] + "pdf?" + urllib.parse.urlencode({**QUADRATIC, "action": "gradient"}), binary=True)
     assert status == 200 and body.startswith(b"%PDF-")
     assert list(live[2].iterdir()) == [] or all(p.name.startswith("pymp-") for p in live[2].iterdir())
+
+
+def test_a_port_in_use_is_a_one_line_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "matcalc", "serve", "--port", str(port)], capture_output=True,
+                              text=True, timeout=120, env=command_environment())
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == f"matcalc serve: error: cannot listen on 127.0.0.1:{port}: Address already in use"
