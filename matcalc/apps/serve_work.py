@@ -97,11 +97,10 @@ def read_names(text: str) -> tuple:
 def answer(question: Question) -> dict:
     """The page's content for ``question``, computed under its work budget.
 
-    Returns ``{"declarations": [(name, shape text, proposed?)], "wrt": names, "wrt_chosen": whether
-    matcalc chose them, "answer":
-    [rows of MathML], "derivation": HTML, "latex": …, "markdown": …, "python": …,
-    "python_title": …, "verification": HTML or None, "verdict": True/False/None,
-    "error": None or {"message", "field", "line", "caret", "column"}}``."""
+    Returns ``{"declarations": [(name, shape text, proposed?)], "wrt": names, "wrt_chosen":
+    whether matcalc chose them, "answer": [rows of MathML], "derivation": HTML, "latex": …,
+    "markdown": …, "python": …, "python_title": …, "verification": HTML or None, "verdict":
+    True/False/None, "error": None or the dict of :func:`describe_error`}``."""
     out = {"declarations": [], "wrt": "", "wrt_chosen": False, "answer": [], "derivation": "", "latex": "",
            "markdown": "", "python": "", "python_title": "", "verification": None, "verdict": None, "error": None}
     try:
@@ -113,18 +112,12 @@ def answer(question: Question) -> dict:
 
 
 def _answer(question, out):
-    from .parse import parse
     from ..output.render import to_latex
-    shapes = _shapes(question, out)
-    function = parse(question.expression, shapes, **question.assumptions)
-    symbols = _symbols(shapes, question)
-    wrt = _variables(question, symbols, function, shapes)
+    shapes, function, wrt = _read(question, out)
     out["wrt"] = ", ".join(str(symbol) for symbol in wrt)
     out["wrt_chosen"] = not question.wrt
     if question.action == "verify":
         derivation = _verify(question, function, wrt, shapes, out)
-        if derivation is None:
-            return
     else:
         from ..calculus.derive import derive
         with budget.stage("differentiating"):
@@ -136,6 +129,15 @@ def _answer(question, out):
         out["markdown"] = to_latex(derivation, template="markdown", detail=question.detail)
     with budget.stage("writing the NumPy function"):
         out["python_title"], out["python"] = _python(derivation)
+
+
+def _read(question, out):
+    """(shapes, function, variables) of ``question``; the declarations used go into ``out``."""
+    from .parse import declare, parse
+    shapes = _shapes(question, out)
+    function = parse(question.expression, shapes, **question.assumptions)
+    symbols = declare(shapes, **question.assumptions)[0]
+    return shapes, function, _variables(question, symbols, function, shapes)
 
 
 def _shapes(question, out) -> dict:
@@ -155,11 +157,6 @@ def _shapes(question, out) -> dict:
     out["declarations"] = [(name, "scalar" if shape == () else shape_str(symbols[name].shape),
                             name in proposed) for name, shape in {**shapes, **proposed}.items()]
     return {**shapes, **proposed}
-
-
-def _symbols(shapes, question):
-    from .parse import declare
-    return declare(shapes, **question.assumptions)[0]
 
 
 def _variables(question, symbols, function, shapes):
@@ -191,7 +188,8 @@ def _variables(question, symbols, function, shapes):
 
 
 def _verify(question, function, wrt, shapes, out):
-    """Check the claim; the derivation of matcalc's own result, for the rest of the page."""
+    """Check the claim (the report goes into ``out``); returns the derivation of matcalc's own
+    result, for the rest of the page."""
     from .verify import verify
     if not question.claim.strip():
         raise _FieldError("write the claimed derivative in the claim box, then press verify", "claim")
@@ -261,11 +259,8 @@ def pdf(job) -> bytes:
 
 
 def _derivation(question, out):
-    from .parse import parse
-    shapes = _shapes(question, out)
-    function = parse(question.expression, shapes, **question.assumptions)
-    wrt = _variables(question, _symbols(shapes, question), function, shapes)
     from ..calculus.derive import derive
+    _, function, wrt = _read(question, out)
     kind = question.claim_kind if question.action == "verify" else question.action
     return derive(function, wrt, kind=kind, layout=question.layout)
 

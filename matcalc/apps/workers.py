@@ -11,6 +11,8 @@ Workers are forked from a fork server that has imported matcalc once (the import
 seconds; a fork takes milliseconds), so replacing a killed worker is cheap.  Each worker
 runs in its own process group, with its address space limited (``memory`` bytes) so that
 a runaway allocation is a :class:`MemoryError` in the worker, not a machine out of memory.
+(Where there is no fork server, no process group and no such limit — Windows — workers are
+spawned and killed one by one, unlimited.)
 
 A job is a picklable function and argument; its result must be picklable too.  The
 function's exceptions come back as :class:`WorkerError`; the pool itself raises
@@ -23,6 +25,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 
@@ -55,9 +58,10 @@ class PoolBusy(MatcalcError, RuntimeError):
 def _serve(connection, memory):
     """The worker's loop: receive (function, argument), send back ("ok", result) or
     ("error", (type name, message)), until the pipe closes."""
-    os.setpgid(0, 0)   # its own process group, so that killing it kills what it started
+    if hasattr(os, "setpgid"):
+        os.setpgid(0, 0)   # its own process group, so that killing it kills what it started
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C stops the server, which stops the workers
-    if memory is not None:
+    if memory is not None and sys.platform != "win32":
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     while True:
@@ -89,7 +93,7 @@ class _Worker:
         """Kill the worker and everything it started (its process group)."""
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+        except (AttributeError, ProcessLookupError, PermissionError):   # no process groups (Windows)
             self.process.kill()
         self.process.join(5)
         self.connection.close()
@@ -107,8 +111,11 @@ class WorkerPool:
     def __init__(self, size=2, *, preload=("matcalc",), memory=None):
         if size < 1:
             raise ValueError(f"a pool needs at least one worker, not {size}")
-        self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(list(preload))
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            self.context = multiprocessing.get_context("forkserver")
+            self.context.set_forkserver_preload(list(preload))
+        else:   # Windows: each worker imports matcalc itself
+            self.context = multiprocessing.get_context("spawn")
         self.memory = memory
         self.idle = queue.Queue()
         self.lock = threading.Lock()

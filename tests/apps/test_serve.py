@@ -12,8 +12,8 @@ The expected answers are written by hand from the mathematics (∇ₓ xᵀAx = (
 Jacobian of Ax is A, the Hessian of xᵀAx is A + Aᵀ, ∇_X tr(AX) = Aᵀ), and the NumPy code
 the page offers is run against NumPy computations of the same formulas.
 """
-import hashlib
 import base64
+import hashlib
 import html
 import os
 import random
@@ -47,7 +47,7 @@ with warnings.catch_warnings():
 from browser import BOX
 
 import matcalc
-from matcalc.apps.serve import COPY_SCRIPT, EXAMPLES, HEADERS, Limits, Settings, create_app
+from matcalc.apps.serve import COPY_SCRIPT, EXAMPLES, Settings, create_app
 from matcalc.output.render import pdflatex
 
 QUADRATIC = {"expr": "x.T @ A @ x", "convention": "on"}
