@@ -4,6 +4,7 @@
     matcalc verify "x @ A @ x.T" --wrt x --expected "2 * x @ A" --shape x=1,n --shape A=n,n
     matcalc export "norm(X @ w - y)**2" --wrt w --shape X=n,d --shape w=d,1 --shape y=n,1 -o ols.py
     matcalc train spec.toml -o params.npz
+    matcalc serve        # the derivation page in the browser, at http://127.0.0.1:8765/
 
 Conventions: exit code 0 on success, 1 when a verification fails, 2 for bad usage or
 input; an error is one line on stderr (a traceback only with ``--debug``); files are
@@ -293,6 +294,24 @@ def command_export(args):
     return EXIT_OK
 
 
+# ================================================================ serve
+
+def command_serve(args):
+    """Serve the derivation page until interrupted (see :mod:`matcalc.apps.serve`)."""
+    missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"matcalc serve needs {' and '.join(missing)}: pip install 'matcalc[serve]'")
+    from .serve import Settings, run
+    settings = Settings(workers=args.workers, seconds=args.budget)
+    try:
+        run(args.host, args.port, settings)
+    except OSError as error:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    except KeyboardInterrupt:   # Ctrl-C is how a server is stopped: after a clean shutdown
+        _say("matcalc serve: stopped")
+    return EXIT_OK
+
+
 # ================================================================ train
 
 def command_train(args):
@@ -461,6 +480,10 @@ existing output file is replaced only with --force.
 examples:
   matcalc train iris.toml -o iris.npz --loss-curve iris_loss.png
   matcalc train ols.toml --epochs 500 --no-progress --loss-curve -""",
+    "serve": """examples:
+  matcalc serve                  # then open http://127.0.0.1:8765/
+  matcalc serve --port 0         # a free port; the URL is printed
+every page runs under the work budget in a worker process, and its state is in its URL.""",
 }
 
 
@@ -511,6 +534,14 @@ def _number(description, accepts):
             raise argparse.ArgumentTypeError(f"expected a finite number {description}, not {text!r}")
         return value
     return convert
+
+
+def _port(text):
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    port = _integer(0)(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, not {port}")
+    return port
 
 
 _SIZE_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -641,6 +672,24 @@ def build_parser():
                             "a number of bytes, or with a suffix: 500M, 4G)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (nor the note that training starts)")
     train.set_defaults(run=command_train)
+
+    serve = commands.add_parser("serve", formatter_class=formatter, epilog=EXAMPLES["serve"],
+                                help="the derivation page in the browser, on this machine",
+                                description="Start a local web page: type an expression, get its gradient, "
+                                            "Jacobian or Hessian with every step, verify a claimed result, copy "
+                                            "the LaTeX, Markdown or NumPy code, download the PDF.")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this "
+                                                            "machine only)")
+    serve.add_argument("--port", type=_port, default=8765, help="the port (default 8765; 0 picks a free one)")
+    serve.add_argument("--workers", type=_integer(1), default=2,
+                       help="worker processes computing the pages (default 2)")
+    serve.add_argument("--budget", type=_number("above 0", lambda v: 0 < v <= 3600), default=DEFAULT_BUDGET_SECONDS,
+                       metavar="SECONDS",
+                       help=f"the work budget of one page (default {DEFAULT_BUDGET_SECONDS:g} s; a page still "
+                            f"running a few seconds later is stopped)")
+    serve.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
+    serve.set_defaults(run=command_serve)
     return parser
 
 
@@ -677,9 +726,10 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        if args.command == "train" or getattr(args, "catalogue", False):
+        if args.command in ("train", "serve") or getattr(args, "catalogue", False):
             # training runs for as long as its epochs ask; its symbolic part is budgeted in
-            # command_train.  Each catalogue entry has the API's budget of its own.
+            # command_train.  Each catalogue entry has the API's budget of its own, and
+            # each page that serve computes has its own (in a worker process).
             return args.run(args)
         with _budget.limit(_budget_of(args), args.command):
             return args.run(args)

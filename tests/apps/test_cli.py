@@ -57,7 +57,7 @@ def test_version():
     assert code == 0 and out.strip() == f"matcalc {mc.__version__}"
 
 
-@pytest.mark.parametrize("command", ["derive", "verify", "export", "train"])
+@pytest.mark.parametrize("command", ["derive", "verify", "export", "train", "serve"])
 def test_every_subcommand_has_help_with_examples(command):
     code, out, _ = run(command, "--help")
     assert code == 0

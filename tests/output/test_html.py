@@ -8,12 +8,12 @@ fraction's numerator above its denominator, a result's formula with a real size.
 """
 import io
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+from browser import BOX
 
 import matcalc as mc
 from matcalc.output.html import lines_of, math_text, repr_html, row, sentence, to_html
@@ -159,33 +159,7 @@ def test_the_command_line_writes_html(tmp_path):
     assert "wrote d.html" in done.stderr
 
 
-# ---------------------------------------------------------------- in a browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.fixture
-def browser(tmp_path, monkeypatch):
-    """Debian's headless chromium, driven through its own chromedriver; nothing is downloaded."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e .[dev])")
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("chromium or chromedriver is not installed (apt-get install chromium chromium-driver)")
-    monkeypatch.setenv("SE_OFFLINE", "true")   # Selenium Manager must not fetch a browser or driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
-
-_BOX = "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height];"
-
+# ---------------------------------------------------------------- in a browser (the fixture: tests/conftest.py)
 
 def test_the_browser_lays_out_the_mathml(page, browser, tmp_path):
     path = tmp_path / "mlp.html"
@@ -194,17 +168,17 @@ def test_the_browser_lays_out_the_mathml(page, browser, tmp_path):
 
     assert len(browser.find_elements("tag name", "math")) > 40
     result = browser.find_element("css selector", ".results td.rhs math")
-    left, top, width, height = browser.execute_script(_BOX, result)
+    left, top, width, height = browser.execute_script(BOX, result)
     assert width > 50 and height > 10
 
     # MathML layout is on: ∂L over ∂W1, not side by side as unknown inline elements would be.
     fraction = browser.find_element("css selector", ".results td.lhs mfrac")
     numerator, denominator = browser.execute_script("return arguments[0].children", fraction)
-    _, fraction_top, _, fraction_height = browser.execute_script(_BOX, fraction)
-    _, numerator_top, _, numerator_height = browser.execute_script(_BOX, numerator)
-    denominator_left, denominator_top, _, _ = browser.execute_script(_BOX, denominator)
+    _, fraction_top, _, fraction_height = browser.execute_script(BOX, fraction)
+    _, numerator_top, _, numerator_height = browser.execute_script(BOX, numerator)
+    denominator_left, denominator_top, _, _ = browser.execute_script(BOX, denominator)
     assert denominator_top >= numerator_top + numerator_height - 1
-    line = browser.execute_script(_BOX, browser.find_element("css selector", ".results td.rhs mi"))[3]
+    line = browser.execute_script(BOX, browser.find_element("css selector", ".results td.rhs mi"))[3]
     assert fraction_height > 1.5 * line
 
     height = browser.execute_script("return document.documentElement.scrollHeight")
