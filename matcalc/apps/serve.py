@@ -19,7 +19,8 @@ but a PDF's temporary directory, which is removed after the response.
 Status codes: 200 for a page, including one that shows a parse, shape or budget error or
 a time-out (the page *is* the answer: the error is shown at its column); 413 when a field
 is larger than its limit (:class:`Limits`), before any work; 422 for a value no form
-sends (an unknown button or layout); 503 when every worker stayed busy; 500 when matcalc
+sends (an unknown button or layout); 400 for a request addressed to another host name
+(when serving on 127.0.0.1: a page elsewhere rebinding its name to this machine); 503 when every worker stayed busy; 500 when matcalc
 itself failed (a bug to report).
 """
 from __future__ import annotations
@@ -32,13 +33,13 @@ import sys
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..errors import MatcalcError, ParseError
@@ -84,11 +85,18 @@ class Settings:
     memory: int | None = 2 << 30
     remembered: int = 128
     limits: Limits = field(default_factory=Limits)
+    hosts: tuple | None = None
+    """The names a request's Host header may carry (:data:`LOOPBACK` when serving on this
+    machine only, so that a web page elsewhere cannot reach the server by DNS rebinding);
+    None accepts any."""
 
     @property
     def hard_limit(self) -> float:
         return self.time_limit if self.time_limit is not None else self.seconds + GRACE
 
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+"""The addresses that are this machine only, and the names a request to them carries."""
 
 GRACE = 5.0
 """Seconds a worker may run past its budget's time (the budget is checked between steps,
@@ -279,6 +287,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     def read(request):
         """(form, question or None, the page refusing the request or None)."""
+        host = _host_name(request.headers.get("host", ""))
+        if settings.hosts is not None and host not in settings.hosts:
+            return {}, None, PlainTextResponse(
+                f"matcalc serve answers requests addressed to {', '.join(settings.hosts)}, "
+                f"not to {host[:100]!r}\n", status_code=400, headers=HEADERS)
         size = len(request.scope["query_string"])
         if size > settings.limits.query:
             return {}, None, show(read_form({}), 413, error=_error(
@@ -329,6 +342,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
+def _host_name(header: str) -> str:
+    """The host of a Host header without its port: ``[::1]:8765`` → ``::1``."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
 def _error(message, field_name=None) -> dict:
     return {"message": message, "field": field_name, "line": None, "caret": None, "column": None, "budget": False}
 
@@ -373,6 +393,8 @@ def run(host="127.0.0.1", port=DEFAULT_PORT, settings=None, *, out=sys.stdout):
     print(f"matcalc serve: http://{shown}:{bound}/  (Ctrl-C stops it)", file=out, flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"matcalc serve: note: {host} is reachable from other machines", file=out, flush=True)
+    if host in LOOPBACK:
+        settings = replace(settings or Settings(), hosts=LOOPBACK)
     config = uvicorn.Config(create_app(settings), log_level="warning", limit_concurrency=100,
                             timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[listening])

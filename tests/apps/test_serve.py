@@ -47,7 +47,7 @@ with warnings.catch_warnings():
 from browser import BOX
 
 import matcalc
-from matcalc.apps.serve import COPY_SCRIPT, EXAMPLES, Settings, create_app
+from matcalc.apps.serve import COPY_SCRIPT, EXAMPLES, LOOPBACK, Settings, _host_name, create_app
 from matcalc.output.render import pdflatex
 
 QUADRATIC = {"expr": "x.T @ A @ x", "convention": "on"}
@@ -300,6 +300,23 @@ def test_a_time_out_stops_the_worker_and_the_next_page_works():
         assert "The computation took longer than 1 s and was stopped" in error_text(response.text)
         after = get(strict, **QUADRATIC, action="gradient", wrt="x")
         assert after.status_code == 200 and answers(after.text)[0][1][1:4] == ["(", "A", "+"]
+
+
+def test_a_request_for_another_host_name_is_refused_on_the_loopback_server():
+    """Serving on 127.0.0.1, a page elsewhere could rebind its own name to this machine
+    (DNS rebinding) and read the answers: requests must be addressed to this machine."""
+    assert [_host_name(h) for h in ("localhost:8765", "[::1]:8765", "127.0.0.1", "::1", "evil.example:80")] == \
+        ["localhost", "::1", "127.0.0.1", "::1", "evil.example"]
+    with TestClient(create_app(Settings(workers=1, hosts=LOOPBACK))) as local:
+        params = query(**QUADRATIC, action="gradient", wrt="x")
+        for path in ("/", "/pdf"):
+            refused = local.get(f"{path}?{params}", headers={"host": "evil.example:8765"})
+            assert refused.status_code == 400
+            assert refused.text == ("matcalc serve answers requests addressed to 127.0.0.1, localhost, ::1, "
+                                    "not to 'evil.example'\n")
+        for host in ("localhost:8765", "127.0.0.1:8765", "[::1]:8765"):
+            page = local.get(f"/?{params}", headers={"host": host})
+            assert page.status_code == 200 and answers(page.text)[0][1][1:4] == ["(", "A", "+"]
 
 
 @pytest.mark.parametrize("params, message", [
