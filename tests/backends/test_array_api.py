@@ -19,7 +19,7 @@ import pytest
 import matcalc as mc
 from matcalc.backends import function as function_module
 from matcalc.errors import ArgumentError, CompileError
-from models import readme_mlp as mlp
+from models import readme_mlp as mlp, readme_mlp_by_hand, readme_mlp_data
 
 array_api_compat = pytest.importorskip("array_api_compat", reason="array-api-compat is not installed")
 xps = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
@@ -43,25 +43,12 @@ def compiled():
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    N, d, h, K = 12, 4, 5, 3
-    return dict(X=rng.normal(size=(N, d)), Y=np.eye(K)[rng.integers(0, K, N)], W1=rng.normal(size=(d, h)),
-                b1=rng.normal(size=(1, h)), W2=rng.normal(size=(h, K)), b2=rng.normal(size=(1, K)))
+    return readme_mlp_data(seed=0)
 
 
 @pytest.fixture(scope="module")
 def expected(data):
-    """The MLP's loss and gradients written out by hand in NumPy (not through matcalc)."""
-    X, Y, W1, b1, W2, b2 = (data[k] for k in ("X", "Y", "W1", "b1", "W2", "b2"))
-    A1 = 1 / (1 + np.exp(-(X @ W1 + b1)))
-    Z2 = A1 @ W2 + b2
-    P = np.exp(Z2 - Z2.max(1, keepdims=True))
-    P /= P.sum(1, keepdims=True)
-    N = len(X)
-    G2 = (P - Y) / N
-    G1 = (G2 @ W2.T) * A1 * (1 - A1)
-    loss = -np.sum(Y * np.log(P)) / N
-    return [loss, X.T @ G1, G1.sum(0, keepdims=True), A1.T @ G2, G2.sum(0, keepdims=True)]
+    return readme_mlp_by_hand(data)
 
 
 def assert_matches(results, expected, to_numpy):
