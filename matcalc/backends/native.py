@@ -17,7 +17,7 @@ framework's own autodiff on small arrays those microseconds are the difference. 
 finishing inside the jit.  :class:`TorchBackend` runs the array-API variant on
 ``array_api_compat.torch`` with dead temporaries' buffers reused (:mod:`.buffers`: PyTorch
 takes ``out=``), which is where it gains on PyTorch's autograd; ``torch.compile`` did not
-help on CPU (benchmarks/bench.py, README).
+help on CPU when the perf work tried it.
 """
 from __future__ import annotations
 
