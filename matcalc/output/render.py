@@ -25,6 +25,7 @@ the work is charged to the work budget as the stage "rendering".
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -724,9 +725,18 @@ def template_dirs(template_dir=None) -> list[Path]:
 
 def environment(template_dir=None) -> jinja2.Environment:
     """The Jinja2 environment: LaTeX-safe delimiters, no autoescape, strict, sandboxed, every
-    loop step and call charged to the work budget (see :mod:`.sandbox`)."""
+    loop step and call charged to the work budget (see :mod:`.sandbox`).
+
+    One environment per list of template directories is kept, so a template is compiled
+    once, not on every render; Jinja2 checks the file's modification time on each load, so
+    an edited template is read again."""
+    return _environment(tuple(str(d) for d in template_dirs(template_dir)))
+
+
+@functools.lru_cache(maxsize=32)
+def _environment(directories: tuple) -> jinja2.Environment:
     return BudgetedSandbox(
-        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(template_dir)]),
+        loader=jinja2.FileSystemLoader(list(directories)),
         block_start_string="<%", block_end_string="%>",
         variable_start_string="<%=", variable_end_string="%>",
         comment_start_string="<#", comment_end_string="#>",

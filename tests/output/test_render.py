@@ -337,6 +337,28 @@ def test_template_errors_are_matcalc_errors_naming_the_template_and_line(tmp_pat
     assert issubclass(TemplateError, mc.MatcalcError)
 
 
+def test_templates_compile_once_and_an_edited_one_is_read_again(tmp_path, monkeypatch):
+    """The environment of a list of template directories is kept, so each template is
+    compiled once (counted); a user's template edited on disk is compiled again."""
+    compiled = []
+    original = render.BudgetedSandbox._parse
+    monkeypatch.setattr(render.BudgetedSandbox, "_parse",
+                        lambda self, source, name, filename: compiled.append(name) or original(self, source, name,
+                                                                                              filename))
+    d = handmade()
+    assert render.environment() is render.environment()
+    assert render.environment(tmp_path) is not render.environment()
+    path = tmp_path / "mine.tex.j2"
+    path.write_text("first <%= derivations | length %>\n")
+    assert [mc.to_latex(d, template="mine", template_dir=tmp_path) for _ in range(3)] == ["first 1\n"] * 3
+    assert compiled.count("mine.tex.j2") == 1
+    path.write_text("second\n")
+    later = path.stat().st_mtime + 10   # a later modification time than the compiled one
+    os.utime(path, (later, later))
+    assert mc.to_latex(d, template="mine", template_dir=tmp_path) == "second\n"
+    assert compiled.count("mine.tex.j2") == 2
+
+
 def test_nested_loops_in_a_template_stop_at_the_work_budget(tmp_path):
     """10⁵ × 10⁵ loop steps used to run for hours; every step is charged to the budget."""
     import time
