@@ -313,6 +313,11 @@ def random_values(expr, sizes, seed=0, positive=(), spd=(), onehot=()):
             Y = np.zeros(shape)
             Y[np.arange(shape[0]), rng.integers(0, shape[1], shape[0])] = 1
             values[name] = Y
+        elif "binary" in flags:   # 0/1 entries, both present where there are two or more
+            B = rng.integers(0, 2, shape).astype(float)
+            if B.size > 1:
+                B.flat[:2] = (0.0, 1.0)
+            values[name] = B
         elif name in positive or "positive" in flags:
             values[name] = rng.uniform(0.5, 2.0, shape)
         else:

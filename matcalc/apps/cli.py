@@ -449,7 +449,7 @@ exit status: 0 when the formula holds, 1 when it does not, 2 for bad input.""",
     "train": """the spec (TOML):
   loss = "-sum(Y * log(softmax(X @ W + b))) / N"
   wrt = ["W", "b"]
-  onehot = ["Y"]
+  onehot = ["Y"]                          # also symmetric, spd, positive, binary: lists of names
   predict = "softmax(X @ W + b)"          # optional: reports accuracy (or squared error)
   [shapes]
   X = ["N", "d"]

@@ -96,7 +96,7 @@ FIELDS = {
         "loss": text(), "wrt": names(empty=False), "predict": text(),
         "shapes": table(_Field("", lambda v: isinstance(v, list)), 'lists such as [1, "n"] (or [] for a scalar)'),
         "dims": table(integer(1), "integers of at least 1"), "data": table(), "train": table(),
-        "symmetric": names(), "spd": names(), "positive": names(), "onehot": names(),
+        "symmetric": names(), "spd": names(), "positive": names(), "onehot": names(), "binary": names(),
     },
     "data": {
         "dataset": choice(*DATASETS), "csv": text(), "inputs": text(), "target": text(),

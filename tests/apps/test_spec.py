@@ -54,6 +54,7 @@ def add(section, line):
     (edit('loss = "norm(X @ w - y)**2 / n"', "loss = 3"), "loss must be a non-empty string"),
     (lambda t: t.replace("[data]", "[dims]\nd = 0\n[data]"), "dims must be a table of integers of at least 1"),
     (edit('optimizer = "gd"', 'optimizer = "lbfgs"'), '[train] optimizer must be one of "gd"'),
+    (lambda t: 'binary = "y"\n' + t, "binary must be a list of names"),
 ])
 def test_every_field_is_checked_with_its_type_and_range(tmp_path, change, fragment):
     path = tmp_path / "spec.toml"
@@ -140,3 +141,12 @@ def test_data_source_checks_the_file_without_reading_it(tmp_path):
     data = {"csv": "missing.csv", "inputs": "X", "target": "y"}
     with pytest.raises(mc.FileError, match="no such CSV file"):
         specs.data_source(data, tmp_path)
+
+
+def test_every_assumption_of_the_text_syntax_can_be_declared(tmp_path):
+    """symmetric, spd, positive, onehot and binary: the assumptions --symmetric … --binary
+    of the command line, as top-level lists of names."""
+    path = tmp_path / "spec.toml"
+    path.write_text('binary = ["y"]\npositive = []\n' + SPEC)
+    assert specs.load_spec(path)["binary"] == ["y"]
+    assert set(mc.core.symbols.KNOWN_ASSUMPTIONS) <= set(specs.FIELDS[""])

@@ -1396,3 +1396,15 @@ def test_regression_common_scalar_type_error(name):
     G = mc.gradient(f, P)
     values = values_for(f, Case("bug", None, invertible=("B",)), SIZES[0], 0)
     assert check_gradient(f, P, G, values) < TOLERANCE
+
+
+def test_random_values_sample_each_assumption():
+    """The finite-difference checks draw values that satisfy the symbols' assumptions."""
+    S, P = mc.matrix("S", "n", "n", spd=True), mc.matrix("P", "n", "n", positive=True)
+    Y, B = mc.matrix("Y", "m", "n", onehot=True), mc.matrix("B", "m", "n", binary=True)
+    expr = mc.sum(S) + mc.sum(P) + mc.sum(Y) + mc.sum(B)
+    values = random_values(expr, {"n": 4, "m": 6}, seed=1)
+    assert np.all(np.linalg.eigvalsh(values["S"]) > 0) and np.allclose(values["S"], values["S"].T)
+    assert np.all(values["P"] >= 0.5)
+    assert np.array_equal(values["Y"].sum(axis=1), np.ones(6)) and set(np.unique(values["Y"])) == {0.0, 1.0}
+    assert set(np.unique(values["B"])) == {0.0, 1.0}
