@@ -1,4 +1,4 @@
-"""Expressions several test files start from."""
+"""Expressions several test files start from, and the modules they import by path."""
 import matcalc as mc
 
 
@@ -35,3 +35,19 @@ def readme_mlp_by_hand(data):
     G2 = (P - Y) / N
     G1 = (G2 @ W2.T) * A1 * (1 - A1)
     return [-np.sum(Y * np.log(P)) / N, X.T @ G1, G1.sum(0, keepdims=True), A1.T @ G2, G2.sum(0, keepdims=True)]
+
+
+def import_file(path, name=None):
+    """The Python file at ``path`` imported as a module (named ``name``, else its stem):
+    an exported module, or an example (examples are scripts, not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def example(name):
+    """The module ``examples/<name>.py`` of the checkout."""
+    from pathlib import Path
+    return import_file(Path(__file__).resolve().parents[1] / "examples" / f"{name}.py")

@@ -5,7 +5,6 @@ hand-written NumPy gradient and its own finite differences, trained least-square
 against ``numpy.linalg.lstsq``, the iris classifier's saved parameters against a NumPy
 re-computation of its loss.
 """
-import importlib.util
 import io
 import os
 import shutil
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models import import_file as _import
 from specs import ols_spec
 
 import matcalc as mc
@@ -242,13 +242,6 @@ def test_verify_catalogue_entry():
 
 
 # ---------------------------------------------------------------- export
-
-def _import(path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_export_writes_a_working_numpy_module(tmp_path):
     code, _, err = run("export", "norm(X @ w - y)**2 / n", "--wrt", "w", "--shape", "X=n,d",

@@ -3,19 +3,17 @@ gives the NumPy trainer's parameters (same arithmetic up to the order of summati
 Dask arrays, memory-mapped files and in-memory arrays cut into chunks; minibatches stream;
 a loss that is not a sum over rows is refused before any work; the client never holds
 the data."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import matcalc as mc
 from matcalc.errors import ArgumentError
+from models import example
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 N = mc.dim("N")
 
 
@@ -42,10 +40,7 @@ def logistic_data(rows=600, features=4, seed=3):
 
 
 def mlp():
-    spec = importlib.util.spec_from_file_location("mlp_digits", EXAMPLES / "mlp_digits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    loss, params, _ = module.model()
+    loss, params, _ = example("mlp_digits").model()
     return loss, params
 
 

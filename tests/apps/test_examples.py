@@ -1,18 +1,8 @@
 """Every example runs (quick setting) and delivers what it promises."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from models import example as load
 
 
 def test_ols_diabetes_reaches_the_closed_form():

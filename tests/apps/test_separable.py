@@ -2,26 +2,16 @@
 losses that do (every loss of the README and the examples among them), each split checked
 numerically on two row chunks by the independent interpreter, and a table of losses that
 do not, each refused with the subexpression to blame."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import sympy
 
 import matcalc as mc
 from matcalc.apps.separable import NotSeparable, kind_of, split_over_rows, total_rows
+from models import example
 from numeric import evaluate, random_values
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 N, n = mc.dim("N"), mc.dim("n")
-
-
-def example(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def mlp_readme():

@@ -6,7 +6,6 @@ array-api-strict, PyTorch (CPU), JAX (x64) and Dask arrays (on a 2-worker LocalC
 and CuPy on a GPU; each library's arrays come back.  Then the array-API path's own
 behaviour (stability, linear algebra, dtypes, errors), the NumPy path left as it was, and
 ``mc.export`` to the array_api, torch and jax targets."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 import matcalc as mc
 from matcalc.backends import function as function_module
 from matcalc.errors import ArgumentError, CompileError
-from models import readme_mlp as mlp, readme_mlp_by_hand, readme_mlp_data
+from models import import_file as _import, readme_mlp as mlp, readme_mlp_by_hand, readme_mlp_data
 
 array_api_compat = pytest.importorskip("array_api_compat", reason="array-api-compat is not installed")
 xps = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed")
@@ -308,13 +307,6 @@ def test_one_printer_two_spellings():
 
 
 # ---------------------------------------------------------------- exported modules
-
-def _import(path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):

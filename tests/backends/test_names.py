@@ -3,7 +3,6 @@ function, the compiled wrapper and the exported module keep working (a name the 
 itself uses is given another spelling in the code, never the user's keyword)."""
 import ast
 import builtins
-import importlib.util
 import itertools
 import keyword
 import math
@@ -22,6 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import matcalc as mc
 from matcalc.apps.parse import FUNCTIONS
 from matcalc.backends import export
+from models import import_file
 from numeric import evaluate, infer_dims
 
 # names the generated code, its prelude, the wrapper or the exported module rely on
@@ -184,10 +184,7 @@ def _normal(name):
 
 def _import(path):
     """Import the module at ``path`` as Python would (under a fresh module name)."""
-    spec = importlib.util.spec_from_file_location(f"exported_{next(_MODULES)}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(path, f"exported_{next(_MODULES)}")
 
 
 def _quadratic_sigmoid(matrix_name, scalar_name, dimension_name):

@@ -9,7 +9,6 @@ tests quick), and pdflatex's log must report no line wider than the page by more
 block and the Markdown math wrapped in a minimal document, and one document with every
 printer node.  Without pdflatex on PATH these tests skip and say why.
 """
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from matcalc.output.latex import latex
 from matcalc.output.render import LatexError, OverfullBoxWarning, compile_pdf, overfull_boxes
 from matcalc.apps.catalogue import entries
 from matcalc.apps.seeds import cases
+from models import example
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_pdflatex = pytest.mark.skipif(
@@ -102,14 +102,6 @@ def test_every_catalogue_entry_compiles_within_the_page(tmp_path):
     assert _too_wide(source, tmp_path / "catalogue.pdf") == []
 
 
-def _example(name):
-    path = ROOT / "examples" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 LAYER_NORM = "g * (Z - mean(Z, 1)) / sqrt(mean((Z - mean(Z, 1)) ** 2, 1) + 1/100000) + c"
 
 
@@ -125,7 +117,7 @@ def layer_norm():
 
 @needs_pdflatex
 def test_the_examples_and_a_layer_norm_compile_within_the_page(tmp_path):
-    loss, params, _ = _example("mlp_digits").model()
+    loss, params, _ = example("mlp_digits").model()
     # The losses examples/ols_diabetes.py and examples/seed001_worked_example.py build inline.
     X, y, w = mc.matrix("X", "n", "d"), mc.rowvec("y", "n"), mc.rowvec("w", "d")
     ols = (y - w * X.T) * (y - w * X.T).T / (2 * mc.dim("n"))
