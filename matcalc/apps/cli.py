@@ -683,7 +683,8 @@ def build_parser():
     serve.add_argument("--port", type=_port, default=8765, help="the port (default 8765; 0 picks a free one)")
     serve.add_argument("--workers", type=_integer(1), default=2,
                        help="worker processes computing the pages (default 2)")
-    serve.add_argument("--budget", type=_number("above 0", lambda v: 0 < v <= 3600), default=DEFAULT_BUDGET_SECONDS,
+    serve.add_argument("--budget", type=_number("above 0 and at most 3600", lambda v: 0 < v <= 3600),
+                       default=DEFAULT_BUDGET_SECONDS,
                        metavar="SECONDS",
                        help=f"the work budget of one page (default {DEFAULT_BUDGET_SECONDS:g} s; a page still "
                             f"running a few seconds later is stopped)")

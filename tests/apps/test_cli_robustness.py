@@ -193,6 +193,11 @@ CASES = [
     ("verify-no-claim", ["verify", *QUADRATIC], None, 2, "--expected"),
     ("verify-claim-parse-error", ["verify", *QUADRATIC, "--expected", "x @ (A +"], None, 2, "ends too early"),
     ("verify-claim-wrong-shape", ["verify", *QUADRATIC, "--expected", "A"], None, 1, "✗"),
+    # serve (refused before any server starts)
+    ("serve-budget-too-large", ["serve", "--budget", "4000"], None, 2,
+     "--budget: expected a finite number above 0 and at most 3600, not '4000'"),
+    ("serve-budget-none", ["serve", "--budget", "none"], None, 2, "--budget: expected a finite number"),
+    ("serve-port-too-large", ["serve", "--port", "70000"], None, 2, "a port is at most 65535"),
     # export
     ("export-bad-function-name", ["export", *SUM, "--function-name", "1abc", "-o", "out.py"], None, 2,
      "function_name"),
