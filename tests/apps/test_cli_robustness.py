@@ -12,6 +12,7 @@ case); the cases that need a real process — stdin, a FIFO read by another thre
 command writes it, a command that would hang or exhaust memory on a regression — run the
 console script in a subprocess with cwd = tmp_path.
 """
+import argparse
 import hashlib
 import os
 import shutil
@@ -285,7 +286,8 @@ def test_hostile_input_in_process(tmp_path, monkeypatch, capsys, argv, setup, ex
 
 
 def test_the_table_covers_every_subcommand():
-    assert {case[1][0] for case in CASES} == {"derive", "verify", "export", "train"}
+    [commands] = [a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {case[1][0] for case in CASES} == set(commands.choices) == {"derive", "verify", "export", "train", "serve"}
 
 
 # ---------------------------------------------------------------- in a real process
